@@ -1,0 +1,40 @@
+# Two commands matter: `make demo` (set up, run the lab) and `make test` (set up, run the tests).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ASIM   := $(VENV)/bin/asim
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup ab demo test bench lint clean
+
+setup: $(STAMP) ab
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# ApacheBench comes from Debian's apache2-utils; as root we install it, otherwise we say how.
+ab:
+	@command -v ab >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing ApacheBench (apache2-utils)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2-utils >/dev/null; \
+	  else \
+	    echo "asim needs ApacheBench: run 'sudo apt-get install apache2-utils' and try again" >&2; exit 1; \
+	  fi; }
+
+demo: setup
+	$(ASIM) predict --workers 1 --sleep 0.1
+	$(ASIM) validate all --repeat 1 --out results/demo
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check asim tests benchmarks
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

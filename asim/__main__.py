@@ -1,0 +1,3 @@
+from asim.cli import main
+
+main()

@@ -1,0 +1,227 @@
+"""`AbReport`: what ApacheBench prints, as one frozen record for predicted and observed runs.
+
+The simulator fills it from per-request samples with ab's own arithmetic (`AbReport.from_samples`);
+the parser in `asim.sim.abtext` fills it from ab's printed text. Comparison, plots and reports never
+care which of the two made a report.
+
+ab's arithmetic (support/ab.c, httpd 2.4, `output_results`):
+- times are integer microseconds; ``ap_round_ms(x) = (x + 500) / 1000`` in integers;
+- mean = integer total / done; sd = sample sd (n - 1) around that integer mean, printed in ms;
+- median: element ``done/2`` of the sorted column, or for odd ``done > 1`` the integer average of
+  elements ``done/2`` and ``done/2 + 1`` (ab's quirk: not the middle element);
+- percentiles are over Total: element ``done * p / 100`` of the sorted array, 100 % the last one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+PERCENTS: tuple[int, ...] = (50, 66, 75, 80, 90, 95, 98, 99, 100)
+ROWS: tuple[str, ...] = ("connect", "processing", "waiting", "total")
+
+
+def round_ms(us: int) -> int:
+    """ab's ``ap_round_ms``: whole milliseconds from non-negative integer microseconds."""
+    return (us + 500) // 1000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Sample:
+    """One finished request as ab records it (integer microseconds).
+
+    ``start_us`` is when ab began the connection, relative to the start of the test; ``ctime_us``
+    the connect time; ``time_us`` the whole request (Total); ``waittime_us`` first byte read minus
+    last byte written (Waiting).
+    """
+
+    start_us: int
+    ctime_us: int
+    time_us: int
+    waittime_us: int
+
+    @property
+    def processing_us(self) -> int:
+        return self.time_us - self.ctime_us
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TimesRow:
+    """One row of ab's "Connection Times (ms)" table."""
+
+    min_ms: int
+    mean_ms: int
+    sd_ms: float
+    median_ms: int
+    max_ms: int
+
+    @classmethod
+    def from_us(cls, values_us: Sequence[int]) -> TimesRow:
+        """Compute the row exactly as ab does from integer-microsecond values."""
+        done = len(values_us)
+        if done == 0:
+            raise ValueError("a Connection Times row needs at least one sample")
+        ordered = sorted(values_us)
+        mean_us = sum(ordered) // done
+        if done > 1:
+            sq = math.fsum((v - mean_us) ** 2 for v in ordered)
+            sd_us = math.sqrt(sq / (done - 1))
+        else:
+            sd_us = 0.0
+        if done > 1 and done % 2:
+            median_us = (ordered[done // 2] + ordered[done // 2 + 1]) // 2
+        else:
+            median_us = ordered[done // 2]
+        return cls(
+            min_ms=round_ms(ordered[0]),
+            mean_ms=round_ms(mean_us),
+            sd_ms=sd_us / 1000.0,
+            median_ms=round_ms(median_us),
+            max_ms=round_ms(ordered[-1]),
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "min": self.min_ms,
+            "mean": self.mean_ms,
+            "sd": round(self.sd_ms, 1),
+            "median": self.median_ms,
+            "max": self.max_ms,
+        }
+
+
+def percentiles_from_us(total_us: Sequence[int]) -> dict[int, int]:
+    """ab's "Percentage of the requests served within a certain time" table, in ms."""
+    ordered = sorted(total_us)
+    done = len(ordered)
+    table = {}
+    for p in PERCENTS:
+        index = done - 1 if p >= 100 else done * p // 100
+        table[p] = round_ms(ordered[index])
+    return table
+
+
+@dataclass(frozen=True, kw_only=True)
+class AbReport:
+    """The numbers of one ab run, predicted or observed.
+
+    ``requests_per_second`` and both ``time_per_request`` lines follow ab's formulas:
+    done / T, C * T * 1000 / done, and T * 1000 / done, with T the time taken.
+    """
+
+    concurrency: int
+    complete_requests: int
+    time_taken_s: float
+    requests_per_second: float
+    time_per_request_ms: float
+    time_per_request_all_ms: float
+    connect: TimesRow
+    processing: TimesRow
+    waiting: TimesRow
+    total: TimesRow
+    percentiles_ms: Mapping[int, int]
+    failed_requests: int = 0
+    non_2xx_responses: int = 0
+    keepalive_requests: int | None = None
+    samples: tuple[Sample, ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.complete_requests < 1:
+            raise ValueError(f"complete_requests must be >= 1, got {self.complete_requests}")
+        missing = [p for p in PERCENTS if p not in self.percentiles_ms]
+        if missing:
+            raise ValueError(f"percentiles_ms lacks {missing}")
+
+    @classmethod
+    def from_samples(
+        cls,
+        samples: Sequence[Sample],
+        *,
+        concurrency: int,
+        time_taken_us: int,
+        failed_requests: int = 0,
+        non_2xx_responses: int = 0,
+        keepalive_requests: int | None = None,
+        keep_samples: bool = False,
+    ) -> AbReport:
+        """Summarise per-request samples exactly as ab's ``output_results`` does."""
+        done = len(samples)
+        if done == 0:
+            raise ValueError("an ab report needs at least one finished request")
+        taken_s = time_taken_us / 1e6
+        if taken_s <= 0:
+            raise ValueError(f"time taken must be positive, got {time_taken_us} us")
+        totals = [s.time_us for s in samples]
+        return cls(
+            concurrency=concurrency,
+            complete_requests=done,
+            time_taken_s=taken_s,
+            requests_per_second=done / taken_s,
+            time_per_request_ms=concurrency * taken_s * 1000.0 / done,
+            time_per_request_all_ms=taken_s * 1000.0 / done,
+            connect=TimesRow.from_us([s.ctime_us for s in samples]),
+            processing=TimesRow.from_us([s.processing_us for s in samples]),
+            waiting=TimesRow.from_us([s.waittime_us for s in samples]),
+            total=TimesRow.from_us(totals),
+            percentiles_ms=percentiles_from_us(totals),
+            failed_requests=failed_requests,
+            non_2xx_responses=non_2xx_responses,
+            keepalive_requests=keepalive_requests,
+            samples=tuple(samples) if keep_samples else (),
+        )
+
+    def row(self, name: str) -> TimesRow:
+        """The Connection Times row called ``name`` (connect, processing, waiting, total)."""
+        if name not in ROWS:
+            raise KeyError(f"no row {name!r}; rows are {', '.join(ROWS)}")
+        return getattr(self, name)
+
+    def to_dict(self) -> dict[str, object]:
+        """The measurement fields of asim's JSON point (no scenario fields)."""
+        return {
+            "time_taken_s": round(self.time_taken_s, 6),
+            "requests_per_second": round(self.requests_per_second, 3),
+            "time_per_request_ms": round(self.time_per_request_ms, 3),
+            "time_per_request_all_ms": round(self.time_per_request_all_ms, 3),
+            "connect_ms": self.connect.to_dict(),
+            "processing_ms": self.processing.to_dict(),
+            "waiting_ms": self.waiting.to_dict(),
+            "total_ms": self.total.to_dict(),
+            "percentiles_ms": {str(p): self.percentiles_ms[p] for p in PERCENTS},
+            "complete_requests": self.complete_requests,
+            "failed_requests": self.failed_requests,
+            "non_2xx_responses": self.non_2xx_responses,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object], *, concurrency: int) -> AbReport:
+        """Rebuild a report from `to_dict` output (samples are not kept in JSON)."""
+
+        def row(key: str) -> TimesRow:
+            r = data[key]
+            return TimesRow(
+                min_ms=int(r["min"]),
+                mean_ms=int(r["mean"]),
+                sd_ms=float(r["sd"]),
+                median_ms=int(r["median"]),
+                max_ms=int(r["max"]),
+            )
+
+        return cls(
+            concurrency=concurrency,
+            complete_requests=int(data["complete_requests"]),
+            time_taken_s=float(data["time_taken_s"]),
+            requests_per_second=float(data["requests_per_second"]),
+            time_per_request_ms=float(data["time_per_request_ms"]),
+            time_per_request_all_ms=float(data["time_per_request_all_ms"]),
+            connect=row("connect_ms"),
+            processing=row("processing_ms"),
+            waiting=row("waiting_ms"),
+            total=row("total_ms"),
+            percentiles_ms={int(k): int(v) for k, v in dict(data["percentiles_ms"]).items()},
+            failed_requests=int(data.get("failed_requests", 0)),
+            non_2xx_responses=int(data.get("non_2xx_responses", 0)),
+        )

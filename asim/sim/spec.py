@@ -1,0 +1,75 @@
+"""What to simulate: the server shape and the ab command, as frozen, validated records."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from asim.errors import InputError
+
+AIOHTTP = "aiohttp"
+AIOHTTP_BLOCKING = "aiohttp-blocking"
+DJANGO = "django"
+SERVER_KINDS: tuple[str, ...] = (AIOHTTP, AIOHTTP_BLOCKING, DJANGO)
+
+MAX_CONCURRENCY = 20000  # ab's MAX_CONCURRENCY
+MAX_WORKERS = 1024
+
+
+def machine_cores() -> int:
+    """CPU cores this process may run on (what ab and the servers share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    """One ab run against one server: ``ab -n requests -c concurrency [-k]``.
+
+    ``workers`` counts gunicorn sync workers and is ignored by the event-loop servers;
+    ``sleep_s`` is the handler's IO wait; ``cores`` the CPU cores shared by server and ab.
+    """
+
+    server: str
+    sleep_s: float = 0.1
+    concurrency: int = 10
+    requests: int = 100
+    workers: int = 1
+    keepalive: bool = False
+    cores: int = 2
+
+    def __post_init__(self) -> None:
+        if self.server not in SERVER_KINDS:
+            raise InputError(
+                f"unknown server {self.server!r}; choose from {', '.join(SERVER_KINDS)}"
+            )
+        if not self.requests >= 1:
+            raise InputError(f"requests must be a positive integer, got {self.requests}")
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise InputError(
+                f"concurrency must be between 1 and {MAX_CONCURRENCY} (ab's limit), "
+                f"got {self.concurrency}"
+            )
+        if self.concurrency > self.requests:
+            raise InputError(
+                f"concurrency {self.concurrency} exceeds requests {self.requests}: "
+                "ab refuses a concurrency level greater than the number of requests"
+            )
+        if not (self.sleep_s >= 0 and self.sleep_s < float("inf")):
+            raise InputError(f"sleep must be a finite number of seconds >= 0, got {self.sleep_s}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        if not 1 <= self.cores <= 1024:
+            raise InputError(f"cores must be between 1 and 1024, got {self.cores}")
+
+    @property
+    def uses_workers(self) -> bool:
+        return self.server == DJANGO
+
+    def label(self) -> str:
+        """A short human name, e.g. ``django w=2 S=0.1 c=10 n=100``."""
+        w = f" w={self.workers}" if self.uses_workers else ""
+        k = " -k" if self.keepalive else ""
+        return f"{self.server}{w} S={self.sleep_s:g} c={self.concurrency} n={self.requests}{k}"
