@@ -24,24 +24,34 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def main() -> None:
-    """Console entry point: AsimError becomes one line and its exit code, never a traceback."""
+    """Console entry point: every expected failure is one line on stderr and an exit code."""
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
     except AsimError as exc:
         typer.echo(f"asim: error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except typer.exceptions.TyperException as exc:  # usage errors: unknown option, bad value
+        if getattr(exc, "exit_code", 1) == 2 and "NoArgsIsHelp" in type(exc).__name__:
+            typer.echo(app_help_text(), err=False)
+            sys.exit(0)
+        typer.echo(f"asim: error: {exc.format_message()}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("asim: interrupted", err=True)
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
-        import click
+    sys.exit(result if isinstance(result, int) else 0)
 
-        if isinstance(exc, click.exceptions.ClickException):
-            typer.echo(f"asim: error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            typer.echo("asim: interrupted", err=True)
-            sys.exit(130)
-        raise
+
+def app_help_text() -> str:
+    """The top-level --help text (shown when asim runs with no arguments)."""
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(app, ["--help"]).output
+
+
+@app.command()
+def version() -> None:
+    """Print asim's version."""
+    from asim import __version__
+
+    typer.echo(__version__)
