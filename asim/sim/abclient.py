@@ -1,0 +1,203 @@
+"""ApacheBench 2.3 (httpd 2.4 support/ab.c) as a simulated single-threaded client.
+
+The schedule follows ab's source, not a closed-loop idealisation:
+- `test()` takes ``start`` and opens only connection 0; the other C - 1 connections are opened in
+  one burst, inline, when the first response's headers have been parsed (`read_connection`).
+- `start_connect` does nothing once ``started`` (requests written) has reached N; `write_request`
+  likewise, so ab never writes more than N requests.
+- Without keep-alive a request ends at EOF (`close_connection`), which records the sample, closes
+  the socket and opens the slot's next connection inline. With keep-alive a response that carried
+  "Keep-Alive" ends when Content-Length bytes are read and the next request is written inline on
+  the same socket (connect time 0).
+- ab's poll loop is modelled as a FIFO of socket events; each event costs ab CPU on the machine.
+- A SYN dropped by a full accept queue is retransmitted after 1, 2, 4, ... s (Linux's initial RTO
+  of 1 s, doubling), so the Connect column shows ~1000, 3000, 7000 ms.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import simpy
+
+from asim.sim.conn import Conn
+from asim.sim.costs import Costs
+from asim.sim.machine import Cpu, call_later
+
+SYN_RETRY_S: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+_CONNECT, _WRITE, _READ, _EOF = range(4)
+
+
+class RequestRecord:
+    """The stamps of one finished request (simulated seconds), for samples and timelines."""
+
+    __slots__ = (
+        "slot",
+        "start",
+        "connect",
+        "endwrite",
+        "beginread",
+        "done",
+        "accepted",
+        "handler_start",
+        "handler_end",
+        "fin_sent",
+        "worker",
+    )
+
+    def __init__(self, conn: Conn, done: float) -> None:
+        self.slot = conn.slot
+        self.start = conn.start
+        self.connect = conn.connect
+        self.endwrite = conn.endwrite
+        self.beginread = conn.beginread
+        self.done = done
+        self.accepted = conn.accepted
+        self.handler_start = conn.handler_start
+        self.handler_end = conn.handler_end
+        self.fin_sent = conn.fin_sent
+        self.worker = getattr(conn.worker, "index", None)
+
+
+class AbClient:
+    """ab with ``-n requests -c concurrency`` (and ``-k`` when ``keepalive``)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cpu: Cpu,
+        costs: Costs,
+        *,
+        requests: int,
+        concurrency: int,
+        keepalive: bool,
+        on_finished: Callable[[], None],
+    ) -> None:
+        self.env = env
+        self.cpu = cpu
+        self.costs = costs
+        self.requests = requests
+        self.concurrency = concurrency
+        self.keepalive = keepalive
+        self.on_finished = on_finished
+        self.server = None  # set by the model before `begin`
+        self.started = 0
+        self.done = 0
+        self.records: list[RequestRecord] = []
+        self.keepalive_requests = 0
+        self.initialized = False
+        self._queue: deque[tuple[int, object]] = deque()
+        self._busy = False
+        self.last_activity = 0.0
+
+    # -- socket events arriving at ab's poll loop ------------------------------------------
+    def post(self, kind: int, item: object) -> None:
+        self._queue.append((kind, item))
+        if not self._busy:
+            self._next()
+
+    def response_data(self, conn: Conn) -> None:
+        """The server wrote the response: POLLIN on the connection."""
+        self.post(_READ, conn)
+
+    def response_eof(self, conn: Conn) -> None:
+        """The server closed (FIN): the next read returns 0."""
+        self.post(_EOF, conn)
+
+    def begin(self) -> None:
+        """`test()`: start = now, open connection 0 only."""
+        self._queue.append((_CONNECT, 0))
+        self._next()
+
+    # -- the poll loop ------------------------------------------------------------------------
+    def _next(self) -> None:
+        queue = self._queue
+        while queue:
+            kind, item = queue.popleft()
+            if kind == _CONNECT:
+                if self.started >= self.requests:
+                    continue  # start_connect returns at once
+                conn = Conn(item, self.env.now)
+                self._busy = True
+                self.cpu.run(self.costs.ab_connect_cpu_s, self._connected, conn)
+                return
+            conn = item
+            if kind == _WRITE:
+                if self.started >= self.requests:
+                    continue  # write_request returns; the socket stays idle
+                conn.connect = self.env.now
+                self._busy = True
+                self.cpu.run(self.costs.ab_write_cpu_s, self._written, conn)
+                return
+            if kind == _READ:
+                conn.beginread = self.env.now
+                self._busy = True
+                self.cpu.run(self.costs.ab_read_cpu_s, self._read, conn)
+                return
+            # _EOF: close_connection stamps done first, then closes and reconnects.
+            self._busy = True
+            self.cpu.run(self.costs.ab_close_cpu_s, self._closed, conn, self.env.now)
+            return
+        self._busy = False
+
+    def _connected(self, conn: Conn) -> None:
+        self._syn(conn)
+        self._next()
+
+    def _syn(self, conn: Conn) -> None:
+        if self.server.syn(conn):
+            self._queue.append((_WRITE, conn))  # POLLOUT: handshake done
+            return
+        if conn.syn_tries >= len(SYN_RETRY_S):
+            raise RuntimeError("connect() timed out after all SYN retransmissions")
+        delay = SYN_RETRY_S[conn.syn_tries]
+        conn.syn_tries += 1
+        call_later(self.env, delay, self._syn_retry, conn)
+
+    def _syn_retry(self, conn: Conn) -> None:
+        self._syn(conn)
+        if not self._busy:
+            self._next()
+
+    def _written(self, conn: Conn) -> None:
+        conn.endwrite = self.env.now
+        self.started += 1
+        self.last_activity = conn.endwrite
+        self.server.request_data(conn)
+        self._next()
+
+    def _read(self, conn: Conn) -> None:
+        now = self.env.now
+        self.last_activity = now
+        if not self.initialized:
+            # Headers of the first response: open connections 1..C-1 inline, before anything else.
+            self.initialized = True
+            self._queue.extendleft((_CONNECT, i) for i in range(self.concurrency - 1, 0, -1))
+        if self.keepalive and conn.server_keepalive:
+            self.keepalive_requests += 1
+            self._record(conn, now)
+            if self.done >= self.requests:
+                return
+            conn.start = conn.connect = now
+            conn.endwrite = conn.beginread = -1.0
+            self._queue.appendleft((_WRITE, conn))
+        self._next()
+
+    def _closed(self, conn: Conn, done_at: float) -> None:
+        self._record(conn, done_at)
+        conn.client_closed = True
+        self.server.client_closed(conn)
+        if self.done >= self.requests:
+            return
+        self._queue.appendleft((_CONNECT, conn.slot))
+        self._next()
+
+    def _record(self, conn: Conn, done_at: float) -> None:
+        self.records.append(RequestRecord(conn, done_at))
+        self.done += 1
+        self.last_activity = done_at
+        if self.done >= self.requests:
+            self._busy = True  # ab leaves its loop; nothing more is processed
+            self.on_finished()

@@ -1,0 +1,246 @@
+"""aiohttp on one asyncio event loop (Python 3.11 selector loop), callback by callback.
+
+asyncio's `BaseEventLoop._run_once` decides the numbers once the loop is busy:
+1. select() with timeout 0 if callbacks are ready, else until the next timer, rounded *up* to a
+   whole millisecond by the epoll selector (this is the ~0.5 ms overshoot of asyncio.sleep);
+2. callbacks of ready file descriptors, then due timers, are appended to the ready queue;
+3. exactly the callbacks present now are run, in FIFO order; anything they `call_soon` waits for
+   the next iteration.
+
+One request walks through these callbacks (aiohttp 3.14 on Python 3.11, where tasks start lazily):
+  accept (listener readable; up to ``backlog`` accepts per call) -> _accept_connection2 task step
+  (transport built) -> connection_made (RequestHandler.start() task created) + reader added ->
+  start() first step waits; _read_ready parses the request and wakes it -> start() creates the
+  handler task -> handler runs until ``await asyncio.sleep(S)`` (a timer) or blocks in
+  ``time.sleep(S)`` -> response written -> start() resumes and calls transport.close(), which
+  defers the real close with call_soon -> _call_connection_lost closes the socket (FIN).
+With a blocking handler every request whose handler step lands in one iteration runs back to back,
+and their FINs go out only in a later iteration: that is what stretches Total for the blocked loop.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+
+import simpy
+
+from asim.sim.conn import Conn
+from asim.sim.costs import Costs
+from asim.sim.machine import Cpu, call_later
+
+AIOHTTP_BACKLOG = 128
+
+# Share of the per-request parse/dispatch CPU spent in each of the three steps before the sleep.
+_PARSE_SHARE, _DISPATCH_SHARE, _HANDLER_SHARE = 0.5, 0.25, 0.25
+
+
+class EventLoopServer:
+    """An aiohttp server on one event loop thread; ``blocking`` makes the handler time.sleep."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cpu: Cpu,
+        costs: Costs,
+        *,
+        sleep_s: Callable[[], float],
+        blocking: bool,
+        backlog: int = AIOHTTP_BACKLOG,
+    ) -> None:
+        self.env = env
+        self.cpu = cpu
+        self.costs = costs
+        self.sleep_s = sleep_s
+        self.blocking = blocking
+        self.backlog = backlog
+        self.capacity = backlog + 1  # Linux holds backlog + 1 established connections
+        self.ab = None  # set by the model
+        self.accept_queue: deque[Conn] = deque()
+        self._ready: deque[tuple[Callable, object]] = deque()
+        self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
+        self._timers: list[tuple[float, int, Callable, object]] = []
+        self._seq = 0
+        self._asleep = True  # in select() with no deadline pending
+        self._wake_token = 0
+        self._todo = 0
+        self.iterations = 0
+        self.batches: list[int] = []  # handler steps per iteration (blocking loop), for traces
+
+    # -- the kernel side ---------------------------------------------------------------------
+    def syn(self, conn: Conn) -> bool:
+        if len(self.accept_queue) >= self.capacity:
+            return False
+        self.accept_queue.append(conn)
+        self._poke()
+        return True
+
+    def request_data(self, conn: Conn) -> None:
+        conn.has_data = True
+        if conn.reader_on:
+            self._io.append(conn)
+            self._poke()
+
+    def client_closed(self, conn: Conn) -> None:
+        """ab closed its end; aiohttp has already closed the socket (no keep-alive)."""
+
+    # -- the loop ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._asleep = True
+
+    def _call_soon(self, fn: Callable, arg: object) -> None:
+        self._ready.append((fn, arg))
+
+    def _call_later(self, delay: float, fn: Callable, arg: object) -> None:
+        self._seq += 1
+        heapq.heappush(self._timers, (self.env.now + delay, self._seq, fn, arg))
+
+    def _poke(self) -> None:
+        """A file descriptor became ready: a loop asleep in select() wakes now."""
+        if self._asleep:
+            self._asleep = False
+            self._wake_token += 1
+            self._poll()
+
+    def _iterate(self) -> None:
+        if self._ready or self._io or self.accept_queue:
+            self._poll()
+            return
+        self._asleep = True
+        self._wake_token += 1
+        if self._timers:
+            wait = self._timers[0][0] - self.env.now
+            # The epoll selector rounds the timeout up to whole milliseconds.
+            wait = math.ceil(round(wait * 1e3, 6)) * 1e-3 if wait > 0 else 0.0
+            call_later(self.env, wait + self.costs.loop_wakeup_s, self._timeout, self._wake_token)
+
+    def _timeout(self, token: int) -> None:
+        if token == self._wake_token and self._asleep:
+            self._asleep = False
+            self._poll()
+
+    def _poll(self) -> None:
+        self.iterations += 1
+        if self.accept_queue:
+            self._ready.append((self._accept, None))
+        while self._io:
+            conn = self._io.popleft()
+            self._ready.append((self._read_ready, conn))
+        now = self.env.now
+        timers = self._timers
+        while timers and timers[0][0] <= now + 1e-9:
+            _, _, fn, arg = heapq.heappop(timers)
+            self._ready.append((fn, arg))
+        self._todo = len(self._ready)
+        self._handler_steps = 0
+        self.cpu.run(self.costs.loop_iteration_cpu_s, self._run_next)
+
+    def _run_next(self) -> None:
+        if self._todo == 0:
+            if self.blocking and self._handler_steps:
+                self.batches.append(self._handler_steps)
+            self._iterate()
+            return
+        self._todo -= 1
+        fn, arg = self._ready.popleft()
+        fn(arg)
+
+    def _step(self, cpu_s: float, then: Callable | None = None, arg: object = None) -> None:
+        """Finish the current callback after ``cpu_s`` of CPU (plus the per-callback cost)."""
+        if then is None:
+            self.cpu.run(self.costs.loop_callback_cpu_s + cpu_s, self._run_next)
+        else:
+            self.cpu.run(self.costs.loop_callback_cpu_s + cpu_s, self._then, then, arg)
+
+    def _then(self, then: Callable, arg: object) -> None:
+        then(arg)
+        self._run_next()
+
+    # -- one request's callbacks -------------------------------------------------------------
+    def _accept(self, _arg: object) -> None:
+        taken = 0
+        while self.accept_queue and taken < self.backlog:
+            conn = self.accept_queue.popleft()
+            conn.accepted = self.env.now
+            self._call_soon(self._made, conn)
+            taken += 1
+        self._step(taken * self.costs.loop_accept_cpu_s)
+
+    def _made(self, conn: Conn) -> None:
+        # _accept_connection2 builds the transport; connection_made and _add_reader follow.
+        self._call_soon(self._connection_made, conn)
+        self._step(0.0)
+
+    def _connection_made(self, conn: Conn) -> None:
+        conn.reader_on = True
+        conn.waiting = False
+        self._call_soon(self._start_first, conn)
+        if conn.has_data:
+            self._io.append(conn)
+        self._step(0.0)
+
+    def _start_first(self, conn: Conn) -> None:
+        conn.waiting = True  # start(): no message yet, await the waiter
+        self._step(0.0)
+
+    def _read_ready(self, conn: Conn) -> None:
+        conn.has_data = False
+        if conn.waiting:
+            conn.waiting = False
+            self._call_soon(self._dispatch, conn)
+        self._step(_PARSE_SHARE * self.costs.loop_request_cpu_s)
+
+    def _dispatch(self, conn: Conn) -> None:
+        self._call_soon(self._handler, conn)  # start() creates the handler task
+        self._step(_DISPATCH_SHARE * self.costs.loop_request_cpu_s)
+
+    def _handler(self, conn: Conn) -> None:
+        conn.handler_start = self.env.now
+        cpu_s = _HANDLER_SHARE * self.costs.loop_request_cpu_s
+        if self.blocking:
+            self._handler_steps += 1
+            self.cpu.run(self.costs.loop_callback_cpu_s + cpu_s, self._block, conn)
+        else:
+            self._step(cpu_s, self._start_timer, conn)
+
+    def _start_timer(self, conn: Conn) -> None:
+        self._call_later(self.sleep_s(), self._resume, conn)
+
+    def _block(self, conn: Conn) -> None:
+        # time.sleep holds the thread without using the CPU.
+        call_later(self.env, self.sleep_s() + self.costs.time_sleep_overshoot_s, self._respond, conn)
+
+    def _respond(self, conn: Conn) -> None:
+        self.cpu.run(self.costs.loop_response_cpu_s, self._responded, conn)
+
+    def _responded(self, conn: Conn) -> None:
+        self._write_response(conn)
+        self._run_next()
+
+    def _resume(self, conn: Conn) -> None:
+        self._step(self.costs.loop_response_cpu_s, self._write_response, conn)
+
+    def _write_response(self, conn: Conn) -> None:
+        conn.handler_end = self.env.now
+        conn.server_keepalive = self.ab.keepalive
+        self.ab.response_data(conn)
+        self._call_soon(self._after_handler, conn)
+
+    def _after_handler(self, conn: Conn) -> None:
+        if conn.server_keepalive:
+            conn.waiting = True  # keep-alive: start() awaits the next request
+            if conn.has_data:
+                self._io.append(conn)
+        else:
+            conn.reader_on = False
+            self._call_soon(self._connection_lost, conn)  # transport.close() defers the close
+        self._step(0.0)
+
+    def _connection_lost(self, conn: Conn) -> None:
+        self._step(self.costs.loop_close_cpu_s, self._fin, conn)
+
+    def _fin(self, conn: Conn) -> None:
+        conn.fin_sent = self.env.now
+        self.ab.response_eof(conn)

@@ -1,0 +1,145 @@
+"""`simulate` and `predict`: one ab run against one server shape on a K-core machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from asim.sim.abclient import AbClient, RequestRecord
+from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.eventloop import EventLoopServer
+from asim.sim.machine import Cpu
+from asim.sim.report import AbReport, Sample
+from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, Scenario
+from asim.sim.workerpool import WorkerPoolServer
+
+
+@dataclass(frozen=True, kw_only=True)
+class Jitter:
+    """Random variation of the handler's sleep: ``sleep * factor`` with mean-1 factors.
+
+    ``kind`` is ``exponential`` (cv 1, ``cv`` ignored), ``lognormal`` or ``uniform`` (with
+    coefficient of variation ``cv``).
+    """
+
+    kind: str = "lognormal"
+    cv: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("exponential", "lognormal", "uniform"):
+            raise ValueError(f"jitter kind must be exponential, lognormal or uniform, not {self.kind!r}")
+        if not 0 <= self.cv <= 0.577 or (self.kind == "lognormal" and self.cv > 10):
+            if self.kind == "uniform":
+                raise ValueError(f"uniform jitter cv must be in [0, 0.577], got {self.cv}")
+        if self.cv < 0:
+            raise ValueError(f"jitter cv must be >= 0, got {self.cv}")
+
+    def sampler(self, sleep_s: float, rng: np.random.Generator) -> Callable[[], float]:
+        if self.kind == "exponential":
+            return lambda: float(rng.exponential(sleep_s))
+        if self.kind == "uniform":
+            half = self.cv * 3**0.5
+            return lambda: sleep_s * float(rng.uniform(1 - half, 1 + half))
+        sigma2 = np.log1p(self.cv**2)
+        mu, sigma = -sigma2 / 2, float(np.sqrt(sigma2))
+        return lambda: sleep_s * float(rng.lognormal(mu, sigma))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimRun:
+    """A simulated ab run: the report ab would print plus the per-request stamps behind it."""
+
+    scenario: Scenario
+    report: AbReport
+    records: tuple[RequestRecord, ...] = field(repr=False)
+    loop_batches: tuple[int, ...] = ()
+    events: int = 0
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    costs: Costs | None = None,
+    jitter: Jitter | None = None,
+    seed: int | np.random.Generator | None = None,
+    keep_records: bool = True,
+) -> SimRun:
+    """Run the model of ``ab -n N -c C [-k]`` against ``scenario``'s server."""
+    costs = costs or DEFAULT_COSTS
+    env = simpy.Environment()
+    cpu = Cpu(env, scenario.cores)
+    if jitter is None:
+        sleep = scenario.sleep_s
+        sleep_s: Callable[[], float] = lambda: sleep  # noqa: E731
+    else:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        sleep_s = jitter.sampler(scenario.sleep_s, rng)
+
+    finished = env.event()
+    ab = AbClient(
+        env,
+        cpu,
+        costs,
+        requests=scenario.requests,
+        concurrency=scenario.concurrency,
+        keepalive=scenario.keepalive,
+        on_finished=lambda: finished.succeed(),
+    )
+    if scenario.server == DJANGO:
+        server = WorkerPoolServer(env, cpu, costs, workers=scenario.workers, sleep_s=sleep_s)
+    elif scenario.server in (AIOHTTP, AIOHTTP_BLOCKING):
+        server = EventLoopServer(
+            env, cpu, costs, sleep_s=sleep_s, blocking=scenario.server == AIOHTTP_BLOCKING
+        )
+    else:  # pragma: no cover - Scenario validates the kind
+        raise ValueError(scenario.server)
+    server.ab = ab
+    ab.server = server
+    server.start()
+    ab.begin()
+    env.run(until=finished)
+
+    records = ab.records
+    samples = [_sample(r) for r in records]
+    report = AbReport.from_samples(
+        samples,
+        concurrency=scenario.concurrency,
+        time_taken_us=_us(ab.last_activity),
+        keepalive_requests=ab.keepalive_requests if scenario.keepalive else None,
+    )
+    batches = tuple(getattr(server, "batches", ()))
+    return SimRun(
+        scenario=scenario,
+        report=report,
+        records=tuple(records) if keep_records else (),
+        loop_batches=batches,
+        events=env._eid.__reduce__()[1][0] if hasattr(env._eid, "__reduce__") else 0,
+    )
+
+
+def predict(
+    scenario: Scenario,
+    *,
+    costs: Costs | None = None,
+    jitter: Jitter | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> AbReport:
+    """What ab would print for ``scenario`` (deterministic unless ``jitter`` is given)."""
+    return simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False).report
+
+
+def _us(t_s: float) -> int:
+    return int(round(t_s * 1e6))
+
+
+def _sample(r: RequestRecord) -> Sample:
+    start = _us(r.start)
+    return Sample(
+        start_us=start,
+        ctime_us=max(0, _us(r.connect) - start),
+        time_us=max(0, _us(r.done) - start),
+        waittime_us=max(0, _us(r.beginread) - _us(r.endwrite)),
+    )

@@ -1,0 +1,120 @@
+"""gunicorn sync workers (gunicorn 27, `workers/sync.py`) running a Django view.
+
+Each worker is one process: it accepts from the shared listening socket (a FIFO accept queue of
+``backlog + 1`` connections), parses one request, runs the view (``time.sleep(S)`` holds the
+worker without using the CPU), writes the response, and closes gracefully (`util.close_graceful`:
+shutdown(SHUT_WR) sends the FIN, then it waits for the client to close before it accepts again).
+A worker therefore stays busy until ab has read the response and closed its end. After a request
+the worker tries accept() again at once and only falls back to select() when the queue is empty.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import simpy
+
+from asim.sim.conn import Conn
+from asim.sim.costs import Costs
+from asim.sim.machine import Cpu, call_later
+
+GUNICORN_BACKLOG = 2048
+
+
+class Worker:
+    """One gunicorn sync worker process."""
+
+    __slots__ = ("index", "conn", "served")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.conn: Conn | None = None
+        self.served = 0
+
+
+class WorkerPoolServer:
+    """``workers`` gunicorn sync workers behind one listening socket."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cpu: Cpu,
+        costs: Costs,
+        *,
+        workers: int,
+        sleep_s: Callable[[], float],
+        backlog: int = GUNICORN_BACKLOG,
+        somaxconn: int = 4096,
+    ) -> None:
+        self.env = env
+        self.cpu = cpu
+        self.costs = costs
+        self.sleep_s = sleep_s
+        self.capacity = min(backlog, somaxconn) + 1
+        self.ab = None  # set by the model
+        self.accept_queue: deque[Conn] = deque()
+        self.workers = [Worker(i) for i in range(workers)]
+        self._idle: deque[Worker] = deque(self.workers)
+
+    def start(self) -> None:
+        """Workers start idle, waiting in select() on the listening socket."""
+
+    # -- the kernel side ---------------------------------------------------------------------
+    def syn(self, conn: Conn) -> bool:
+        if len(self.accept_queue) >= self.capacity:
+            return False
+        self.accept_queue.append(conn)
+        if self._idle:
+            self._accept(self._idle.popleft())
+        return True
+
+    def request_data(self, conn: Conn) -> None:
+        conn.has_data = True
+        if conn.worker is not None and conn.waiting:
+            conn.waiting = False
+            self._parse(conn)
+
+    def client_closed(self, conn: Conn) -> None:
+        worker = conn.worker
+        if worker is not None and worker.conn is conn and conn.fin_sent >= 0:
+            self.cpu.run(self.costs.worker_close_cpu_s, self._closed, worker)
+
+    # -- one worker's loop ---------------------------------------------------------------------
+    def _accept(self, worker: Worker) -> None:
+        if not self.accept_queue:
+            worker.conn = None
+            self._idle.append(worker)
+            return
+        conn = self.accept_queue.popleft()
+        conn.accepted = self.env.now
+        conn.worker = worker
+        worker.conn = conn
+        if conn.has_data:
+            self._parse(conn)
+        else:
+            conn.waiting = True  # blocked in recv() until ab writes the request
+
+    def _parse(self, conn: Conn) -> None:
+        self.cpu.run(self.costs.worker_request_cpu_s, self._view, conn)
+
+    def _view(self, conn: Conn) -> None:
+        conn.handler_start = self.env.now
+        delay = self.sleep_s() + self.costs.time_sleep_overshoot_s
+        call_later(self.env, delay, self._respond, conn)
+
+    def _respond(self, conn: Conn) -> None:
+        self.cpu.run(self.costs.worker_response_cpu_s, self._responded, conn)
+
+    def _responded(self, conn: Conn) -> None:
+        now = self.env.now
+        conn.handler_end = now
+        conn.fin_sent = now  # the sync worker never keeps a connection alive
+        self.ab.response_data(conn)
+        self.ab.response_eof(conn)
+        if conn.client_closed:
+            self.cpu.run(self.costs.worker_close_cpu_s, self._closed, conn.worker)
+
+    def _closed(self, worker: Worker) -> None:
+        worker.served += 1
+        self._accept(worker)
