@@ -1,3 +1,14 @@
-"""asim: predict, then prove, how web servers behave under ApacheBench load."""
+"""asim: predict, then prove, how web servers behave under ApacheBench load.
+
+>>> from asim import predict, Scenario
+>>> [p.report.requests_per_second > 0 for p in predict(Scenario(server="django", sleep_s=0.05))]
+[True]
+"""
+
+from asim.grid import Point, predict, scenarios
+from asim.sim.costs import Costs
+from asim.sim.report import AbReport
+from asim.sim.spec import Scenario
 
 __version__ = "0.1.0"
+__all__ = ["AbReport", "Costs", "Point", "Scenario", "predict", "scenarios", "__version__"]

@@ -23,6 +23,63 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def parse_list(option: str, text: str, kind: type) -> list:
+    """Parse a comma-separated option value (``"5,10,20"``) into numbers of ``kind``."""
+    from asim.errors import InputError
+
+    items = [part.strip() for part in text.split(",")]
+    if not text.strip() or any(not part for part in items):
+        raise InputError(f"{option}: malformed list {text!r} (expected e.g. 5,10,20)")
+    values = []
+    for part in items:
+        try:
+            values.append(kind(part))
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise InputError(f"{option}: {part!r} is not {noun}") from None
+    return values
+
+
+@app.command()
+def predict(
+    server: str = typer.Option("aiohttp,django", help="aiohttp, aiohttp-blocking, django (comma list)."),
+    workers: str = typer.Option("1", help="gunicorn sync workers for django (comma list)."),
+    sleep: str = typer.Option("0.1", help="Handler IO wait in seconds (comma list)."),
+    concurrency: str = typer.Option("5,10,20,40", "--concurrency", "-c", help="ab -c (comma list)."),
+    requests: int = typer.Option(100, "--requests", "-n", help="ab -n."),
+    keepalive: bool = typer.Option(False, "--keepalive", "-k", help="ab -k (HTTP keep-alive)."),
+    cores: int = typer.Option(0, help="CPU cores shared by server and ab (0: this machine's)."),
+    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+) -> None:
+    """Predict what ab prints for a grid of server shapes (SimPy model, no servers started)."""
+    from asim.errors import InputError
+    from asim.grid import predict as run_predict
+    from asim.grid import scenarios
+    from asim.render import print_table, to_csv, to_json
+    from asim.sim.spec import machine_cores
+
+    if fmt not in ("table", "json", "csv"):
+        raise InputError(f"--format must be table, json or csv, not {fmt!r}")
+    if cores < 0:
+        raise InputError(f"--cores must be >= 1 (or 0 for this machine's), got {cores}")
+    grid = scenarios(
+        servers=[s.strip() for s in server.split(",")] if server.strip() else [""],
+        workers=parse_list("--workers", workers, int),
+        sleeps_s=parse_list("--sleep", sleep, float),
+        concurrencies=parse_list("--concurrency", concurrency, int),
+        requests=requests,
+        keepalive=keepalive,
+        cores=cores or machine_cores(),
+    )
+    points = run_predict(grid)
+    if fmt == "json":
+        typer.echo(to_json(points))
+    elif fmt == "csv":
+        typer.echo(to_csv(points), nl=False)
+    else:
+        print_table(points, title=f"Predicted ab -n {requests} (SimPy model, {grid[0].cores} cores)")
+
+
 def main() -> None:
     """Console entry point: every expected failure is one line on stderr and an exit code."""
     try:

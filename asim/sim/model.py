@@ -56,7 +56,6 @@ class SimRun:
     report: AbReport
     records: tuple[RequestRecord, ...] = field(repr=False)
     loop_batches: tuple[int, ...] = ()
-    events: int = 0
 
 
 def simulate(
@@ -116,7 +115,6 @@ def simulate(
         report=report,
         records=tuple(records) if keep_records else (),
         loop_batches=batches,
-        events=env._eid.__reduce__()[1][0] if hasattr(env._eid, "__reduce__") else 0,
     )
 
 
