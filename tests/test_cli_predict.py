@@ -1,0 +1,96 @@
+"""`asim predict` as a user runs it: a real subprocess, its exit code and its output."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+ASIM = [sys.executable, "-m", "asim"]
+
+
+def asim(*args):
+    return subprocess.run([*ASIM, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_help_lists_the_commands():
+    out = asim("--help")
+    assert out.returncode == 0
+    assert "predict" in out.stdout
+
+
+def test_predict_help_documents_the_options():
+    out = asim("predict", "--help")
+    assert out.returncode == 0
+    for option in ("--server", "--workers", "--sleep", "--concurrency", "--requests",
+                   "--keepalive", "--cores", "--format"):
+        assert option in out.stdout
+
+
+def test_default_table_has_both_servers_at_the_seed_concurrencies():
+    out = asim("predict", "--workers", "1", "--sleep", "0.2")
+    assert out.returncode == 0, out.stderr
+    assert "aiohttp" in out.stdout and "django" in out.stdout
+    for c in ("5", "10", "20", "40"):
+        assert f" {c} " in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["-c", "50", "-n", "10"], "exceeds requests"),
+        (["-c", "20001", "-n", "30000"], "20000"),
+        (["-n", "0", "-c", "1"], "requests must be a positive"),
+        (["-n", "-5", "-c", "1"], "requests must be a positive"),
+        (["--sleep", "-0.1"], "sleep must be"),
+        (["--sleep", "nan"], "sleep must be"),
+        (["--workers", "0"], "workers must be"),
+        (["--server", "nginx"], "unknown server 'nginx'"),
+        (["--sleep", "0.1,,0.2"], "malformed list"),
+        (["--concurrency", "5,x"], "'x' is not an integer"),
+        (["--sleep", "fast"], "'fast' is not a number"),
+        (["--format", "xml"], "--format"),
+        (["--cores", "-1"], "--cores"),
+        (["--no-such-option"], "No such option"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    out = asim("predict", *args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("asim: error:")
+    assert needle in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_json_schema():
+    out = asim("predict", "--format", "json", "--sleep", "0.1,0.2", "-c", "5,10", "--workers", "2")
+    assert out.returncode == 0, out.stderr
+    points = json.loads(out.stdout)["points"]
+    assert len(points) == 8  # 2 servers x 2 sleeps x 2 concurrencies
+    keys = {"server", "workers", "sleep_s", "concurrency", "requests", "keepalive",
+            "time_taken_s", "requests_per_second", "time_per_request_ms",
+            "time_per_request_all_ms", "connect_ms", "processing_ms", "waiting_ms",
+            "total_ms", "percentiles_ms"}
+    for p in points:
+        assert keys <= p.keys()
+        for row in ("connect_ms", "processing_ms", "waiting_ms", "total_ms"):
+            assert set(p[row]) == {"min", "mean", "sd", "median", "max"}
+        assert list(p["percentiles_ms"]) == ["50", "66", "75", "80", "90", "95", "98", "99", "100"]
+        assert p["time_per_request_ms"] == pytest.approx(
+            p["concurrency"] * p["time_per_request_all_ms"], rel=1e-3
+        )
+        assert p["requests_per_second"] == pytest.approx(
+            p["requests"] / p["time_taken_s"], rel=1e-3
+        )
+    assert {p["workers"] for p in points if p["server"] == "django"} == {2}
+
+
+def test_csv_has_a_header_and_one_row_per_point():
+    out = asim("predict", "--format", "csv", "--server", "django", "-c", "5,10")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("method,server,workers,sleep_s,concurrency")
+    assert len(lines) == 3
