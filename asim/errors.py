@@ -38,3 +38,7 @@ class ServerStartError(AsimError):
 
 class CalibrationError(AsimError):
     """A calibration file is missing, unreadable or implausible."""
+
+
+class PredictedAbortError(AsimError):
+    """The model predicts that ab itself gives up (poll timeout, connect failures)."""

@@ -101,3 +101,11 @@ def test_never_more_than_n_requests():
     r = run("aiohttp", 7, 5)
     assert len(r.records) == 7
     assert r.report.complete_requests == 7
+
+
+def test_ab_poll_timeout_is_predicted_as_an_abort():
+    # One worker sleeping 40 s: ab sees nothing for more than its 30 s poll timeout.
+    from asim.errors import PredictedAbortError
+
+    with pytest.raises(PredictedAbortError, match="no socket event"):
+        simulate(Scenario(server="django", sleep_s=40, requests=2, concurrency=1))

@@ -16,16 +16,19 @@ The schedule follows ab's source, not a closed-loop idealisation:
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Callable
 
 import simpy
 
+from asim.errors import PredictedAbortError
 from asim.sim.conn import Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, call_later
 
 SYN_RETRY_S: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+POLL_TIMEOUT_S = 30.0  # ab -s default: apr_pollset_poll gives up after 30 s of silence
 
 _CONNECT, _WRITE, _READ, _EOF = range(4)
 
@@ -74,6 +77,7 @@ class AbClient:
         concurrency: int,
         keepalive: bool,
         on_finished: Callable[[], None],
+        keep_records: bool = True,
     ) -> None:
         self.env = env
         self.cpu = cpu
@@ -85,15 +89,28 @@ class AbClient:
         self.server = None  # set by the model before `begin`
         self.started = 0
         self.done = 0
+        self.keep_records = keep_records
         self.records: list[RequestRecord] = []
+        # ab's stats[] array: integer microseconds, one entry per finished request.
+        self.ctime_us = array("q")
+        self.time_us = array("q")
+        self.waittime_us = array("q")
         self.keepalive_requests = 0
         self.initialized = False
         self._queue: deque[tuple[int, object]] = deque()
         self._busy = False
+        self._last_event = 0.0
         self.last_activity = 0.0
 
     # -- socket events arriving at ab's poll loop ------------------------------------------
     def post(self, kind: int, item: object) -> None:
+        now = self.env.now
+        if now - self._last_event > POLL_TIMEOUT_S:
+            raise PredictedAbortError(
+                f"ab would abort: no socket event for {now - self._last_event:.1f} s "
+                f"(apr_pollset_poll timeout, ab -s {POLL_TIMEOUT_S:g})"
+            )
+        self._last_event = now
         self._queue.append((kind, item))
         if not self._busy:
             self._next()
@@ -151,12 +168,17 @@ class AbClient:
             self._queue.append((_WRITE, conn))  # POLLOUT: handshake done
             return
         if conn.syn_tries >= len(SYN_RETRY_S):
-            raise RuntimeError("connect() timed out after all SYN retransmissions")
+            raise PredictedAbortError(
+                "ab would abort: connect() timed out after all SYN retransmissions "
+                "(the server's accept queue stayed full)"
+            )
         delay = SYN_RETRY_S[conn.syn_tries]
         conn.syn_tries += 1
         call_later(self.env, delay, self._syn_retry, conn)
 
     def _syn_retry(self, conn: Conn) -> None:
+        if self.env.now - self._last_event > POLL_TIMEOUT_S:
+            self.post(_CONNECT, None)  # raises: ab's poll timed out first
         self._syn(conn)
         if not self._busy:
             self._next()
@@ -195,7 +217,12 @@ class AbClient:
         self._next()
 
     def _record(self, conn: Conn, done_at: float) -> None:
-        self.records.append(RequestRecord(conn, done_at))
+        if self.keep_records:
+            self.records.append(RequestRecord(conn, done_at))
+        start = round(conn.start * 1e6)
+        self.ctime_us.append(max(0, round(conn.connect * 1e6) - start))
+        self.time_us.append(max(0, round(done_at * 1e6) - start))
+        self.waittime_us.append(max(0, round(conn.beginread * 1e6) - round(conn.endwrite * 1e6)))
         self.done += 1
         self.last_activity = done_at
         if self.done >= self.requests:

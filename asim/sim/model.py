@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from asim.errors import PredictedAbortError
 from asim.sim.abclient import AbClient, RequestRecord
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.eventloop import EventLoopServer
 from asim.sim.machine import Cpu
-from asim.sim.report import AbReport, Sample
+from asim.sim.report import AbReport
 from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, Scenario
 from asim.sim.workerpool import WorkerPoolServer
 
@@ -86,6 +87,7 @@ def simulate(
         concurrency=scenario.concurrency,
         keepalive=scenario.keepalive,
         on_finished=lambda: finished.succeed(),
+        keep_records=keep_records,
     )
     if scenario.server == DJANGO:
         server = WorkerPoolServer(env, cpu, costs, workers=scenario.workers, sleep_s=sleep_s)
@@ -99,14 +101,18 @@ def simulate(
     ab.server = server
     server.start()
     ab.begin()
-    env.run(until=finished)
+    try:
+        env.run(until=finished)
+    except RuntimeError as exc:  # no event left before ab finished: nothing would ever answer
+        raise PredictedAbortError(f"ab would hang, then abort: {exc}") from None
 
     records = ab.records
-    samples = [_sample(r) for r in records]
-    report = AbReport.from_samples(
-        samples,
+    report = AbReport.from_columns(
+        ctime_us=np.frombuffer(ab.ctime_us, dtype=np.int64),
+        time_us=np.frombuffer(ab.time_us, dtype=np.int64),
+        waittime_us=np.frombuffer(ab.waittime_us, dtype=np.int64),
         concurrency=scenario.concurrency,
-        time_taken_us=_us(ab.last_activity),
+        time_taken_us=round(ab.last_activity * 1e6),
         keepalive_requests=ab.keepalive_requests if scenario.keepalive else None,
     )
     batches = tuple(getattr(server, "batches", ()))
@@ -128,16 +134,3 @@ def predict(
     """What ab would print for ``scenario`` (deterministic unless ``jitter`` is given)."""
     return simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False).report
 
-
-def _us(t_s: float) -> int:
-    return int(round(t_s * 1e6))
-
-
-def _sample(r: RequestRecord) -> Sample:
-    start = _us(r.start)
-    return Sample(
-        start_us=start,
-        ctime_us=max(0, _us(r.connect) - start),
-        time_us=max(0, _us(r.done) - start),
-        waittime_us=max(0, _us(r.beginread) - _us(r.endwrite)),
-    )

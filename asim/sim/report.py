@@ -18,6 +18,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 PERCENTS: tuple[int, ...] = (50, 66, 75, 80, 90, 95, 98, 99, 100)
 ROWS: tuple[str, ...] = ("connect", "processing", "waiting", "total")
 
@@ -57,28 +59,28 @@ class TimesRow:
     max_ms: int
 
     @classmethod
-    def from_us(cls, values_us: Sequence[int]) -> TimesRow:
+    def from_us(cls, values_us: Sequence[int] | np.ndarray) -> TimesRow:
         """Compute the row exactly as ab does from integer-microsecond values."""
-        done = len(values_us)
+        ordered = np.sort(np.asarray(values_us, dtype=np.int64))
+        done = len(ordered)
         if done == 0:
             raise ValueError("a Connection Times row needs at least one sample")
-        ordered = sorted(values_us)
-        mean_us = sum(ordered) // done
+        mean_us = int(ordered.sum()) // done
         if done > 1:
-            sq = math.fsum((v - mean_us) ** 2 for v in ordered)
-            sd_us = math.sqrt(sq / (done - 1))
+            dev = (ordered - mean_us).astype(np.float64)
+            sd_us = math.sqrt(float(np.dot(dev, dev)) / (done - 1))
         else:
             sd_us = 0.0
         if done > 1 and done % 2:
-            median_us = (ordered[done // 2] + ordered[done // 2 + 1]) // 2
+            median_us = (int(ordered[done // 2]) + int(ordered[done // 2 + 1])) // 2
         else:
-            median_us = ordered[done // 2]
+            median_us = int(ordered[done // 2])
         return cls(
-            min_ms=round_ms(ordered[0]),
+            min_ms=round_ms(int(ordered[0])),
             mean_ms=round_ms(mean_us),
             sd_ms=sd_us / 1000.0,
             median_ms=round_ms(median_us),
-            max_ms=round_ms(ordered[-1]),
+            max_ms=round_ms(int(ordered[-1])),
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -91,14 +93,14 @@ class TimesRow:
         }
 
 
-def percentiles_from_us(total_us: Sequence[int]) -> dict[int, int]:
+def percentiles_from_us(total_us: Sequence[int] | np.ndarray) -> dict[int, int]:
     """ab's "Percentage of the requests served within a certain time" table, in ms."""
-    ordered = sorted(total_us)
+    ordered = np.sort(np.asarray(total_us, dtype=np.int64))
     done = len(ordered)
     table = {}
     for p in PERCENTS:
         index = done - 1 if p >= 100 else done * p // 100
-        table[p] = round_ms(ordered[index])
+        table[p] = round_ms(int(ordered[index]))
     return table
 
 
@@ -148,13 +150,40 @@ class AbReport:
         keep_samples: bool = False,
     ) -> AbReport:
         """Summarise per-request samples exactly as ab's ``output_results`` does."""
-        done = len(samples)
+        report = cls.from_columns(
+            ctime_us=np.fromiter((s.ctime_us for s in samples), np.int64, len(samples)),
+            time_us=np.fromiter((s.time_us for s in samples), np.int64, len(samples)),
+            waittime_us=np.fromiter((s.waittime_us for s in samples), np.int64, len(samples)),
+            concurrency=concurrency,
+            time_taken_us=time_taken_us,
+            failed_requests=failed_requests,
+            non_2xx_responses=non_2xx_responses,
+            keepalive_requests=keepalive_requests,
+        )
+        if keep_samples:
+            object.__setattr__(report, "samples", tuple(samples))
+        return report
+
+    @classmethod
+    def from_columns(
+        cls,
+        *,
+        ctime_us: np.ndarray,
+        time_us: np.ndarray,
+        waittime_us: np.ndarray,
+        concurrency: int,
+        time_taken_us: int,
+        failed_requests: int = 0,
+        non_2xx_responses: int = 0,
+        keepalive_requests: int | None = None,
+    ) -> AbReport:
+        """Like `from_samples`, from three integer-microsecond columns (one row per request)."""
+        done = len(time_us)
         if done == 0:
             raise ValueError("an ab report needs at least one finished request")
         taken_s = time_taken_us / 1e6
         if taken_s <= 0:
             raise ValueError(f"time taken must be positive, got {time_taken_us} us")
-        totals = [s.time_us for s in samples]
         return cls(
             concurrency=concurrency,
             complete_requests=done,
@@ -162,15 +191,14 @@ class AbReport:
             requests_per_second=done / taken_s,
             time_per_request_ms=concurrency * taken_s * 1000.0 / done,
             time_per_request_all_ms=taken_s * 1000.0 / done,
-            connect=TimesRow.from_us([s.ctime_us for s in samples]),
-            processing=TimesRow.from_us([s.processing_us for s in samples]),
-            waiting=TimesRow.from_us([s.waittime_us for s in samples]),
-            total=TimesRow.from_us(totals),
-            percentiles_ms=percentiles_from_us(totals),
+            connect=TimesRow.from_us(ctime_us),
+            processing=TimesRow.from_us(time_us - ctime_us),
+            waiting=TimesRow.from_us(waittime_us),
+            total=TimesRow.from_us(time_us),
+            percentiles_ms=percentiles_from_us(time_us),
             failed_requests=failed_requests,
             non_2xx_responses=non_2xx_responses,
             keepalive_requests=keepalive_requests,
-            samples=tuple(samples) if keep_samples else (),
         )
 
     def row(self, name: str) -> TimesRow:
