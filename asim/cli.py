@@ -112,3 +112,62 @@ def version() -> None:
     from asim import __version__
 
     typer.echo(__version__)
+
+
+@app.command()
+def validate(
+    task: str = typer.Argument(
+        None, help="task7, task8, task9, all, or a .toml scenario file.", show_default=False
+    ),
+    repeat: int = typer.Option(
+        None, "--repeat", "-r", help="Runs per point (default 3, or the file's repeats).",
+        show_default=False,
+    ),
+    out: str = typer.Option(
+        None, "--out", "-o", help="Results folder (default results/<timestamp>/); runs already "
+        "in it are reused.", show_default=False,
+    ),
+    resume_dir: str = typer.Option(
+        None, "--resume", help="Finish the runs missing from an earlier results folder.",
+        show_default=False,
+    ),
+) -> int:
+    """Run the lab for real: start the servers, run ab, compare with the model, write report.md."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from asim.errors import AbError
+    from asim.validate.report import console_rows
+    from asim.validate.run import RichProgress, plan_and_folder
+    from asim.validate.run import validate as run_validate
+
+    plan, folder = plan_and_folder(
+        task,
+        repeats=repeat,
+        out=None if out is None else Path(out),
+        resume_dir=None if resume_dir is None else Path(resume_dir),
+    )
+    console = Console()
+    console.print(f"asim validate {plan.name}: {len(plan.points())} points × {plan.repeats} "
+                  f"run(s) → {folder}/")
+    with RichProgress(console) as progress:
+        result = run_validate(plan, folder, listener=progress)
+    header, rows = console_rows(result.comparisons)
+    table = Table(title="measured / model, error = (model − measured) / measured",
+                  show_lines=True)
+    for name in header:
+        table.add_column(name, justify="left" if name == "Point" else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for e in result.errors:
+        if e.points:
+            console.print(f"{e.metric.label}: median |error| {e.median_abs_pct:.1f} %, "
+                          f"max {e.max_abs_pct:.1f} % ({e.worst_point_id})")
+    console.print(f"report: {result.report_path}")
+    missing = [c.point.id for c in result.comparisons if not c.observed]
+    if missing:
+        raise AbError(f"no measurement for {', '.join(missing)}; see {folder}/points.jsonl")
+    return 0

@@ -1,0 +1,379 @@
+"""`asim validate` end to end: predict every point, measure what is missing, compare, report.
+
+Each server configuration (kind, sleep, workers) is started once and serves all of its
+concurrency levels and repeats. Every ab run is stored the moment it ends (see `store`), so an
+interruption (Ctrl-C, or SIGTERM, which is turned into the same KeyboardInterrupt here) keeps all
+finished runs, the server context managers stop their processes, and `resume` measures only what
+is missing. ab failures are stored as flagged runs; two failures in a row against one server stop
+the run with an `AbError`.
+"""
+
+from __future__ import annotations
+
+import platform
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+from asim.errors import AbError, InputError
+from asim.sim.costs import Costs
+from asim.sim.report import AbReport
+from asim.sim.spec import machine_cores
+from asim.validate.compare import MetricError, PointComparison, compare, error_summary
+from asim.validate.store import Record, ResultsDir
+from asim.validate.tasks import Plan, Point
+
+SERVER_START_S = 1.5  # what a server start adds to the progress estimate
+FAILURES_IN_A_ROW = 2
+LOG_DIR = "logs"
+REPORT_FILE = "report.md"
+
+
+class Listener(Protocol):
+    """Progress callbacks; every method is optional in spirit (see `QuietListener`)."""
+
+    def planned(self, runs: Sequence[tuple[Point, int]], expected_s: float) -> None: ...
+
+    def server_starting(self, point: Point) -> None: ...
+
+    def run_started(self, point: Point, repeat: int) -> None: ...
+
+    def run_finished(self, record: Record, expected_s: float) -> None: ...
+
+    def rendering(self) -> None: ...
+
+
+class QuietListener:
+    def planned(self, runs: Sequence[tuple[Point, int]], expected_s: float) -> None:
+        pass
+
+    def server_starting(self, point: Point) -> None:
+        pass
+
+    def run_started(self, point: Point, repeat: int) -> None:
+        pass
+
+    def run_finished(self, record: Record, expected_s: float) -> None:
+        pass
+
+    def rendering(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidateResult:
+    """What one `asim validate` produced."""
+
+    out_dir: Path
+    plan: Plan
+    comparisons: tuple[PointComparison, ...]
+    errors: tuple[MetricError, ...]
+    report_path: Path
+    figure_paths: tuple[Path, ...]
+    measured_runs: int
+    failed_runs: int
+
+    @property
+    def flagged(self) -> tuple[PointComparison, ...]:
+        return tuple(c for c in self.comparisons if c.flagged)
+
+
+def default_out_dir(now: datetime | None = None) -> Path:
+    """``results/<local time>/``, e.g. ``results/20240501-142233``."""
+    return Path("results") / (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+
+
+def predictions_for(plan: Plan, *, costs: Costs | None = None) -> dict[Point, AbReport]:
+    """The model's report for every point of ``plan`` on this machine's cores."""
+    from asim.sim.model import predict
+
+    cores = machine_cores()
+    return {p: predict(p.scenario(cores=cores), costs=costs) for p in plan.points()}
+
+
+def validate(
+    plan: Plan,
+    out_dir: Path,
+    *,
+    listener: Listener | None = None,
+    costs: Costs | None = None,
+) -> ValidateResult:
+    """Measure every run of ``plan`` that ``out_dir`` does not hold yet, then write the report.
+
+    ``out_dir`` may be new or an earlier results folder: runs already in it are reused.
+    """
+    listener = listener or QuietListener()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} exists and is not a folder")
+    store = ResultsDir.prepare(out_dir, plan)
+    predictions = predictions_for(plan, costs=costs)
+    store.write_predictions(predictions)
+    todo = store.missing(plan)
+    expected = {p: r.time_taken_s for p, r in predictions.items()}
+    groups = _by_server(todo)
+    listener.planned(todo, sum(expected[p] for p, _ in todo) + SERVER_START_S * len(groups))
+    measured = failed = 0
+    if todo:
+        from asim.validate.abrun import find_ab
+
+        find_ab()
+        with _sigterm_as_interrupt():
+            for items in groups:
+                m, f = _measure_group(store, items, expected, listener)
+                measured += m
+                failed += f
+    listener.rendering()
+    return render(store, plan, predictions, measured_runs=measured, failed_runs=failed)
+
+
+def resume(
+    out_dir: Path,
+    *,
+    repeats: int | None = None,
+    listener: Listener | None = None,
+    costs: Costs | None = None,
+) -> ValidateResult:
+    """Finish the plan recorded in ``out_dir`` (with ``repeats`` instead, when given)."""
+    store = ResultsDir.open(out_dir)
+    plan = store.read_plan()
+    if repeats is not None:
+        plan = plan.with_repeats(repeats)
+    return validate(plan, out_dir, listener=listener, costs=costs)
+
+
+def _by_server(todo: Sequence[tuple[Point, int]]) -> list[list[tuple[Point, int]]]:
+    """Runs grouped by server configuration in plan order; in a group, repeat by repeat."""
+    groups: dict[tuple[str, float, int], list[tuple[Point, int]]] = {}
+    for p, k in todo:
+        groups.setdefault(p.server_key, []).append((p, k))
+    return [
+        sorted(items, key=lambda item: (item[1], item[0].concurrency, item[0].requests))
+        for items in groups.values()
+    ]
+
+
+def _measure_group(
+    store: ResultsDir,
+    items: Sequence[tuple[Point, int]],
+    expected: dict[Point, float],
+    listener: Listener,
+) -> tuple[int, int]:
+    from asim.validate.abrun import run_ab
+    from asim.validate.procs import ServerSpec, running_server
+
+    first = items[0][0]
+    spec = ServerSpec(kind=first.server, sleep_s=first.sleep_s, workers=first.workers)
+    listener.server_starting(first)
+    measured = failed = in_a_row = 0
+    with running_server(spec, log_dir=store.root / LOG_DIR) as server:
+        for point, repeat in items:
+            listener.run_started(point, repeat)
+            run = run_ab(
+                server.url,
+                requests=point.requests,
+                concurrency=point.concurrency,
+                keepalive=point.keepalive,
+            )
+            if run.report is None and run.returncode < 0:
+                # ab was killed by a signal (Ctrl-C reaches the whole terminal group): that is
+                # an interruption, not a measurement
+                raise KeyboardInterrupt
+            record = store.append(point, repeat, run)
+            measured += 1
+            listener.run_finished(record, expected[point])
+            if record.complete:
+                in_a_row = 0
+                continue
+            failed += 1
+            in_a_row += 1
+            if in_a_row >= FAILURES_IN_A_ROW:
+                problem = "; ".join(record.problems) or f"exit code {record.returncode}"
+                raise AbError(
+                    f"ab failed {in_a_row} times in a row against {point.series.label} "
+                    f"(sleep {point.sleep_s:g} s): {problem}; see {store.root / record.raw_path}"
+                    f" and the server log in {store.root / LOG_DIR}"
+                )
+    return measured, failed
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Make SIGTERM unwind like Ctrl-C, so every server context manager cleans up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def render(
+    store: ResultsDir,
+    plan: Plan,
+    predictions: dict[Point, AbReport],
+    *,
+    measured_runs: int = 0,
+    failed_runs: int = 0,
+) -> ValidateResult:
+    """Compare, draw the figures and write report.md from what ``store`` holds."""
+    from asim.validate.figures import save_study_figures
+    from asim.validate.report import render_markdown
+
+    records = store.records()
+    comparisons = compare(plan, {p.id: r for p, r in predictions.items()}, records)
+    figures: dict[str, list[str]] = {}
+    paths: list[Path] = []
+    for study in plan.studies:
+        saved = save_study_figures(study, comparisons, store.root)
+        figures[study.name] = [p.name for p in saved]
+        paths += saved
+    text = render_markdown(plan, comparisons, figures=figures, meta=_meta(records))
+    report_path = store.root / REPORT_FILE
+    report_path.write_text(text + "\n", encoding="utf-8")
+    return ValidateResult(
+        out_dir=store.root,
+        plan=plan,
+        comparisons=comparisons,
+        errors=error_summary(comparisons),
+        report_path=report_path,
+        figure_paths=tuple(paths),
+        measured_runs=measured_runs,
+        failed_runs=failed_runs,
+    )
+
+
+def report_only(out_dir: Path, *, costs: Costs | None = None) -> ValidateResult:
+    """Rewrite the report of a results folder without measuring anything."""
+    store = ResultsDir.open(out_dir)
+    plan = store.read_plan()
+    return render(store, plan, predictions_for(plan, costs=costs))
+
+
+def _meta(records: Sequence[Record]) -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    times = sorted(r.measured_at for r in records if r.measured_at)
+    meta = {
+        "measured": f"{times[0]} to {times[-1]} (UTC)" if times else "nothing yet",
+        "machine": f"{machine_cores()} cores usable, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}",
+        "servers": f"aiohttp {version('aiohttp')}, Django {version('django')}, "
+        f"gunicorn {version('gunicorn')} (sync workers)",
+    }
+    commands = [r.command for r in records if r.command]
+    if commands:
+        meta["ab command, e.g."] = f"`{commands[0]}`"
+    meta["report written"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return meta
+
+
+def plan_and_folder(
+    task: str | None, *, repeats: int | None, out: Path | None, resume_dir: Path | None
+) -> tuple[Plan, Path]:
+    """What to measure and where, from the command line's TASK, --repeat, --out and --resume.
+
+    ``--resume DIR`` finishes the plan recorded in DIR (or TASK's plan, reusing DIR's runs);
+    otherwise TASK is required and the folder defaults to `default_out_dir`.
+    """
+    from asim.validate.tasks import resolve_plan
+
+    if resume_dir is not None:
+        if out is not None and Path(out) != Path(resume_dir):
+            raise InputError("give either --out DIR or --resume DIR, not both")
+        store = ResultsDir.open(resume_dir)
+        if task is None:
+            plan = store.read_plan()
+            return (plan if repeats is None else plan.with_repeats(repeats)), Path(resume_dir)
+        return resolve_plan(task, repeats=repeats), Path(resume_dir)
+    if task is None:
+        raise InputError(
+            "give a task (task7, task8, task9, all) or a .toml scenario file, or --resume DIR"
+        )
+    return resolve_plan(task, repeats=repeats), Path(out) if out is not None else default_out_dir()
+
+
+class RichProgress:
+    """A rich progress bar for `validate`, measured in predicted seconds of ab so that its ETA
+    is the model's estimate corrected by the speed actually seen."""
+
+    def __init__(self, console: object | None = None) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}", style="bold"),
+            BarColumn(),
+            TextColumn("{task.fields[runs]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,  # type: ignore[arg-type]
+        )
+        self.task = self.progress.add_task("predicting", total=None, runs="")
+        self.done = 0
+        self.total = 0
+
+    def __enter__(self) -> RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def planned(self, runs: Sequence[tuple[Point, int]], expected_s: float) -> None:
+        self.total = len(runs)
+        self.progress.update(
+            self.task,
+            total=max(expected_s, 1e-9),
+            completed=0,
+            description="measuring" if runs else "all runs already on disk",
+            runs=f"0/{self.total} runs",
+        )
+
+    def server_starting(self, point: Point) -> None:
+        self.progress.update(
+            self.task, description=f"starting {point.series.label}, sleep {point.sleep_s:g} s"
+        )
+
+    def run_started(self, point: Point, repeat: int) -> None:
+        self.progress.update(
+            self.task,
+            description=f"ab -n {point.requests} -c "
+            f"{point.concurrency} → {point.series.label}, sleep "
+            f"{point.sleep_s:g} s (run {repeat})",
+        )
+
+    def run_finished(self, record: Record, expected_s: float) -> None:
+        self.done += 1
+        self.progress.update(self.task, advance=expected_s, runs=f"{self.done}/{self.total} runs")
+        if record.flagged:
+            reason = "; ".join(record.problems) or "no report"
+            self.progress.console.print(
+                f"[yellow]⚠ {record.point.id} run {record.repeat}: {reason}[/yellow]"
+            )
+
+    def rendering(self) -> None:
+        self.progress.update(self.task, description="figures and report")

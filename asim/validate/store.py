@@ -1,0 +1,266 @@
+"""The results folder of `asim validate`: every run is on disk the moment it has been measured.
+
+Layout of a results folder::
+
+    plan.json          what is being measured (written first; `--resume` reads it)
+    points.jsonl       one JSON line per ab run: the point, the repeat, the command, problems,
+                       and the observed report (``AbReport.to_dict()``, or null when ab failed)
+    raw/<point-id>-r<k>.txt   ab's own text of that run
+    predictions.json   the model's report for every point
+    report.md, *.png, *.svg   written at the end
+
+The raw text is written (atomically) before the JSON line, and the line is flushed to disk before
+the next run starts, so an interrupted run loses at most the run that was in progress. A run is
+complete when its line carries a report; failed runs stay in the file, flagged, and are measured
+again on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from asim.errors import InputError
+from asim.sim.report import AbReport
+from asim.validate.tasks import Plan, Point
+
+PLAN_FILE = "plan.json"
+POINTS_FILE = "points.jsonl"
+PREDICTIONS_FILE = "predictions.json"
+RAW_DIR = "raw"
+STDERR_KEEP_CHARS = 2000
+
+
+class AbRunLike(Protocol):
+    """What the store needs of `asim.validate.abrun.AbRun`."""
+
+    command: Any
+    raw_text: str
+    stderr: str
+    returncode: int
+    report: AbReport | None
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """One line of points.jsonl: one ab run of one point."""
+
+    point: Point
+    repeat: int
+    observed: AbReport | None
+    command: str
+    returncode: int
+    problems: tuple[str, ...] = ()
+    raw_path: str = ""
+    measured_at: str = ""
+    stderr: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """The run produced a report (possibly with problems)."""
+        return self.observed is not None
+
+    @property
+    def flagged(self) -> bool:
+        return self.observed is None or bool(self.problems)
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = dict(self.point.to_dict())
+        data.update(
+            repeat=self.repeat,
+            measured_at=self.measured_at,
+            command=self.command,
+            returncode=self.returncode,
+            problems=list(self.problems),
+            raw=self.raw_path,
+            observed=None if self.observed is None else self.observed.to_dict(),
+        )
+        if self.stderr:
+            data["stderr"] = self.stderr
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Record:
+        point = Point.from_dict(data)
+        observed = data.get("observed")
+        return cls(
+            point=point,
+            repeat=int(data["repeat"]),
+            observed=(
+                None
+                if observed is None
+                else AbReport.from_dict(observed, concurrency=point.concurrency)
+            ),
+            command=str(data.get("command", "")),
+            returncode=int(data.get("returncode", 0)),
+            problems=tuple(str(p) for p in data.get("problems", ())),
+            raw_path=str(data.get("raw", "")),
+            measured_at=str(data.get("measured_at", "")),
+            stderr=str(data.get("stderr", "")),
+        )
+
+
+class ResultsDir:
+    """A results folder on disk; see the module docstring for its layout."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def points_path(self) -> Path:
+        return self.root / POINTS_FILE
+
+    @property
+    def plan_path(self) -> Path:
+        return self.root / PLAN_FILE
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.root / PREDICTIONS_FILE
+
+    @classmethod
+    def prepare(cls, root: Path, plan: Plan) -> ResultsDir:
+        """Create (or reuse) the folder and record the plan; runs already in it are kept."""
+        store = cls(root)
+        try:
+            (store.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the results folder {root}: {exc}") from None
+        _write_atomic(store.plan_path, json.dumps(plan.to_dict(), indent=2) + "\n")
+        return store
+
+    @classmethod
+    def open(cls, root: Path) -> ResultsDir:
+        """An existing results folder (for `--resume`)."""
+        store = cls(root)
+        if not store.plan_path.is_file():
+            raise InputError(f"{root} is not an asim results folder (it has no {PLAN_FILE})")
+        return store
+
+    def read_plan(self) -> Plan:
+        try:
+            return Plan.from_dict(json.loads(self.plan_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{self.plan_path} is unreadable: {exc}") from None
+
+    def records(self) -> list[Record]:
+        """Every run in points.jsonl, in the order measured.
+
+        A last line cut short (the process died while writing it) is ignored; any other bad
+        line is an error.
+        """
+        if not self.points_path.exists():
+            return []
+        text = self.points_path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        records = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(Record.from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                if number == len(lines) and not text.endswith("\n"):
+                    continue
+                raise InputError(f"{self.points_path}:{number} is not a valid run: {exc}") from None
+        return records
+
+    def completed(self, records: Iterable[Record] | None = None) -> dict[tuple[str, int], Record]:
+        """The latest complete run for each (point id, repeat)."""
+        done: dict[tuple[str, int], Record] = {}
+        for r in self.records() if records is None else records:
+            if r.complete:
+                done[(r.point.id, r.repeat)] = r
+        return done
+
+    def missing(self, plan: Plan) -> list[tuple[Point, int]]:
+        """The (point, repeat) pairs of ``plan`` that have no complete run yet, in plan order."""
+        done = self.completed()
+        return [
+            (p, k)
+            for p in plan.points()
+            for k in range(1, plan.repeats + 1)
+            if (p.id, k) not in done
+        ]
+
+    def append(self, point: Point, repeat: int, run: AbRunLike) -> Record:
+        """Store one finished ab run: raw text first, then its line, flushed to disk."""
+        raw_rel = f"{RAW_DIR}/{point.id}-r{repeat}.txt"
+        (self.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.root / raw_rel, run.raw_text)
+        record = Record(
+            point=point,
+            repeat=repeat,
+            observed=run.report,
+            command=_command_text(run.command),
+            returncode=run.returncode,
+            problems=tuple(run.problems),
+            raw_path=raw_rel,
+            measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            stderr=(run.stderr or "")[-STDERR_KEEP_CHARS:].strip(),
+        )
+        line = json.dumps(record.to_dict(), separators=(",", ":")) + "\n"
+        with open(self.points_path, "a+b") as f:
+            _drop_cut_line(f)
+            f.write(line.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        return record
+
+    def write_predictions(self, predictions: Mapping[Point, AbReport]) -> None:
+        data = {
+            p.id: {"point": p.to_dict(), "predicted": r.to_dict()} for p, r in predictions.items()
+        }
+        _write_atomic(self.predictions_path, json.dumps(data, indent=2) + "\n")
+
+    def read_predictions(self) -> dict[str, AbReport]:
+        """Predicted reports by point id (empty when none were written)."""
+        if not self.predictions_path.exists():
+            return {}
+        try:
+            data = json.loads(self.predictions_path.read_text(encoding="utf-8"))
+            return {
+                pid: AbReport.from_dict(
+                    entry["predicted"], concurrency=int(entry["point"]["concurrency"])
+                )
+                for pid, entry in data.items()
+            }
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{self.predictions_path} is unreadable: {exc}") from None
+
+
+def _drop_cut_line(f: BinaryIO) -> None:
+    """Truncate a last line left without its newline by an interrupted write."""
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    if size == 0:
+        return
+    f.seek(size - 1)
+    if f.read(1) == b"\n":
+        return
+    f.seek(0)
+    data = f.read()
+    f.truncate(data.rfind(b"\n") + 1)
+    f.seek(0, os.SEEK_END)
+
+
+def _command_text(command: str | Sequence[str]) -> str:
+    if isinstance(command, str):
+        return command
+    return shlex.join(str(part) for part in command)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,82 @@
+"""report.md: the lab's tables, the error table and conclusions computed from the numbers."""
+
+from validate_helpers import synthetic_report
+
+from asim.validate.compare import PointComparison
+from asim.validate.report import conclusions, render_markdown
+from asim.validate.tasks import resolve_plan
+
+PLAN = resolve_plan("all", repeats=1)
+
+
+def _report(point, in_service):
+    """ab -n 100 against a server that serves ``in_service`` requests at a time."""
+    taken_ms = 100 * point.sleep_s * 1000 / min(in_service, point.concurrency)
+    return synthetic_report(
+        concurrency=point.concurrency,
+        requests=100,
+        request_ms=point.sleep_s * 1000,
+        taken_ms=taken_ms,
+    )
+
+
+def _comparisons(in_service_by_server, *, error=1.0):
+    result = []
+    for p in PLAN.points():
+        observed = _report(p, in_service_by_server[p.server])
+        predicted = synthetic_report(
+            concurrency=p.concurrency, requests=100, taken_ms=observed.time_taken_s * 1000 / error
+        )
+        result.append(PointComparison(point=p, predicted=predicted, observed=(observed,)))
+    return result
+
+
+LAB = {"aiohttp": 1000, "django": 1, "aiohttp-blocking": 1}
+
+
+def _text(found, needle):
+    return " ".join(s for c in found if needle in c.question for s in c.sentences)
+
+
+def test_conclusions_answer_the_five_questions_from_the_numbers():
+    found = conclusions(PLAN, _comparisons(LAB))
+    questions = [c.question for c in found]
+    assert "How aiohttp behaves as the number of concurrent clients grows (task7)" in questions
+    assert "How Django, 1 worker behaves as the IO time (sleep) grows (task8)" in questions
+    # Django's task-9 points are task 7's: answered once
+    assert sum("Django, 1 worker behaves as the number" in q for q in questions) == 1
+    assert "in proportion to the clients" in _text(found, "How aiohttp behaves as the number")
+    django_c = _text(found, "How Django, 1 worker behaves as the number")
+    assert "stays at about 10.0 requests/s" in django_c and "1.0 request(s) in service" in django_c
+    assert "all 10 clients are served at once" in _text(found, "How aiohttp behaves as the IO")
+    assert "about 1.0 of the 10 clients" in _text(found, "How Django, 1 worker behaves as the IO")
+    blocking = _text(found, "blocking sleep behaves")
+    assert "×40.0 the 10.0 of the blocking" in blocking
+    assert "serves one request at a time" in blocking
+
+
+def test_different_numbers_give_different_conclusions():
+    # an aiohttp that could only serve 2 requests at a time
+    found = conclusions(PLAN, _comparisons({**LAB, "aiohttp": 2}))
+    aio = _text(found, "How aiohttp behaves as the number")
+    assert "in proportion" not in aio and "stays at about 20.0 requests/s" in aio
+    assert "about 2.0 of the 10 clients" in _text(found, "How aiohttp behaves as the IO")
+    blocking = _text(found, "blocking sleep behaves")
+    assert "×2.0" in blocking
+
+
+def test_markdown_has_tables_figures_errors_and_flags():
+    comparisons = _comparisons(LAB, error=1.1)
+    bad = comparisons[0]
+    comparisons[0] = PointComparison(
+        point=bad.point, predicted=bad.predicted, observed=(), failed_runs=1
+    )
+    figures = {s.name: [f"{s.name}-time.png", f"{s.name}-rps.png"] for s in PLAN.studies}
+    md = render_markdown(PLAN, comparisons, figures=figures, meta={"machine": "test"})
+    assert md.startswith("# asim validate: all")
+    for study in PLAN.studies:
+        assert f"## {study.title}" in md
+        assert f"![{study.name}: {study.name}-rps.png]({study.name}-rps.png)" in md
+    assert "| Requests per second (#/s) | 15 | 10.0 % | 10.0 % |" in md
+    assert "## Flagged points" in md and f"`{bad.point.id}`: 1 run(s) without a report" in md
+    assert "| aiohttp | 10 | 100.0 | 110.0 | +10.0 % |" in md
