@@ -253,6 +253,71 @@ def test_flow_equivalent_server_with_enough_cores_is_a_multi_server():
         assert a == pytest.approx(b, rel=EXACT_REL)
 
 
+def worker_pool_ctmc(clients, workers, cores, cpu_s, sleep_s, ab_s):
+    """Exact throughput of W workers (CPU on K cores, then a sleep) behind ab, by a Markov chain.
+
+    State (a, c, s): requests at ab, workers on the CPU, workers sleeping; the rest wait in the
+    accept queue and take a worker the moment one frees. All times exponential.
+    """
+    states = [
+        (a, c, s)
+        for a in range(clients + 1)
+        for c in range(min(workers, clients) + 1)
+        for s in range(min(workers, clients) + 1)
+        if a + c + s <= clients and c + s <= workers and (a + c + s == clients or c + s == workers)
+    ]
+    index = {state: i for i, state in enumerate(states)}
+
+    def admit(a, c, s):
+        return (a, c + min(clients - a - c - s, workers - c - s), s)
+
+    q = np.zeros((len(states), len(states)))
+    for (a, c, s), i in index.items():
+        moves = []
+        if a:
+            moves.append((1 / ab_s, admit(a - 1, c, s)))
+        if c:
+            moves.append((min(c, cores) / cpu_s, (a, c - 1, s + 1)))
+        if s:
+            moves.append((s / sleep_s, admit(a + 1, c, s - 1)))
+        for rate, target in moves:
+            q[i, index[target]] += rate
+            q[i, i] -= rate
+    lhs = np.vstack([q.T, np.ones(len(states))])
+    rhs = np.zeros(len(states) + 1)
+    rhs[-1] = 1.0
+    p = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+    return sum(p[i] * s / sleep_s for (_, _, s), i in index.items())
+
+
+FES_REL = 0.02  # the flow-equivalent server ignores that a waiting request holds no worker
+
+
+@pytest.mark.parametrize(
+    ("workers", "cores", "cpu_s", "sleep_s", "ab_s"),
+    [
+        (4, 2, 0.05, 0.1, 0.02),
+        (4, 1, 0.05, 0.1, 0.01),
+        (8, 2, 0.02, 0.1, 0.005),
+        (3, 2, 0.1, 0.1, 0.05),
+    ],
+)
+@pytest.mark.parametrize("clients", [1, 2, 4, 8, 12])
+def test_flow_equivalent_workers_against_the_markov_chain(
+    workers, cores, cpu_s, sleep_s, ab_s, clients
+):
+    inner = Network(
+        stations=(Station.multi_server("cores", cpu_s, cores), Station.delay("sleep", sleep_s))
+    )
+    fes = flow_equivalent_station("workers", inner, workers)
+    x = solve_mva(Network(stations=(fes, queue("ab", ab_s))), clients).throughput_rps[clients]
+    exact = worker_pool_ctmc(clients, workers, cores, cpu_s, sleep_s, ab_s)
+    if clients <= workers:  # the limit never binds: FES is exact
+        assert x == pytest.approx(exact, rel=EXACT_REL)
+    else:
+        assert x == pytest.approx(exact, rel=FES_REL)
+
+
 # --- numerical stability ------------------------------------------------------------------------
 
 
