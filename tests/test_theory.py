@@ -584,6 +584,8 @@ def test_theory_curve_brackets_and_has_the_knee():
     ("build", "message"),
     [
         (lambda: Station.queue("q", -1.0), "demand_s must be"),
+        (lambda: Station.delay("d", "0.1"), "demand_s must be"),
+        (lambda: Station.queue("q", math.nan), "demand_s must be"),
         (lambda: Station.multi_server("m", 1.0, 0), "servers must be"),
         (lambda: Station.load_dependent("ld", 1.0, [1.0, 3.0]), "cannot serve faster"),
         (lambda: Network(stations=()), "at least one station"),

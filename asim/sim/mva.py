@@ -59,10 +59,12 @@ class Station:
                 f"station {self.name!r}: kind must be one of {', '.join(STATION_KINDS)}, "
                 f"got {self.kind!r}"
             )
-        if not (self.demand_s >= 0 and math.isfinite(self.demand_s)):
+        number = isinstance(self.demand_s, int | float) and not isinstance(self.demand_s, bool)
+        if not (number and self.demand_s >= 0 and math.isfinite(self.demand_s)):
             raise InputError(
                 f"station {self.name!r}: demand_s must be a finite number >= 0, got {self.demand_s}"
             )
+        object.__setattr__(self, "demand_s", float(self.demand_s))  # numpy scalars become floats
         if not self.rates:
             raise InputError(f"station {self.name!r}: rates needs at least alpha(1)")
         for j, a in enumerate(self.rates, start=1):
@@ -79,12 +81,12 @@ class Station:
     @classmethod
     def delay(cls, name: str, demand_s: float) -> Station:
         """An infinite-server station: a pure wait of ``demand_s`` per request."""
-        return cls(name=name, demand_s=float(demand_s), kind=DELAY)
+        return cls(name=name, demand_s=demand_s, kind=DELAY)
 
     @classmethod
     def queue(cls, name: str, demand_s: float) -> Station:
         """One server with a queue in front (FCFS or processor sharing)."""
-        return cls(name=name, demand_s=float(demand_s), kind=QUEUE)
+        return cls(name=name, demand_s=demand_s, kind=QUEUE)
 
     @classmethod
     def multi_server(cls, name: str, demand_s: float, servers: int) -> Station:
@@ -95,7 +97,7 @@ class Station:
             return cls.queue(name, demand_s)
         return cls(
             name=name,
-            demand_s=float(demand_s),
+            demand_s=demand_s,
             kind=LOAD_DEPENDENT,
             rates=tuple(float(j) for j in range(1, servers + 1)),
         )
@@ -106,7 +108,7 @@ class Station:
         rates = tuple(float(a) for a in rates)
         if len(rates) > 1 and all(a == rates[0] for a in rates):
             rates = rates[:1]
-        return cls(name=name, demand_s=float(demand_s), kind=LOAD_DEPENDENT, rates=rates)
+        return cls(name=name, demand_s=demand_s, kind=LOAD_DEPENDENT, rates=rates)
 
     @property
     def is_delay(self) -> bool:
