@@ -29,6 +29,8 @@ from asim.sim.theory import (
     mva_point,
     scenario_network,
     theory_curve,
+    worker_hold_s,
+    workers_lockstep,
     workers_station,
 )
 
@@ -544,6 +546,22 @@ def test_workers_station_equal_cores_matches_one_core_short():
     b = mva_point(scenario(server="django", workers=3, cores=2, concurrency=30), c)
     assert b.throughput_rps <= a.throughput_rps
     assert b.throughput_rps == pytest.approx(a.throughput_rps, rel=0.01)
+
+
+@pytest.mark.parametrize(("concurrency", "workers"), [(10, 1), (40, 4), (30, 8)])
+def test_django_lockstep_mean_meets_mva_when_the_workers_saturate(concurrency, workers):
+    s = scenario(server="django", sleep_s=0.1, concurrency=concurrency, workers=workers, cores=8)
+    lock = workers_lockstep(s, DEFAULT_COSTS)
+    assert lock.service_s == pytest.approx(worker_hold_s(s, DEFAULT_COSTS))
+    assert lock.mean_response_s == pytest.approx(concurrency * lock.service_s / workers)
+    # Past the knee both are N / (W / T) up to ab's share of the loop.
+    mva = mva_point(s, DEFAULT_COSTS)
+    assert mva.response_time_ms / 1000 == pytest.approx(lock.mean_response_s, rel=0.01)
+
+
+def test_lockstep_needs_workers():
+    with pytest.raises(InputError, match="lockstep needs worker processes"):
+        workers_lockstep(scenario(server="aiohttp"), DEFAULT_COSTS)
 
 
 @pytest.mark.parametrize("method", METHODS)

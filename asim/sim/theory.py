@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from asim.errors import InputError
-from asim.sim.bounds import asymptotic_bounds
+from asim.sim.bounds import Lockstep, asymptotic_bounds, lockstep
 from asim.sim.costs import Costs
 from asim.sim.mva import Network, Station, flow_equivalent_station, solve_mva
 from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, Scenario
@@ -78,8 +78,7 @@ def workers_station(scenario: Scenario, costs: Costs) -> Station:
     sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
     workers = scenario.workers
     if scenario.cores >= workers:
-        hold_s = costs.worker_cpu_s + sleep_s + _wire_s(costs)
-        return Station.multi_server("workers", hold_s, workers)
+        return Station.multi_server("workers", worker_hold_s(scenario, costs), workers)
     inner = Network(
         stations=(
             Station.multi_server("cores", costs.worker_cpu_s, scenario.cores),
@@ -87,6 +86,27 @@ def workers_station(scenario: Scenario, costs: Costs) -> Station:
         )
     )
     return flow_equivalent_station("workers", inner, workers)
+
+
+def worker_hold_s(scenario: Scenario, costs: Costs) -> float:
+    """How long one request holds a gunicorn worker when no worker waits for a core."""
+    sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
+    return costs.worker_cpu_s + sleep_s + _wire_s(costs)
+
+
+def workers_lockstep(scenario: Scenario, costs: Costs) -> Lockstep:
+    """The deterministic lockstep of a ``django`` scenario: W workers, T = `worker_hold_s`.
+
+    It ignores ab's own CPU and any wait for a core; use it for the shape of the percentiles
+    (steps at ⌊N/W⌋·T and ⌈N/W⌉·T), MVA for the means.
+    """
+    if scenario.server != DJANGO:
+        raise InputError(f"lockstep needs worker processes; {scenario.server!r} has none")
+    return lockstep(
+        clients=scenario.concurrency,
+        workers=scenario.workers,
+        service_s=worker_hold_s(scenario, costs),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
