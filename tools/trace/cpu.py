@@ -9,6 +9,11 @@ Part 2, split: the same at n=500 with the trace hooks on; thread-CPU deltas betw
 logged events of one request give the CPU of each step.
 Part 3, saturation: ab -n 5000 -c 10 and -c 50; RPS and each process's CPU share of wall time.
 Results go to out/cpu/summary.json and stdout.
+
+    .venv/bin/python tools/trace/cpu.py --vs-sleep
+
+Part 4: CPU per request at C=1 when the handler sleeps S = 0, 0.001, 0.01, 0.1 (a process that
+wakes from a sleep runs the same code slower: cold caches, lower clock). To out/cpu/vs_sleep.json.
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ DIR = OUT / "cpu"
 SERVERS = [("aiohttp", 1), ("django", 1)]
 
 
-def measure(kind: str, workers: int, n: int, c: int) -> dict:
-    with server(kind, 0.0, workers=workers) as srv:
+def measure(kind: str, workers: int, n: int, c: int, sleep_s: float = 0.0) -> dict:
+    with server(kind, sleep_s, workers=workers) as srv:
         pids = srv.pids()
-        run_ab(srv.port, 200, 1)  # warm-up: imports, caches, first-request costs
+        run_ab(srv.port, 200 if sleep_s == 0 else 5, 1)  # warm-up: imports, first-request costs
         time.sleep(0.2)
         before = {p: proc_cpu(p) for p in pids}
         ab = run_ab_rusage(srv.port, n, c)
@@ -100,8 +105,12 @@ def split(kind: str, n: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--vs-sleep", action="store_true")
     args = ap.parse_args()
     DIR.mkdir(parents=True, exist_ok=True)
+    if args.vs_sleep:
+        vs_sleep(args.repeats)
+        return
     result: dict = {"c1": [], "split": {}, "saturation": []}
     for kind, w in SERVERS:
         for i in range(args.repeats):
@@ -120,6 +129,28 @@ def main() -> None:
                 result["saturation"].append(r)
     (DIR / "summary.json").write_text(json.dumps(result, indent=1))
     print(report(result))
+
+
+def vs_sleep(repeats: int) -> None:
+    rows = []
+    for kind in ("aiohttp", "aiohttp-blocking", "django"):
+        for sleep_s, n in ((0.0, 2000), (0.001, 1000), (0.01, 300), (0.1, 50)):
+            for i in range(repeats):
+                r = measure(kind, 1, n, 1, sleep_s)
+                r["sleep_s"] = sleep_s
+                r["per_req_minus_sleep_us"] = (r["time_taken_s"] / r["done"] - sleep_s) * 1e6
+                log("vs-sleep", kind, sleep_s, i, round(r["server_cpu_us_per_req"]),
+                    round(r["ab_cpu_us_per_req"]), round(r["per_req_minus_sleep_us"]))
+                rows.append(r)
+    (DIR / "vs_sleep.json").write_text(json.dumps(rows, indent=1))
+    by = defaultdict(list)
+    for r in rows:
+        by[(r["server"], r["sleep_s"])].append(r)
+    print("| server | S | server CPU µs/req | ab CPU µs/req | time taken/n - S, µs |")
+    print("|---|---|---|---|---|")
+    for (k, s), rs in by.items():
+        print(f"| {k} | {s:g} | " + " | ".join(med_spread([r[x] for r in rs]) for x in (
+            "server_cpu_us_per_req", "ab_cpu_us_per_req", "per_req_minus_sleep_us")) + " |")
 
 
 def report(result: dict) -> str:
