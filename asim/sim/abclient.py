@@ -25,7 +25,7 @@ import simpy
 from asim.errors import PredictedAbortError
 from asim.sim.conn import Conn
 from asim.sim.costs import Costs
-from asim.sim.machine import Cpu, call_later
+from asim.sim.machine import Cpu, Thread, call_later
 
 SYN_RETRY_S: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 POLL_TIMEOUT_S = 30.0  # ab -s default: apr_pollset_poll gives up after 30 s of silence
@@ -86,6 +86,7 @@ class AbClient:
         self.concurrency = concurrency
         self.keepalive = keepalive
         self.on_finished = on_finished
+        self.thread = Thread("ab", cold_s=costs.ab_cold_cpu_s, tau_s=costs.cold_tau_s)
         self.server = None  # set by the model before `begin`
         self.started = 0
         self.done = 0
@@ -138,7 +139,7 @@ class AbClient:
                     continue  # start_connect returns at once
                 conn = Conn(item, self.env.now)
                 self._busy = True
-                self.cpu.run(self.costs.ab_connect_cpu_s, self._connected, conn)
+                self.cpu.run(self.thread, self.costs.ab_connect_cpu_s, self._connected, conn)
                 return
             conn = item
             if kind == _WRITE:
@@ -146,16 +147,16 @@ class AbClient:
                     continue  # write_request returns; the socket stays idle
                 conn.connect = self.env.now
                 self._busy = True
-                self.cpu.run(self.costs.ab_write_cpu_s, self._written, conn)
+                self.cpu.run(self.thread, self.costs.ab_write_cpu_s, self._written, conn)
                 return
             if kind == _READ:
                 conn.beginread = self.env.now
                 self._busy = True
-                self.cpu.run(self.costs.ab_read_cpu_s, self._read, conn)
+                self.cpu.run(self.thread, self.costs.ab_read_cpu_s, self._read, conn)
                 return
             # _EOF: close_connection stamps done first, then closes and reconnects.
             self._busy = True
-            self.cpu.run(self.costs.ab_close_cpu_s, self._closed, conn, self.env.now)
+            self.cpu.run(self.thread, self.costs.ab_close_cpu_s, self._closed, conn, self.env.now)
             return
         self._busy = False
 

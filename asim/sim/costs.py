@@ -31,27 +31,32 @@ class Costs:
     and runs the view up to its sleep, ``worker_response_cpu_s`` writes the response and shuts
     the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept.
 
-    ``asyncio_sleep_overshoot_s`` and ``time_sleep_overshoot_s`` are how much longer than asked
-    the two sleeps last; ``net_latency_s`` is one loopback hop.
+    ``*_cold_cpu_s`` is the extra CPU a thread needs for its first burst after a long time off
+    the CPU (cold caches), reached with time constant ``cold_tau_s`` (see `machine.Thread`).
+    ``time_sleep_overshoot_s`` is how much longer than asked time.sleep lasts; asyncio.sleep's
+    overshoot is not a constant but follows from the epoll timeout rounding the loop models,
+    plus ``loop_wakeup_s``.
     """
 
-    ab_connect_cpu_s: float = 30e-6
+    ab_connect_cpu_s: float = 35e-6
     ab_write_cpu_s: float = 15e-6
-    ab_read_cpu_s: float = 20e-6
+    ab_read_cpu_s: float = 25e-6
     ab_close_cpu_s: float = 25e-6
+    ab_cold_cpu_s: float = 250e-6
     loop_accept_cpu_s: float = 60e-6
-    loop_request_cpu_s: float = 150e-6
-    loop_response_cpu_s: float = 100e-6
-    loop_close_cpu_s: float = 30e-6
-    loop_callback_cpu_s: float = 4e-6
-    loop_iteration_cpu_s: float = 8e-6
+    loop_request_cpu_s: float = 85e-6
+    loop_response_cpu_s: float = 45e-6
+    loop_close_cpu_s: float = 20e-6
+    loop_callback_cpu_s: float = 2e-6
+    loop_iteration_cpu_s: float = 5e-6
+    loop_cold_cpu_s: float = 700e-6
     loop_wakeup_s: float = 60e-6
-    worker_request_cpu_s: float = 500e-6
-    worker_response_cpu_s: float = 100e-6
-    worker_close_cpu_s: float = 50e-6
-    asyncio_sleep_overshoot_s: float = 0.0006
+    worker_request_cpu_s: float = 220e-6
+    worker_response_cpu_s: float = 140e-6
+    worker_close_cpu_s: float = 40e-6
+    worker_cold_cpu_s: float = 850e-6
+    cold_tau_s: float = 0.01
     time_sleep_overshoot_s: float = 0.00006
-    net_latency_s: float = 10e-6
     source: str = "defaults"
 
     def __post_init__(self) -> None:
@@ -63,25 +68,43 @@ class Costs:
                 raise CalibrationError(f"{f.name} must be a number of seconds in [0, 10), got {value!r}")
 
     @property
+    def asyncio_sleep_overshoot_s(self) -> float:
+        """Mean overshoot of asyncio.sleep on an idle loop: half a millisecond of epoll timeout
+        rounding on average, plus the wake-up."""
+        return 0.0005 + self.loop_wakeup_s
+
+    @property
     def ab_cpu_s(self) -> float:
-        """ab's CPU per request (one new connection per request)."""
-        return self.ab_connect_cpu_s + self.ab_write_cpu_s + self.ab_read_cpu_s + self.ab_close_cpu_s
+        """ab's CPU per request (one new connection per request, ab idle between requests)."""
+        return (
+            self.ab_connect_cpu_s
+            + self.ab_write_cpu_s
+            + self.ab_read_cpu_s
+            + self.ab_close_cpu_s
+            + self.ab_cold_cpu_s
+        )
 
     @property
     def loop_cpu_s(self) -> float:
-        """The event loop's CPU per request (eight callbacks, select rounds not counted)."""
+        """The event loop's CPU per request when every request finds it cold (long sleeps)."""
         return (
             self.loop_accept_cpu_s
             + self.loop_request_cpu_s
             + self.loop_response_cpu_s
             + self.loop_close_cpu_s
             + 8 * self.loop_callback_cpu_s
+            + self.loop_cold_cpu_s
         )
 
     @property
     def worker_cpu_s(self) -> float:
-        """One gunicorn worker's CPU per request."""
-        return self.worker_request_cpu_s + self.worker_response_cpu_s + self.worker_close_cpu_s
+        """One gunicorn worker's CPU per request (cold after each sleep)."""
+        return (
+            self.worker_request_cpu_s
+            + self.worker_response_cpu_s
+            + self.worker_close_cpu_s
+            + self.worker_cold_cpu_s
+        )
 
     def to_dict(self) -> dict[str, float | str]:
         return asdict(self)

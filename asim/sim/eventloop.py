@@ -29,7 +29,7 @@ import simpy
 
 from asim.sim.conn import Conn
 from asim.sim.costs import Costs
-from asim.sim.machine import Cpu, call_later
+from asim.sim.machine import Cpu, Thread, call_later
 
 AIOHTTP_BACKLOG = 128
 
@@ -55,6 +55,7 @@ class EventLoopServer:
         self.costs = costs
         self.sleep_s = sleep_s
         self.blocking = blocking
+        self.thread = Thread("event loop", cold_s=costs.loop_cold_cpu_s, tau_s=costs.cold_tau_s)
         self.backlog = backlog
         self.capacity = backlog + 1  # Linux holds backlog + 1 established connections
         self.ab = None  # set by the model
@@ -135,7 +136,7 @@ class EventLoopServer:
             self._ready.append((fn, arg))
         self._todo = len(self._ready)
         self._handler_steps = 0
-        self.cpu.run(self.costs.loop_iteration_cpu_s, self._run_next)
+        self.cpu.run(self.thread, self.costs.loop_iteration_cpu_s, self._run_next)
 
     def _run_next(self) -> None:
         if self._todo == 0:
@@ -150,9 +151,9 @@ class EventLoopServer:
     def _step(self, cpu_s: float, then: Callable | None = None, arg: object = None) -> None:
         """Finish the current callback after ``cpu_s`` of CPU (plus the per-callback cost)."""
         if then is None:
-            self.cpu.run(self.costs.loop_callback_cpu_s + cpu_s, self._run_next)
+            self.cpu.run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._run_next)
         else:
-            self.cpu.run(self.costs.loop_callback_cpu_s + cpu_s, self._then, then, arg)
+            self.cpu.run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._then, then, arg)
 
     def _then(self, then: Callable, arg: object) -> None:
         then(arg)
@@ -201,7 +202,7 @@ class EventLoopServer:
         cpu_s = _HANDLER_SHARE * self.costs.loop_request_cpu_s
         if self.blocking:
             self._handler_steps += 1
-            self.cpu.run(self.costs.loop_callback_cpu_s + cpu_s, self._block, conn)
+            self.cpu.run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._block, conn)
         else:
             self._step(cpu_s, self._start_timer, conn)
 
@@ -213,7 +214,7 @@ class EventLoopServer:
         call_later(self.env, self.sleep_s() + self.costs.time_sleep_overshoot_s, self._respond, conn)
 
     def _respond(self, conn: Conn) -> None:
-        self.cpu.run(self.costs.loop_response_cpu_s, self._responded, conn)
+        self.cpu.run(self.thread, self.costs.loop_response_cpu_s, self._responded, conn)
 
     def _responded(self, conn: Conn) -> None:
         self._write_response(conn)

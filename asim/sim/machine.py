@@ -10,6 +10,7 @@ through a dozen steps, and a callback costs a fraction of a generator switch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -38,13 +39,42 @@ def call_later(env: simpy.Environment, delay: float, fn: Callable, *args: Any) -
     _Call(env, delay, fn, args)
 
 
-class _Burst:
-    __slots__ = ("remaining_s", "since", "token", "fn", "args")
+class Thread:
+    """One thread of execution (ab, the event loop, a worker): at most one CPU burst at a time.
 
-    def __init__(self, remaining_s: float, since: float, fn: Callable, args: tuple) -> None:
+    A thread that was off the CPU for a while runs its next burst slower: its caches, TLB and
+    branch predictors were taken over by others and the core may have left its fast state. On
+    this project's machines the per-request CPU of every process triples between back-to-back
+    requests and requests 20-100 ms apart (docs/notes/measurements.md). The model adds
+    ``cold_s * (1 - exp(-gap / tau_s))`` of CPU to the first burst after an off-CPU gap.
+    """
+
+    __slots__ = ("name", "cold_s", "tau_s", "idle_since", "busy_s")
+
+    def __init__(self, name: str, *, cold_s: float = 0.0, tau_s: float = 0.01) -> None:
+        self.name = name
+        self.cold_s = cold_s
+        self.tau_s = tau_s
+        self.idle_since = -1.0  # never ran: no penalty for the very first burst
+        self.busy_s = 0.0
+
+    def penalty_s(self, now: float) -> float:
+        if self.cold_s <= 0 or self.idle_since < 0:
+            return 0.0
+        gap = now - self.idle_since
+        return self.cold_s * -math.expm1(-gap / self.tau_s) if gap > 0 else 0.0
+
+
+class _Burst:
+    __slots__ = ("remaining_s", "since", "token", "thread", "fn", "args")
+
+    def __init__(
+        self, remaining_s: float, since: float, thread: Thread, fn: Callable, args: tuple
+    ) -> None:
         self.remaining_s = remaining_s
         self.since = since
         self.token = 0
+        self.thread = thread
         self.fn = fn
         self.args = args
 
@@ -53,8 +83,7 @@ class Cpu:
     """K cores shared by processor sharing among the CPU bursts in progress.
 
     `run` starts one burst for a thread; the caller guarantees that a thread has at most one
-    burst in progress (a thread is sequential). ``busy_s`` accumulates CPU seconds consumed, per
-    owner name, for utilisation figures.
+    burst in progress (a thread is sequential).
     """
 
     def __init__(self, env: simpy.Environment, cores: int) -> None:
@@ -70,10 +99,13 @@ class Cpu:
         n = len(self._bursts)
         return 1.0 if n <= self.cores else self.cores / n
 
-    def run(self, cpu_s: float, fn: Callable, *args: Any) -> None:
-        """Consume ``cpu_s`` seconds of one core, then call ``fn(*args)``."""
+    def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
+        """Run ``thread`` for ``cpu_s`` seconds of one core (plus its cold penalty), then call
+        ``fn(*args)``."""
         now = self.env.now
-        burst = _Burst(cpu_s, now, fn, args)
+        cpu_s += thread.penalty_s(now)
+        thread.busy_s += cpu_s
+        burst = _Burst(cpu_s, now, thread, fn, args)
         bursts = self._bursts
         if len(bursts) + 1 <= self.cores:
             bursts.append(burst)
@@ -105,4 +137,5 @@ class Cpu:
         bursts.remove(burst)
         if shared:
             self._reschedule()  # one burst fewer: every other burst speeds up
+        burst.thread.idle_since = self.env.now
         burst.fn(*burst.args)

@@ -35,11 +35,6 @@ BOUNDS = "bounds"
 METHODS: tuple[str, ...] = (MVA, BOUNDS)
 
 
-def _wire_s(costs: Costs) -> float:
-    """Loopback time per request: the request travels one way, the response the other."""
-    return 2 * costs.net_latency_s
-
-
 def _sleep_with_overshoot_s(sleep_s: float, overshoot_s: float) -> float:
     # A zero sleep never reaches the timer, so it cannot overshoot.
     return sleep_s + overshoot_s if sleep_s > 0 else 0.0
@@ -51,8 +46,7 @@ def scenario_network(scenario: Scenario, costs: Costs) -> Network:
     if scenario.server == AIOHTTP:
         wait = Station.delay(
             "wait",
-            _sleep_with_overshoot_s(scenario.sleep_s, costs.asyncio_sleep_overshoot_s)
-            + _wire_s(costs),
+            _sleep_with_overshoot_s(scenario.sleep_s, costs.asyncio_sleep_overshoot_s),
         )
         if scenario.cores >= 2:
             stations = (Station.queue("loop", costs.loop_cpu_s), ab, wait)
@@ -62,7 +56,7 @@ def scenario_network(scenario: Scenario, costs: Costs) -> Network:
     if scenario.server == AIOHTTP_BLOCKING:
         hold_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
         loop = Station.queue("loop", hold_s + costs.loop_cpu_s)
-        return Network(stations=(loop, ab, Station.delay("wire", _wire_s(costs))))
+        return Network(stations=(loop, ab))
     if scenario.server == DJANGO:
         return Network(stations=(workers_station(scenario, costs), ab))
     raise InputError(f"no queueing model for server {scenario.server!r}")
@@ -71,7 +65,8 @@ def scenario_network(scenario: Scenario, costs: Costs) -> Network:
 def workers_station(scenario: Scenario, costs: Costs) -> Station:
     """The gunicorn sync workers as one station holding a worker per request in service.
 
-    A worker is held for its CPU, the sleep and the wire (it waits for ab's close). With at
+    A worker is held for its CPU and the sleep (and, as it waits for ab's close, ab's reaction,
+    which the model folds into the CPU figures). With at
     least as many cores as workers nobody waits for a core, so the workers are W plain servers;
     with fewer, the CPU part queues for K cores inside a flow-equivalent server.
     """
@@ -82,7 +77,7 @@ def workers_station(scenario: Scenario, costs: Costs) -> Station:
     inner = Network(
         stations=(
             Station.multi_server("cores", costs.worker_cpu_s, scenario.cores),
-            Station.delay("sleep", sleep_s + _wire_s(costs)),
+            Station.delay("sleep", sleep_s),
         )
     )
     return flow_equivalent_station("workers", inner, workers)
@@ -91,7 +86,7 @@ def workers_station(scenario: Scenario, costs: Costs) -> Station:
 def worker_hold_s(scenario: Scenario, costs: Costs) -> float:
     """How long one request holds a gunicorn worker when no worker waits for a core."""
     sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
-    return costs.worker_cpu_s + sleep_s + _wire_s(costs)
+    return costs.worker_cpu_s + sleep_s
 
 
 def workers_lockstep(scenario: Scenario, costs: Costs) -> Lockstep:

@@ -17,7 +17,7 @@ import simpy
 
 from asim.sim.conn import Conn
 from asim.sim.costs import Costs
-from asim.sim.machine import Cpu, call_later
+from asim.sim.machine import Cpu, Thread, call_later
 
 GUNICORN_BACKLOG = 2048
 
@@ -25,10 +25,13 @@ GUNICORN_BACKLOG = 2048
 class Worker:
     """One gunicorn sync worker process."""
 
-    __slots__ = ("index", "conn", "served")
+    __slots__ = ("index", "conn", "served", "thread")
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, costs: Costs) -> None:
         self.index = index
+        self.thread = Thread(
+            f"worker {index}", cold_s=costs.worker_cold_cpu_s, tau_s=costs.cold_tau_s
+        )
         self.conn: Conn | None = None
         self.served = 0
 
@@ -54,7 +57,7 @@ class WorkerPoolServer:
         self.capacity = min(backlog, somaxconn) + 1
         self.ab = None  # set by the model
         self.accept_queue: deque[Conn] = deque()
-        self.workers = [Worker(i) for i in range(workers)]
+        self.workers = [Worker(i, costs) for i in range(workers)]
         self._idle: deque[Worker] = deque(self.workers)
 
     def start(self) -> None:
@@ -78,7 +81,7 @@ class WorkerPoolServer:
     def client_closed(self, conn: Conn) -> None:
         worker = conn.worker
         if worker is not None and worker.conn is conn and conn.fin_sent >= 0:
-            self.cpu.run(self.costs.worker_close_cpu_s, self._closed, worker)
+            self.cpu.run(worker.thread, self.costs.worker_close_cpu_s, self._closed, worker)
 
     # -- one worker's loop ---------------------------------------------------------------------
     def _accept(self, worker: Worker) -> None:
@@ -96,7 +99,7 @@ class WorkerPoolServer:
             conn.waiting = True  # blocked in recv() until ab writes the request
 
     def _parse(self, conn: Conn) -> None:
-        self.cpu.run(self.costs.worker_request_cpu_s, self._view, conn)
+        self.cpu.run(conn.worker.thread, self.costs.worker_request_cpu_s, self._view, conn)
 
     def _view(self, conn: Conn) -> None:
         conn.handler_start = self.env.now
@@ -104,7 +107,7 @@ class WorkerPoolServer:
         call_later(self.env, delay, self._respond, conn)
 
     def _respond(self, conn: Conn) -> None:
-        self.cpu.run(self.costs.worker_response_cpu_s, self._responded, conn)
+        self.cpu.run(conn.worker.thread, self.costs.worker_response_cpu_s, self._responded, conn)
 
     def _responded(self, conn: Conn) -> None:
         now = self.env.now
@@ -113,7 +116,7 @@ class WorkerPoolServer:
         self.ab.response_data(conn)
         self.ab.response_eof(conn)
         if conn.client_closed:
-            self.cpu.run(self.costs.worker_close_cpu_s, self._closed, conn.worker)
+            self.cpu.run(conn.worker.thread, self.costs.worker_close_cpu_s, self._closed, conn.worker)
 
     def _closed(self, worker: Worker) -> None:
         worker.served += 1
