@@ -152,8 +152,13 @@ def validate(
     console = Console()
     console.print(f"asim validate {plan.name}: {len(plan.points())} points × {plan.repeats} "
                   f"run(s) → {folder}/")
-    with RichProgress(console) as progress:
-        result = run_validate(plan, folder, listener=progress)
+    try:
+        with RichProgress(console) as progress:
+            result = run_validate(plan, folder, listener=progress)
+    except KeyboardInterrupt:
+        typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
+                   f"measure the rest with: asim validate --resume {folder}", err=True)
+        raise
     header, rows = console_rows(result.comparisons)
     table = Table(title="measured / model, error = (model − measured) / measured",
                   show_lines=True)
@@ -171,3 +176,38 @@ def validate(
     if missing:
         raise AbError(f"no measurement for {', '.join(missing)}; see {folder}/points.jsonl")
     return 0
+
+
+@app.command()
+def serve(
+    kind: str = typer.Argument(..., help="aiohttp, aiohttp-blocking or django."),
+    sleep: float = typer.Option(0.1, help="Handler IO wait in seconds."),
+    workers: int = typer.Option(1, help="gunicorn sync workers (django only)."),
+    host: str = typer.Option("127.0.0.1", help="Loopback address to listen on."),
+    port: int = typer.Option(
+        None, help="TCP port (default 8088 for aiohttp kinds, 8089 for django, as in the lab).",
+        show_default=False,
+    ),
+    trace: str = typer.Option(
+        None, help="Append one line per request to this file (asim.servers.trace).",
+        show_default=False,
+    ),
+) -> None:
+    """Run one of the lab's real servers in the foreground until Ctrl-C."""
+    from asim.errors import InputError
+    from asim.validate.procs import DEFAULT_PORTS, ServerSpec
+    from asim.validate.procs import serve as run_serve
+
+    if kind != "django" and workers != 1:
+        raise InputError(f"--workers applies to django only (got {workers} for {kind})")
+    spec = ServerSpec(
+        kind=kind, sleep_s=sleep, workers=workers, host=host,
+        port=port if port is not None else DEFAULT_PORTS.get(kind),
+    )
+
+    def ready(server) -> None:
+        typer.echo(f"{spec.label()} listening on {server.url} (pid {server.pid}); "
+                   "Ctrl-C to stop", err=False)
+
+    run_serve(spec, on_ready=ready, trace_file=trace)
+    typer.echo("stopped")

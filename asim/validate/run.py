@@ -180,10 +180,6 @@ def _measure_group(
                 concurrency=point.concurrency,
                 keepalive=point.keepalive,
             )
-            if run.report is None and run.returncode < 0:
-                # ab was killed by a signal (Ctrl-C reaches the whole terminal group): that is
-                # an interruption, not a measurement
-                raise KeyboardInterrupt
             record = store.append(point, repeat, run)
             measured += 1
             listener.run_finished(record, expected[point])
@@ -331,6 +327,8 @@ class RichProgress:
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=console,  # type: ignore[arg-type]
+            redirect_stdout=False,  # sys.stdout/stderr stay untouched: errors print as usual
+            redirect_stderr=False,
         )
         self.task = self.progress.add_task("predicting", total=None, runs="")
         self.done = 0

@@ -1,0 +1,185 @@
+"""`asim validate` against real servers and the real ab (loopback, short sleeps, small -n).
+
+Processes started on behalf of a test are found by a marker in their environment, which every
+server inherits; each test first checks that the marker does find the running servers, so "none
+left afterwards" cannot pass by looking in the wrong place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from asim.validate.run import QuietListener, validate
+from asim.validate.scenario_file import load_plan
+
+pytestmark = pytest.mark.live
+
+MARKER = "ASIM_TEST_MARKER"
+WAIT_S = 60.0  # generous deadline for things that normally take a fraction of a second
+
+TINY = """
+servers = ["aiohttp", "django"]
+sleeps_s = [{sleep}]
+concurrencies = [2, 4]
+requests = 20
+repeats = 1
+"""
+
+
+def marked_pids(tag: str) -> list[int]:
+    """Live processes whose environment carries ``MARKER=tag`` (zombies excluded)."""
+    needle = f"{MARKER}={tag}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+class SeesServers(QuietListener):
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.seen: list[int] = []
+
+    def run_started(self, point, repeat) -> None:
+        self.seen.append(len(marked_pids(self.tag)))
+
+
+@pytest.fixture
+def tag(monkeypatch) -> str:
+    value = uuid.uuid4().hex
+    monkeypatch.setenv(MARKER, value)
+    return value
+
+
+def test_tiny_scenario_end_to_end(tmp_path: Path, tag: str):
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY.format(sleep=0.01))
+    plan = load_plan(scenario)
+    out = tmp_path / "out"
+    listener = SeesServers(tag)
+    result = validate(plan, out, listener=listener)
+
+    assert all(n >= 1 for n in listener.seen), "the marker must find the running server"
+    assert marked_pids(tag) == []
+    lines = (out / "points.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    for line in lines:
+        run = json.loads(line)
+        assert run["observed"]["complete_requests"] == 20
+        assert run["problems"] == []
+        assert f"ab -n 20 -c {run['concurrency']} " in run["command"]
+        raw = (out / run["raw"]).read_text()
+        assert "Complete requests:      20" in raw
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert set(predictions) == {p.id for p in plan.points()}
+    assert len(result.comparisons) == 4
+    for c in result.comparisons:
+        assert len(c.observed) == 1 and c.predicted is not None and not c.flagged
+        # ab's own arithmetic holds for what was measured
+        obs = c.observed[0]
+        assert obs.time_per_request_ms == pytest.approx(
+            obs.concurrency * obs.time_per_request_all_ms, rel=1e-3
+        )
+    report = (out / "report.md").read_text()
+    assert "## Conclusions" in report and "| aiohttp | 4 |" in report
+    for png in result.figure_paths:
+        assert png.exists() and png.with_suffix(".svg").exists()
+
+    # everything is on disk: a second call measures nothing and rewrites the same report
+    again = validate(plan, out)
+    assert again.measured_runs == 0
+    assert len((out / "points.jsonl").read_text().splitlines()) == 4
+
+
+def _asim(*args: str) -> list[str]:
+    return [sys.executable, "-m", "asim", *args]
+
+
+def test_interrupt_keeps_runs_leaves_no_server_and_resume_finishes(tmp_path: Path, tag: str):
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY.format(sleep=0.05))  # one Django run takes about a second
+    out = tmp_path / "out"
+    points = out / "points.jsonl"
+    proc = subprocess.Popen(
+        _asim("validate", str(scenario), "--out", str(out)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: points.exists() and points.read_text().count("\n") >= 1, "the first run on disk"
+        )
+        assert marked_pids(tag), "the marker must find the running server"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    wait_until(lambda: marked_pids(tag) == [], "the servers to be gone")
+    kept = [json.loads(line) for line in points.read_text().splitlines()]
+    assert 1 <= len(kept) < 4
+    assert all(run["observed"]["complete_requests"] == 20 for run in kept)
+
+    done = subprocess.run(
+        _asim("validate", "--resume", str(out)), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    runs = [json.loads(line) for line in points.read_text().splitlines()]
+    assert runs[: len(kept)] == kept  # nothing measured twice, nothing lost
+    assert sorted(r["point_id"] for r in runs) == sorted(p.id for p in load_plan(scenario).points())
+    assert (out / "report.md").exists()
+    assert marked_pids(tag) == []
+
+
+def test_sigterm_is_an_interruption_too(tmp_path: Path, tag: str):
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY.format(sleep=0.05))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        _asim("validate", str(scenario), "--out", str(out)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: marked_pids(tag) != [] and (out / "plan.json").exists(), "a server to start"
+        )
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    wait_until(lambda: marked_pids(tag) == [], "the servers to be gone")
