@@ -50,8 +50,11 @@ def predict(
     keepalive: bool = typer.Option(False, "--keepalive", "-k", help="ab -k (HTTP keep-alive)."),
     cores: int = typer.Option(0, help="CPU cores shared by server and ab (0: this machine's)."),
     fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+    method: str = typer.Option(
+        "des", help="des (simulate ab and the server), mva, bounds (steady state) or all."
+    ),
 ) -> None:
-    """Predict what ab prints for a grid of server shapes (SimPy model, no servers started)."""
+    """Predict what ab prints for a grid of server shapes (no servers started)."""
     from asim.errors import InputError
     from asim.grid import predict as run_predict
     from asim.grid import scenarios
@@ -71,13 +74,13 @@ def predict(
         keepalive=keepalive,
         cores=cores or machine_cores(),
     )
-    points = run_predict(grid)
+    points = run_predict(grid, method=method)
     if fmt == "json":
         typer.echo(to_json(points))
     elif fmt == "csv":
         typer.echo(to_csv(points), nl=False)
     else:
-        print_table(points, title=f"Predicted ab -n {requests} (SimPy model, {grid[0].cores} cores)")
+        print_table(points, title=f"Predicted ab -n {requests} ({grid[0].cores} cores)")
 
 
 def main() -> None:
@@ -163,7 +166,8 @@ def validate(
     table = Table(title="measured / model, error = (model − measured) / measured",
                   show_lines=True)
     for name in header:
-        table.add_column(name, justify="left" if name == "Point" else "right")
+        first = name == "Point"
+        table.add_column(name, justify="left" if first else "right", no_wrap=first)
     for row in rows:
         table.add_row(*row)
     console.print(table)

@@ -23,24 +23,54 @@ class Metric:
 
     key: str
     label: str
+    short: str
     unit: str
     value: Callable[[AbReport], float]
 
 
 METRICS: tuple[Metric, ...] = (
     Metric(
-        key="rps", label="Requests per second", unit="#/s", value=lambda r: r.requests_per_second
+        key="rps",
+        label="Requests per second",
+        short="RPS",
+        unit="#/s",
+        value=lambda r: r.requests_per_second,
     ),
-    Metric(key="tpr", label="Time per request", unit="ms", value=lambda r: r.time_per_request_ms),
+    Metric(
+        key="tpr",
+        label="Time per request",
+        short="per request",
+        unit="ms",
+        value=lambda r: r.time_per_request_ms,
+    ),
     Metric(
         key="tpr_all",
         label="Time per request, across all concurrent",
+        short="across all",
         unit="ms",
         value=lambda r: r.time_per_request_all_ms,
     ),
-    Metric(key="p50", label="Total p50", unit="ms", value=lambda r: float(r.percentiles_ms[50])),
-    Metric(key="p90", label="Total p90", unit="ms", value=lambda r: float(r.percentiles_ms[90])),
-    Metric(key="p100", label="Total p100", unit="ms", value=lambda r: float(r.percentiles_ms[100])),
+    Metric(
+        key="p50",
+        label="Total p50",
+        short="p50",
+        unit="ms",
+        value=lambda r: float(r.percentiles_ms[50]),
+    ),
+    Metric(
+        key="p90",
+        label="Total p90",
+        short="p90",
+        unit="ms",
+        value=lambda r: float(r.percentiles_ms[90]),
+    ),
+    Metric(
+        key="p100",
+        label="Total p100",
+        short="p100",
+        unit="ms",
+        value=lambda r: float(r.percentiles_ms[100]),
+    ),
 )
 METRICS_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 

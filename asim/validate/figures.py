@@ -233,7 +233,11 @@ def plot_rps(
         marker="o",
         suffix="",
     )
-    ax.set_ylim(bottom=0)
+    # from zero, with headroom: flat lines (one worker) must not sit on the top edge
+    rps = METRICS_BY_KEY["rps"]
+    values = [rps.value(r) for c in predicted for r in c.reports]
+    values += [rps.value(r) for c in observed for runs in c.runs for r in runs]
+    ax.set_ylim(0, max(values, default=1.0) * 1.15 or 1.0)
     _finish(
         ax,
         x_label=x_label,

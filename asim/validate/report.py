@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING
+from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO
 from asim.validate.compare import (
     METRICS,
     METRICS_BY_KEY,
@@ -122,11 +122,18 @@ def error_table(comparisons: Sequence[PointComparison]) -> list[str]:
 
 
 def console_rows(comparisons: Sequence[PointComparison]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows for a terminal table: measured, model and error per metric and point."""
-    header = ["Point"] + [f"{m.label} ({m.unit})" for m in METRICS]
+    """Header and rows for a terminal table: measured / model and the error, per metric."""
+    header = ["Point"] + [f"{m.short} ({m.unit})" for m in METRICS]
     rows = []
     for c in comparisons:
-        row = [c.point.id + (" ⚠" if c.flagged else "")]
+        p = c.point
+        workers = f" w={p.workers}" if p.server == DJANGO else ""
+        keepalive = " -k" if p.keepalive else ""
+        name = (
+            f"{p.server}{workers}{' ⚠' if c.flagged else ''}\n"
+            f"S={format_sleep(p.sleep_s)} c={p.concurrency} n={p.requests}{keepalive}"
+        )
+        row = [name]
         for m in METRICS:
             row.append(
                 f"{fmt_value(m, c.observed_value(m))} / {fmt_value(m, c.predicted_value(m))}"
