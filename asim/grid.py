@@ -7,22 +7,49 @@ from dataclasses import dataclass
 from itertools import product
 
 from asim.errors import InputError
-from asim.sim.costs import Costs
+from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.model import Jitter
 from asim.sim.model import predict as simulate_report
 from asim.sim.report import AbReport
 from asim.sim.spec import DJANGO, SERVER_KINDS, Scenario, machine_cores
+from asim.sim.theory import AbTerms, ab_terms
 
-METHODS: tuple[str, ...] = ("des",)
+DES, MVA, BOUNDS = "des", "mva", "bounds"
+METHODS: tuple[str, ...] = (DES, MVA, BOUNDS)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Point:
-    """One predicted (or observed) grid point: the scenario and what ab prints for it."""
+    """One grid point: the scenario and what ab prints for it, by one method.
+
+    The simulation (``des``) fills ``report``, everything ab prints; the steady-state theories
+    (``mva``, ``bounds``) fill ``terms``: RPS, both time-per-request lines and the time taken.
+    """
 
     scenario: Scenario
-    report: AbReport
-    method: str = "des"
+    method: str = DES
+    report: AbReport | None = None
+    terms: AbTerms | None = None
+
+    def __post_init__(self) -> None:
+        if (self.report is None) == (self.terms is None):
+            raise ValueError("a Point carries either an AbReport or theory terms")
+
+    @property
+    def requests_per_second(self) -> float:
+        return (self.report or self.terms).requests_per_second
+
+    @property
+    def time_per_request_ms(self) -> float:
+        return (self.report or self.terms).time_per_request_ms
+
+    @property
+    def time_per_request_all_ms(self) -> float:
+        return (self.report or self.terms).time_per_request_all_ms
+
+    @property
+    def time_taken_s(self) -> float:
+        return (self.report or self.terms).time_taken_s
 
     def to_dict(self) -> dict[str, object]:
         s = self.scenario
@@ -36,7 +63,24 @@ class Point:
             "keepalive": s.keepalive,
             "cores": s.cores,
         }
-        record.update(self.report.to_dict())
+        if self.report is not None:
+            record.update(self.report.to_dict())
+            return record
+        t = self.terms
+        record.update(
+            {
+                "time_taken_s": round(t.time_taken_s, 6),
+                "requests_per_second": round(t.requests_per_second, 3),
+                "time_per_request_ms": round(t.time_per_request_ms, 3),
+                "time_per_request_all_ms": round(t.time_per_request_all_ms, 3),
+                "connect_ms": None,
+                "processing_ms": None,
+                "waiting_ms": None,
+                "total_ms": None,
+                "percentiles_ms": None,
+                "is_bound": t.is_bound,
+            }
+        )
         return record
 
 
@@ -79,13 +123,36 @@ def scenarios(
 def predict(
     scenario: Scenario | Iterable[Scenario],
     *,
+    method: str | Sequence[str] = DES,
     costs: Costs | None = None,
     jitter: Jitter | None = None,
     seed: int | None = None,
 ) -> list[Point]:
-    """Predict what ab prints for one scenario or many: one `Point` each, in order."""
+    """Predict what ab prints for one scenario or many.
+
+    ``method`` is ``des`` (the simulation of ab and the server), ``mva`` (exact mean value
+    analysis, steady state), ``bounds`` (asymptotic bounds), ``all``, or a list of these; the
+    result has one `Point` per scenario and method, scenario-major.
+    """
+    methods = _methods(method)
+    costs = costs or DEFAULT_COSTS
     items = [scenario] if isinstance(scenario, Scenario) else list(scenario)
-    return [
-        Point(scenario=s, report=simulate_report(s, costs=costs, jitter=jitter, seed=seed))
-        for s in items
-    ]
+    points = []
+    for s in items:
+        for m in methods:
+            if m == DES:
+                report = simulate_report(s, costs=costs, jitter=jitter, seed=seed)
+                points.append(Point(scenario=s, method=m, report=report))
+            else:
+                points.append(Point(scenario=s, method=m, terms=ab_terms(s, costs, method=m)))
+    return points
+
+
+def _methods(method: str | Sequence[str]) -> tuple[str, ...]:
+    names = [method] if isinstance(method, str) else list(method)
+    if names == ["all"]:
+        return METHODS
+    for name in names:
+        if name not in METHODS:
+            raise InputError(f"unknown method {name!r}; choose from des, mva, bounds or all")
+    return tuple(names)

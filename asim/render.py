@@ -42,9 +42,9 @@ def to_csv(points: Sequence[Point]) -> str:
     for p in points:
         d = p.to_dict()
         row = {k: d[k] for k in CSV_FIELDS[:12]}
-        for k, v in d["total_ms"].items():
+        for k, v in (d["total_ms"] or {}).items():
             row[f"total_{k}_ms"] = v
-        for k, v in d["percentiles_ms"].items():
+        for k, v in (d["percentiles_ms"] or {}).items():
             row[f"p{k}_ms"] = v
         writer.writerow(row)
     return buf.getvalue()
@@ -54,6 +54,7 @@ def table(points: Sequence[Point], *, title: str) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold")
     for name, justify in (
         ("server", "left"),
+        ("method", "left"),
         ("W", "right"),
         ("sleep s", "right"),
         ("C", "right"),
@@ -68,24 +69,53 @@ def table(points: Sequence[Point], *, title: str) -> Table:
         t.add_column(name, justify=justify)
     for p in points:
         s, r = p.scenario, p.report
+        bound = p.terms is not None and p.terms.is_bound
+        le, ge = ("≤ ", "≥ ") if bound else ("", "")
+        pct = [str(r.percentiles_ms[q]) if r else "-" for q in (50, 90, 100)]
         t.add_row(
-            s.server + (f" [{p.method}]" if p.method != "des" else ""),
+            s.server,
+            p.method,
             str(s.workers) if s.uses_workers else "-",
             f"{s.sleep_s:g}",
             str(s.concurrency),
-            f"{r.time_taken_s:.3f}",
-            f"{r.requests_per_second:.2f}",
-            f"{r.time_per_request_ms:.3f}",
-            f"{r.time_per_request_all_ms:.3f}",
-            str(r.percentiles_ms[50]),
-            str(r.percentiles_ms[90]),
-            str(r.percentiles_ms[100]),
+            f"{ge}{p.time_taken_s:.3f}",
+            f"{le}{p.requests_per_second:.2f}",
+            f"{ge}{p.time_per_request_ms:.3f}",
+            f"{ge}{p.time_per_request_all_ms:.3f}",
+            *pct,
         )
     return t
+
+
+def finite_run_note(points: Sequence[Point]) -> str | None:
+    """One sentence on how ab's finite run (DES) differs from steady state (MVA), if both are
+    present: the largest gap in RPS and where it is."""
+    des = {_key(p): p for p in points if p.method == "des"}
+    gaps = []
+    for p in points:
+        if p.method == "mva" and _key(p) in des:
+            d = des[_key(p)]
+            gaps.append(((d.requests_per_second / p.requests_per_second - 1) * 100, d.scenario))
+    if not gaps:
+        return None
+    gap, sc = min(gaps, key=lambda g: g[0])
+    return (
+        f"DES simulates ab's finite run (-n {sc.requests}): the first request runs alone and the "
+        f"last wave is partial, so its RPS is {abs(gap):.0f} % below steady-state MVA at "
+        f"{sc.server} C={sc.concurrency} S={sc.sleep_s:g}; MVA and bounds hold for long runs."
+    )
+
+
+def _key(p: Point) -> tuple:
+    s = p.scenario
+    return (s.server, s.workers, s.sleep_s, s.concurrency, s.requests, s.keepalive, s.cores)
 
 
 def print_table(points: Sequence[Point], *, title: str) -> None:
     console = Console()
     if not console.is_terminal:
-        console = Console(width=140)  # piped output keeps whole columns
+        console = Console(width=150)  # piped output keeps whole columns
     console.print(table(points, title=title))
+    note = finite_run_note(points)
+    if note:
+        console.print(note)

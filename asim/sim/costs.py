@@ -69,9 +69,13 @@ class Costs:
 
     @property
     def asyncio_sleep_overshoot_s(self) -> float:
-        """Mean overshoot of asyncio.sleep on an idle loop: half a millisecond of epoll timeout
-        rounding on average, plus the wake-up."""
-        return 0.0005 + self.loop_wakeup_s
+        """Overshoot of asyncio.sleep(S) for a whole-millisecond S on an idle loop.
+
+        The epoll selector rounds the remaining timeout up to a whole millisecond, but for a
+        whole-millisecond S the remainder is S minus the few microseconds between call_later and
+        select(), so the rounding adds only those; the wake-up adds ``loop_wakeup_s``.
+        """
+        return self.loop_wakeup_s + self.loop_iteration_cpu_s
 
     @property
     def ab_cpu_s(self) -> float:
