@@ -114,7 +114,12 @@ class AbClient:
         self._last_event = now
         self._queue.append((kind, item))
         if not self._busy:
-            self._next()
+            self._wake()
+
+    def _wake(self) -> None:
+        """ab sleeps in apr_pollset_poll; an event wakes it after the scheduler's wake-up."""
+        self._busy = True
+        call_later(self.env, self.costs.wakeup_s, self._next)
 
     def response_data(self, conn: Conn) -> None:
         """The server wrote the response: POLLIN on the connection."""
@@ -181,8 +186,8 @@ class AbClient:
         if self.env.now - self._last_event > POLL_TIMEOUT_S:
             self.post(_CONNECT, None)  # raises: ab's poll timed out first
         self._syn(conn)
-        if not self._busy:
-            self._next()
+        if not self._busy and self._queue:
+            self._wake()
 
     def _written(self, conn: Conn) -> None:
         conn.endwrite = self.env.now

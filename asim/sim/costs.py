@@ -24,18 +24,19 @@ class Costs:
     ``loop_request_cpu_s`` reads, parses and runs the handler up to its sleep,
     ``loop_response_cpu_s`` builds and writes the response, ``loop_close_cpu_s`` closes;
     ``loop_callback_cpu_s`` is the overhead of running any one callback, ``loop_iteration_cpu_s``
-    that of one select() round, and ``loop_wakeup_s`` how late epoll_wait returns after its
-    (whole-millisecond) timeout.
+    that of one select() round.
 
     Worker (gunicorn sync + Django, one process each): ``worker_request_cpu_s`` accepts, parses
     and runs the view up to its sleep, ``worker_response_cpu_s`` writes the response and shuts
     the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept.
 
+    ``wakeup_s`` is how long a thread blocked in poll/select/recv/epoll_wait takes to run
+    again once its event arrives (scheduler wake-up; on a VM, also the idle vCPU's exit).
     ``*_cold_cpu_s`` is the extra CPU a thread needs for its first burst after a long time off
     the CPU (cold caches), reached with time constant ``cold_tau_s`` (see `machine.Thread`).
     ``time_sleep_overshoot_s`` is how much longer than asked time.sleep lasts; asyncio.sleep's
     overshoot is not a constant but follows from the epoll timeout rounding the loop models,
-    plus ``loop_wakeup_s``.
+    plus ``wakeup_s``.
     """
 
     ab_connect_cpu_s: float = 35e-6
@@ -50,12 +51,12 @@ class Costs:
     loop_callback_cpu_s: float = 2e-6
     loop_iteration_cpu_s: float = 5e-6
     loop_cold_cpu_s: float = 700e-6
-    loop_wakeup_s: float = 60e-6
     worker_request_cpu_s: float = 220e-6
     worker_response_cpu_s: float = 140e-6
     worker_close_cpu_s: float = 40e-6
     worker_cold_cpu_s: float = 850e-6
     cold_tau_s: float = 0.01
+    wakeup_s: float = 50e-6
     time_sleep_overshoot_s: float = 0.00006
     source: str = "defaults"
 
@@ -73,9 +74,9 @@ class Costs:
 
         The epoll selector rounds the remaining timeout up to a whole millisecond, but for a
         whole-millisecond S the remainder is S minus the few microseconds between call_later and
-        select(), so the rounding adds only those; the wake-up adds ``loop_wakeup_s``.
+        select(), so the rounding adds only those; the wake-up adds ``wakeup_s``.
         """
-        return self.loop_wakeup_s + self.loop_iteration_cpu_s
+        return self.wakeup_s + self.loop_iteration_cpu_s
 
     @property
     def ab_cpu_s(self) -> float:

@@ -99,11 +99,11 @@ class EventLoopServer:
         heapq.heappush(self._timers, (self.env.now + delay, self._seq, fn, arg))
 
     def _poke(self) -> None:
-        """A file descriptor became ready: a loop asleep in select() wakes now."""
+        """A file descriptor became ready: a loop asleep in select() wakes up and polls."""
         if self._asleep:
             self._asleep = False
             self._wake_token += 1
-            self._poll()
+            call_later(self.env, self.costs.wakeup_s, self._poll)
 
     def _iterate(self) -> None:
         if self._ready or self._io or self.accept_queue:
@@ -115,7 +115,7 @@ class EventLoopServer:
             wait = self._timers[0][0] - self.env.now
             # The epoll selector rounds the timeout up to whole milliseconds.
             wait = math.ceil(round(wait * 1e3, 6)) * 1e-3 if wait > 0 else 0.0
-            call_later(self.env, wait + self.costs.loop_wakeup_s, self._timeout, self._wake_token)
+            call_later(self.env, wait + self.costs.wakeup_s, self._timeout, self._wake_token)
 
     def _timeout(self, token: int) -> None:
         if token == self._wake_token and self._asleep:

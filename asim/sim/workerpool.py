@@ -69,19 +69,24 @@ class WorkerPoolServer:
             return False
         self.accept_queue.append(conn)
         if self._idle:
-            self._accept(self._idle.popleft())
+            # An idle worker sleeps in select() on the listening socket.
+            call_later(self.env, self.costs.wakeup_s, self._accept, self._idle.popleft())
         return True
 
     def request_data(self, conn: Conn) -> None:
         conn.has_data = True
         if conn.worker is not None and conn.waiting:
             conn.waiting = False
-            self._parse(conn)
+            call_later(self.env, self.costs.wakeup_s, self._parse, conn)  # blocked in recv()
 
     def client_closed(self, conn: Conn) -> None:
         worker = conn.worker
         if worker is not None and worker.conn is conn and conn.fin_sent >= 0:
-            self.cpu.run(worker.thread, self.costs.worker_close_cpu_s, self._closed, worker)
+            # close_graceful waits in recv() for the client's FIN.
+            call_later(self.env, self.costs.wakeup_s, self._close, worker)
+
+    def _close(self, worker: Worker) -> None:
+        self.cpu.run(worker.thread, self.costs.worker_close_cpu_s, self._closed, worker)
 
     # -- one worker's loop ---------------------------------------------------------------------
     def _accept(self, worker: Worker) -> None:
