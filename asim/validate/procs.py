@@ -1,0 +1,385 @@
+"""Owned server processes: start one of the lab's servers, wait until it answers, always stop it.
+
+`running_server` is the only way asim starts a server. The server runs in its own session and
+process group (so a Ctrl-C in the terminal reaches asim, not the server, and asim decides the
+order of shutdown), its stdout and stderr go to a log file, and on leaving the ``with`` block for
+any reason - normal exit, exception, Ctrl-C, or SIGTERM to asim - the whole group gets SIGTERM,
+then SIGKILL after a grace period, and the leader is reaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from asim.errors import InputError, ServerStartError
+from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, MAX_WORKERS, SERVER_KINDS
+
+DEFAULT_PORTS = {AIOHTTP: 8088, AIOHTTP_BLOCKING: 8088, DJANGO: 8089}  # the seed's ports
+STOP_GRACE_S = 5.0
+LOG_TAIL_LINES = 20
+PROBE_TIMEOUT_S = 5.0
+MAX_SLEEP_S = 3600.0
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSpec:
+    """Which server to run: kind, the handler's sleep, gunicorn workers, where to listen.
+
+    ``port=None`` picks a free port at start. Only loopback hosts are accepted: asim sends load
+    to what it starts, and load goes to this machine only.
+    """
+
+    kind: str
+    sleep_s: float
+    workers: int = 1
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SERVER_KINDS:
+            raise InputError(f"unknown server {self.kind!r}; choose from {', '.join(SERVER_KINDS)}")
+        if not (isinstance(self.sleep_s, int | float) and math.isfinite(self.sleep_s)
+                and 0 <= self.sleep_s <= MAX_SLEEP_S):
+            raise InputError(f"sleep must be between 0 and {MAX_SLEEP_S:g} s, got {self.sleep_s}")
+        if not (isinstance(self.workers, int) and 1 <= self.workers <= MAX_WORKERS):
+            raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        if not is_loopback(self.host):
+            raise InputError(
+                f"host {self.host!r} is not a loopback address; asim serves and loads "
+                "127.0.0.1, ::1 or localhost only"
+            )
+        if self.port is not None and not (isinstance(self.port, int) and 1 <= self.port <= 65535):
+            raise InputError(f"port must be between 1 and 65535, got {self.port}")
+
+    @property
+    def is_django(self) -> bool:
+        return self.kind == DJANGO
+
+    def label(self) -> str:
+        """E.g. ``django w=2 S=0.1``."""
+        w = f" w={self.workers}" if self.is_django else ""
+        return f"{self.kind}{w} S={self.sleep_s:g}"
+
+
+def server_command(spec: ServerSpec, port: int) -> tuple[list[str], dict[str, str]]:
+    """The argv and the extra environment that start ``spec`` on ``port``."""
+    python = sys.executable
+    if spec.is_django:
+        argv = [
+            python, "-m", "gunicorn",
+            "-c", "python:asim.servers.gunicorn_conf",
+            "--workers", str(spec.workers),
+            "--bind", _bind_address(spec.host, port),
+            "asim.servers.djlab.wsgi",
+        ]
+        return argv, {"ASIM_SLEEP_S": repr(float(spec.sleep_s))}
+    argv = [python, "-m", "asim.servers.aio", "--sleep", repr(float(spec.sleep_s)),
+            "--host", spec.host.strip("[]"), "--port", str(port)]
+    if spec.kind == AIOHTTP_BLOCKING:
+        argv.append("--blocking")
+    return argv, {}
+
+
+def _bind_address(host: str, port: int) -> str:
+    bare = host.strip("[]")
+    return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+
+
+def _url_host(host: str) -> str:
+    bare = host.strip("[]")
+    return f"[{bare}]" if ":" in bare else bare
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the kernel's choice)."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host.strip("[]"), 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunningServer:
+    """A server that answered its readiness probe; valid inside `running_server`'s block.
+
+    ``pid`` is the process group leader (the aiohttp process, or the gunicorn master).
+    ``ready_wall_ns`` is ``time.time_ns()`` when the readiness probe's response arrived: trace
+    lines before it belong to the probe.
+    """
+
+    spec: ServerSpec
+    url: str
+    host: str
+    port: int
+    pid: int
+    log_path: Path
+    ready_wall_ns: int
+
+    def pids(self) -> list[int]:
+        """Live processes of the server's group (leader first; gunicorn workers after it)."""
+        members = _group_members(self.pid)
+        return sorted(members, key=lambda p: (p != self.pid, p))
+
+    def alive(self) -> bool:
+        """The leader still runs (it has not exited, crashed or been killed)."""
+        return self.pid in _group_members(self.pid)
+
+
+@contextlib.contextmanager
+def running_server(
+    spec: ServerSpec,
+    *,
+    log_dir: Path | str | None = None,
+    ready_timeout_s: float = 30.0,
+    trace_file: Path | str | None = None,
+) -> Iterator[RunningServer]:
+    """Start ``spec``, yield it once it answers ``GET /`` with 200, and always stop it.
+
+    The log goes to ``log_dir/<kind>-<port>.log`` (kept), or to a temporary file removed at the
+    end. ``trace_file`` turns on the per-request trace (`asim.servers.trace`). A server that
+    exits or does not answer within ``ready_timeout_s`` raises ServerStartError with the end of
+    its log.
+    """
+    if not ready_timeout_s > 0:
+        raise InputError(f"ready_timeout_s must be > 0, got {ready_timeout_s}")
+    port = spec.port if spec.port is not None else free_port(spec.host)
+    argv, extra_env = server_command(spec, port)
+    env = {k: v for k, v in os.environ.items() if k not in ("ASIM_TRACE_FILE", "ASIM_SLEEP_S")}
+    env.update(extra_env)
+    env["PYTHONUNBUFFERED"] = "1"  # the log shows the server's lines as they happen
+    env.pop("WEB_CONCURRENCY", None)  # gunicorn would take its worker count from it
+    if trace_file is not None:
+        env["ASIM_TRACE_FILE"] = str(Path(trace_file).resolve())
+
+    if log_dir is not None:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        log_path = Path(log_dir) / f"{spec.kind}-{port}.log"
+        keep_log = True
+    else:
+        fd, name = tempfile.mkstemp(prefix=f"asim-{spec.kind}-{port}-", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
+        keep_log = False
+
+    proc: subprocess.Popen[bytes] | None = None
+    with _sigterm_raises():
+        try:
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=env, start_new_session=True,
+                )
+            url = f"http://{_url_host(spec.host)}:{port}/"
+            _wait_ready(proc, spec, port, log_path, ready_timeout_s)
+            yield RunningServer(
+                spec=spec, url=url, host=spec.host, port=port, pid=proc.pid,
+                log_path=log_path, ready_wall_ns=time.time_ns(),
+            )
+        finally:
+            if proc is not None:
+                stop_group(proc)
+            if not keep_log:
+                with contextlib.suppress(OSError):
+                    log_path.unlink()
+
+
+def serve(
+    spec: ServerSpec,
+    *,
+    on_ready: Callable[[RunningServer], None],
+    trace_file: Path | str | None = None,
+    poll_s: float = 0.5,
+) -> None:
+    """Run one server in the foreground until Ctrl-C or SIGTERM, then stop it and return.
+
+    ``on_ready`` is called once the server answers. A server that dies on its own raises
+    ServerStartError with the end of its log.
+    """
+    try:
+        with running_server(spec, trace_file=trace_file) as server:
+            on_ready(server)
+            while server.alive():
+                time.sleep(poll_s)
+            raise ServerStartError(
+                f"{spec.label()} on {server.host}:{server.port} stopped on its own; "
+                f"log:\n{log_tail(server.log_path)}"
+            )
+    except KeyboardInterrupt:
+        return
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes], spec: ServerSpec, port: int, log_path: Path, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    what = f"{spec.label()} on {spec.host}:{port}"
+    last_problem = "no answer yet"
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise ServerStartError(
+                f"{what} exited with code {code} before it was ready; "
+                f"log {log_path}:\n{log_tail(log_path)}"
+            )
+        if time.monotonic() >= deadline:
+            raise ServerStartError(
+                f"{what} was not ready after {timeout_s:g} s ({last_problem}); "
+                f"log {log_path}:\n{log_tail(log_path)}"
+            )
+        status = _probe(spec.host, port, timeout_s=min(PROBE_TIMEOUT_S + spec.sleep_s,
+                                                        max(deadline - time.monotonic(), 0.1)))
+        if status == 200 and (not spec.is_django or _workers_ready(log_path) >= spec.workers):
+            return
+        last_problem = f"probe: {status}" if isinstance(status, str) else f"GET / gave {status}"
+        if status == 200:
+            last_problem = "not every gunicorn worker has loaded the application"
+        time.sleep(0.05)
+
+
+def _probe(host: str, port: int, *, timeout_s: float) -> int | str:
+    """One ``GET /`` over a fresh connection: the status code, or why there is none."""
+    bare = host.strip("[]")
+    request = f"GET / HTTP/1.0\r\nHost: {_url_host(host)}:{port}\r\n\r\n".encode()
+    try:
+        with socket.create_connection((bare, port), timeout=timeout_s) as s:
+            s.sendall(request)
+            head = b""
+            while b"\r\n" not in head and len(head) < 1024:
+                chunk = s.recv(1024)
+                if not chunk:
+                    break
+                head += chunk
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    parts = head.split(b" ", 2)
+    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
+        return int(parts[1])
+    return f"not an HTTP response: {head[:60]!r}"
+
+
+def _workers_ready(log_path: Path) -> int:
+    from asim.servers.gunicorn_conf import READY_MARK
+
+    try:
+        return log_path.read_text(errors="replace").count(READY_MARK)
+    except OSError:
+        return 0
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a log file (or a note that it cannot be read)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(log unreadable: {exc.strerror})"
+    tail = text.splitlines()[-lines:]
+    return "\n".join(tail) if tail else "(log is empty)"
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM the process group of ``proc``, SIGKILL what is left after ``grace_s``, reap.
+
+    Safe to call more than once; returns when no live process of the group remains. Runs to its
+    end even when a second Ctrl-C or SIGTERM arrives meanwhile.
+    """
+    pgid = proc.pid
+    with signals_deferred():
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            _reap(proc)
+            if not _group_members(pgid):
+                break
+            time.sleep(0.05)
+        else:
+            _signal_group(pgid, signal.SIGKILL)
+            deadline = time.monotonic() + grace_s
+            while _group_members(pgid) and time.monotonic() < deadline:
+                _reap(proc)
+                time.sleep(0.05)
+        proc.wait()
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=0)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are not zombies (orphaned zombies may never be reaped
+    when PID 1 does not wait for them, and they hold no port)."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            members.append(int(entry.name))
+    return members
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM to this process raises KeyboardInterrupt so ``finally`` runs.
+
+    Only in the main thread, where Python delivers signals; an outer handler is restored after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a server group is being stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
