@@ -94,7 +94,7 @@ def _draw_metric(
             [metric.value(r) for r in line.reports],
             color=colours[line.label],
             linestyle=linestyle,
-            linewidth=LINE_W + 2.4 * max(0, min(len(predicted), 3) - 1 - i),
+            linewidth=LINE_W + 1.4 * max(0, min(len(predicted), 3) - 1 - i),
             label=f"{line.label}{suffix}",
             zorder=2,
         )

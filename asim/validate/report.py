@@ -26,6 +26,7 @@ from asim.validate.tasks import X_CONCURRENCY, Plan, Point, Series, Study, forma
 RPS = METRICS_BY_KEY["rps"]
 TPR = METRICS_BY_KEY["tpr"]
 TPR_ALL = METRICS_BY_KEY["tpr_all"]
+P50 = METRICS_BY_KEY["p50"]
 FLAT_RATIO = 1.25  # a change smaller than this factor end to end is called "about the same"
 SAME_PCT = 15.0  # two servers within this many percent are said to behave alike
 
@@ -39,7 +40,7 @@ def fmt_value(metric: Metric, value: float | None) -> str:
 
 
 def fmt_error(error: float | None) -> str:
-    return "–" if error is None else f"{error:+.1f} %"
+    return "–" if error is None else f"{round(error, 1) + 0.0:+.1f} %"  # no "-0.0"
 
 
 def fmt_observed(c: PointComparison, metric: Metric) -> str:
@@ -186,14 +187,25 @@ def _concurrency_sentences(
         f"from {r0:.1f} to {r1:.1f} requests/s ({_ratio_text(r_ratio)}), and the time per "
         f"request from {t0:.0f} to {t1:.0f} ms ({_ratio_text(t_ratio)})."
     ]
-    if r_ratio >= 0.6 * x_ratio:
-        out.append(
-            "Throughput grows almost in proportion to the clients, so the requests are served "
-            f"at the same time: a request still takes {t1 / (1000 * sleep_s):.1f}× the "
-            f"{format_sleep(sleep_s)} s sleep at {x1:g} clients."
-            if sleep_s > 0
-            else "Throughput grows almost in proportion to the clients."
+    if r_ratio >= 0.5 * x_ratio:
+        how = (
+            "in proportion to the clients"
+            if r_ratio >= 0.85 * x_ratio
+            else "with the clients, if less than in proportion"
         )
+        sentence = f"Throughput grows {how}, so the requests are served at once"
+        last = found[study.point(series, x1).id]
+        p50 = last.observed_value(P50)
+        if p50 is not None:
+            sentence += f": at {x1:g} clients a request itself still takes {p50:.0f} ms (Total p50"
+            sentence += f"; the sleep is {sleep_s * 1000:g} ms)" if sleep_s > 0 else ")"
+            if t1 > 1.2 * p50:
+                sentence += (
+                    f", while ab's time per request, C × time taken / n, is {t1:.0f} ms: a run "
+                    f"of {study.requests} requests starts with one request alone and ends with a "
+                    "part-filled wave, which weighs more the more clients there are"
+                )
+        out.append(sentence + ".")
     elif r_ratio <= FLAT_RATIO:
         level = statistics.mean(v for _, v in rps)
         at_once = level * sleep_s
