@@ -1,0 +1,95 @@
+"""Shared fixtures: the real ab, the committed ab outputs, and checks that servers are gone."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+AB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ab"
+WAIT_S = 60.0  # a generous deadline for what normally takes well under a second
+
+
+@pytest.fixture(scope="session")
+def ab_path() -> str:
+    """The real ab. It is required (``make setup`` installs it), so its absence fails."""
+    from asim.errors import AbNotFoundError
+    from asim.validate.abrun import find_ab
+
+    try:
+        return find_ab()
+    except AbNotFoundError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def ab_manifest() -> dict[str, dict]:
+    """What ``tests/fixtures/ab/make_fixtures.py`` recorded about each committed ab output."""
+    data = json.loads((AB_FIXTURES / "manifest.json").read_text())
+    return {name: entry for name, entry in data.items() if not name.startswith("_")}
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid``."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            found.append(int(entry.name))
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    """``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2:].split()[0] != b"Z"
+
+
+def port_refuses(host: str, port: int) -> bool:
+    """Nothing accepts connections on ``host:port`` any more."""
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            return False
+    except OSError as exc:
+        return exc.errno == errno.ECONNREFUSED
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
+    """Poll ``condition`` until it holds; fail the test naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def assert_server_gone() -> Callable[[int, str, int], None]:
+    """Check that a server's process group has no live member and its port refuses connections.
+
+    Called right after ``running_server`` returns, when both must already hold; no waiting.
+    """
+
+    def check(pgid: int, host: str, port: int) -> None:
+        left = group_members(pgid)
+        assert not left, f"processes of server group {pgid} still alive: {left}"
+        assert port_refuses(host, port), f"something still accepts on {host}:{port}"
+
+    return check
