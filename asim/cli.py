@@ -53,8 +53,12 @@ def predict(
     method: str = typer.Option(
         "des", help="des (simulate ab and the server), mva, bounds (steady state) or all."
     ),
+    calibration: str = typer.Option(
+        "auto", help="auto (this machine's file if `asim calibrate` wrote one), none, or a path."
+    ),
 ) -> None:
     """Predict what ab prints for a grid of server shapes (no servers started)."""
+    from asim.calibration import resolve
     from asim.errors import InputError
     from asim.grid import predict as run_predict
     from asim.grid import scenarios
@@ -74,13 +78,49 @@ def predict(
         keepalive=keepalive,
         cores=cores or machine_cores(),
     )
-    points = run_predict(grid, method=method)
+    cal = resolve(calibration)
+    points = run_predict(grid, method=method, costs=cal.costs)
     if fmt == "json":
-        typer.echo(to_json(points))
+        typer.echo(to_json(points, calibration=cal.describe()))
     elif fmt == "csv":
+        typer.echo(cal.describe(), err=True)
         typer.echo(to_csv(points), nl=False)
     else:
-        print_table(points, title=f"Predicted ab -n {requests} ({grid[0].cores} cores)")
+        print_table(
+            points,
+            title=f"Predicted ab -n {requests} ({grid[0].cores} cores; {cal.describe()})",
+        )
+
+
+@app.command()
+def calibrate(
+    out: str = typer.Option("", help="Where to write the calibration (default: the file "
+                            "predict and validate read, see `asim predict --help`)."),
+) -> None:
+    """Measure this machine's per-request costs with the real servers and ab (about 20 s)."""
+    from pathlib import Path
+
+    from asim.calibration import default_path, save
+    from asim.validate.calibrate import calibrate as run_calibrate
+
+    path = Path(out) if out else default_path()
+    cal = run_calibrate(progress=lambda msg: typer.echo(f"  {msg}", err=True))
+    save(cal, path)
+    c = cal.costs
+    typer.echo(f"wrote {path}")
+    for label, value in (
+        ("ab CPU per request, warm / cold extra", f"{c.ab_cpu_s * 1e6 - c.ab_cold_cpu_s * 1e6:.0f}"
+         f" / {c.ab_cold_cpu_s * 1e6:.0f} us"),
+        ("event loop CPU per request, warm / cold extra",
+         f"{(c.loop_cpu_s - c.loop_cold_cpu_s) * 1e6:.0f} / {c.loop_cold_cpu_s * 1e6:.0f} us"),
+        ("gunicorn worker CPU per request, warm / cold extra",
+         f"{(c.worker_cpu_s - c.worker_cold_cpu_s) * 1e6:.0f} / {c.worker_cold_cpu_s * 1e6:.0f} us"),
+        ("cold time constant", f"{c.cold_tau_s * 1e3:.1f} ms"),
+        ("time.sleep / epoll timer overshoot",
+         f"{c.time_sleep_overshoot_s * 1e6:.0f} / {c.timer_overshoot_s * 1e6:.0f} us"),
+        ("wake-up latency (fitted)", f"{c.wakeup_s * 1e6:.0f} us"),
+    ):
+        typer.echo(f"  {label:52} {value}")
 
 
 def main() -> None:

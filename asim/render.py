@@ -31,8 +31,11 @@ CSV_FIELDS = (
 )
 
 
-def to_json(points: Sequence[Point]) -> str:
-    return json.dumps({"points": [p.to_dict() for p in points]}, indent=2)
+def to_json(points: Sequence[Point], *, calibration: str | None = None) -> str:
+    doc: dict[str, object] = {"points": [p.to_dict() for p in points]}
+    if calibration is not None:
+        doc = {"calibration": calibration, **doc}
+    return json.dumps(doc, indent=2)
 
 
 def to_csv(points: Sequence[Point]) -> str:

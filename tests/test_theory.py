@@ -365,9 +365,11 @@ station_strategy = st.one_of(
         Station.load_dependent,
         st.just("ld"),
         st.floats(0.001, 2.0),
-        # alpha(1) = 1, then each extra customer adds between 0 and 1 unit of rate.
+        # alpha(1) = 1, then each extra customer adds between 0 and 1 unit of rate, never more
+        # than the one before (a concave alpha, like min(j, m)): with a convex one the speed per
+        # customer rises with the queue and the response time may fall as clients are added.
         st.lists(st.floats(0.0, 1.0), max_size=4).map(
-            lambda steps: list(itertools.accumulate(steps, initial=1.0))
+            lambda steps: list(itertools.accumulate(sorted(steps, reverse=True), initial=1.0))
         ),
     ),
 )

@@ -100,6 +100,7 @@ class AbClient:
         self.initialized = False
         self._queue: deque[tuple[int, object]] = deque()
         self._busy = False
+        self.wakes = 0
         self._last_event = 0.0
         self.last_activity = 0.0
 
@@ -117,9 +118,14 @@ class AbClient:
             self._wake()
 
     def _wake(self) -> None:
-        """ab sleeps in apr_pollset_poll; an event wakes it after the scheduler's wake-up."""
+        """ab sleeps in apr_pollset_poll; an event wakes it after the scheduler's wake-up, and
+        the poll call's own CPU is paid once per wake-up, however many events it returns."""
         self._busy = True
-        call_later(self.env, self.costs.wakeup_s, self._next)
+        self.wakes += 1
+        call_later(self.env, self.costs.wakeup_s, self._polled)
+
+    def _polled(self) -> None:
+        self.cpu.run(self.thread, self.costs.ab_poll_cpu_s, self._next)
 
     def response_data(self, conn: Conn) -> None:
         """The server wrote the response: POLLIN on the connection."""

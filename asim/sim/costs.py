@@ -1,8 +1,9 @@
 """Per-request CPU demands and timing constants of the model.
 
 Every CPU figure is seconds of one core per request for one step; `asim calibrate` measures them
-on the machine, and the defaults below are what a 2-core Linux machine of this project's kind
-shows (see docs/notes/measurements.md for how each was measured).
+on the machine. The defaults are one `asim calibrate` run on this project's reference machine
+(2 vCPUs, Linux 6.18, Python 3.11, aiohttp 3.14, Django 5.2, gunicorn 27, ab 2.3 from
+apache2-utils 2.4.71), rounded; docs/notes/measurements.md has how each was measured.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ class Costs:
 
     ab (one thread): ``ab_connect_cpu_s`` opens the socket and connects, ``ab_write_cpu_s``
     writes the request, ``ab_read_cpu_s`` reads the response, ``ab_close_cpu_s`` handles EOF,
-    records the sample and closes.
+    records the sample and closes; ``ab_poll_cpu_s`` is one apr_pollset_poll call that wakes
+    ab up (shared by all the events it returns).
 
     Event loop (aiohttp, one thread): ``loop_accept_cpu_s`` accepts and builds the transport,
     ``loop_request_cpu_s`` reads, parses and runs the handler up to its sleep,
@@ -34,30 +36,32 @@ class Costs:
     again once its event arrives (scheduler wake-up; on a VM, also the idle vCPU's exit).
     ``*_cold_cpu_s`` is the extra CPU a thread needs for its first burst after a long time off
     the CPU (cold caches), reached with time constant ``cold_tau_s`` (see `machine.Thread`).
-    ``time_sleep_overshoot_s`` is how much longer than asked time.sleep lasts; asyncio.sleep's
-    overshoot is not a constant but follows from the epoll timeout rounding the loop models,
-    plus ``wakeup_s``.
+    ``time_sleep_overshoot_s`` is how much longer than asked time.sleep lasts;
+    ``timer_overshoot_s`` how late epoll_wait returns after its (whole-millisecond, rounded up)
+    timeout: together with the rounding the loop models, that is asyncio.sleep's overshoot.
     """
 
-    ab_connect_cpu_s: float = 35e-6
-    ab_write_cpu_s: float = 15e-6
-    ab_read_cpu_s: float = 25e-6
-    ab_close_cpu_s: float = 25e-6
-    ab_cold_cpu_s: float = 250e-6
-    loop_accept_cpu_s: float = 60e-6
-    loop_request_cpu_s: float = 85e-6
-    loop_response_cpu_s: float = 45e-6
-    loop_close_cpu_s: float = 20e-6
+    ab_connect_cpu_s: float = 15e-6
+    ab_write_cpu_s: float = 6e-6
+    ab_read_cpu_s: float = 11e-6
+    ab_close_cpu_s: float = 11e-6
+    ab_poll_cpu_s: float = 33e-6
+    ab_cold_cpu_s: float = 275e-6
+    loop_accept_cpu_s: float = 35e-6
+    loop_request_cpu_s: float = 42e-6
+    loop_response_cpu_s: float = 20e-6
+    loop_close_cpu_s: float = 8e-6
     loop_callback_cpu_s: float = 2e-6
-    loop_iteration_cpu_s: float = 5e-6
-    loop_cold_cpu_s: float = 700e-6
-    worker_request_cpu_s: float = 220e-6
-    worker_response_cpu_s: float = 140e-6
-    worker_close_cpu_s: float = 40e-6
-    worker_cold_cpu_s: float = 850e-6
+    loop_iteration_cpu_s: float = 18e-6
+    loop_cold_cpu_s: float = 750e-6
+    worker_request_cpu_s: float = 280e-6
+    worker_response_cpu_s: float = 100e-6
+    worker_close_cpu_s: float = 25e-6
+    worker_cold_cpu_s: float = 740e-6
     cold_tau_s: float = 0.01
-    wakeup_s: float = 50e-6
-    time_sleep_overshoot_s: float = 0.00006
+    wakeup_s: float = 0.0
+    timer_overshoot_s: float = 230e-6
+    time_sleep_overshoot_s: float = 100e-6
     source: str = "defaults"
 
     def __post_init__(self) -> None:
@@ -68,15 +72,19 @@ class Costs:
             if not (isinstance(value, int | float) and 0 <= value < 10):
                 raise CalibrationError(f"{f.name} must be a number of seconds in [0, 10), got {value!r}")
 
+    def time_sleep_s(self, sleep_s: float) -> float:
+        """How long time.sleep(sleep_s) holds its thread (time.sleep(0) returns at once)."""
+        return sleep_s + self.time_sleep_overshoot_s if sleep_s > 0 else 0.0
+
     @property
     def asyncio_sleep_overshoot_s(self) -> float:
         """Overshoot of asyncio.sleep(S) for a whole-millisecond S on an idle loop.
 
         The epoll selector rounds the remaining timeout up to a whole millisecond, but for a
         whole-millisecond S the remainder is S minus the few microseconds between call_later and
-        select(), so the rounding adds only those; the wake-up adds ``wakeup_s``.
+        select(), so the rounding adds only those; epoll_wait's lateness adds ``timer_overshoot_s``.
         """
-        return self.wakeup_s + self.loop_iteration_cpu_s
+        return self.timer_overshoot_s + self.loop_iteration_cpu_s
 
     @property
     def ab_cpu_s(self) -> float:
@@ -86,18 +94,22 @@ class Costs:
             + self.ab_write_cpu_s
             + self.ab_read_cpu_s
             + self.ab_close_cpu_s
+            + 2 * self.ab_poll_cpu_s  # woken for the response, then for the EOF
             + self.ab_cold_cpu_s
         )
 
     @property
     def loop_cpu_s(self) -> float:
-        """The event loop's CPU per request when every request finds it cold (long sleeps)."""
+        """The event loop's CPU per request at light load: every request finds it cold (long
+        sleeps) and each of its eight callbacks runs in a select() round of its own, plus the
+        round of the timer."""
         return (
             self.loop_accept_cpu_s
             + self.loop_request_cpu_s
             + self.loop_response_cpu_s
             + self.loop_close_cpu_s
             + 8 * self.loop_callback_cpu_s
+            + 9 * self.loop_iteration_cpu_s
             + self.loop_cold_cpu_s
         )
 

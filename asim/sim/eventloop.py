@@ -109,13 +109,19 @@ class EventLoopServer:
         if self._ready or self._io or self.accept_queue:
             self._poll()
             return
-        self._asleep = True
-        self._wake_token += 1
         if self._timers:
             wait = self._timers[0][0] - self.env.now
+            if wait <= 1e-9:
+                self._poll()  # a timer is due: select() with timeout 0
+                return
+            self._asleep = True
+            self._wake_token += 1
             # The epoll selector rounds the timeout up to whole milliseconds.
-            wait = math.ceil(round(wait * 1e3, 6)) * 1e-3 if wait > 0 else 0.0
-            call_later(self.env, wait + self.costs.wakeup_s, self._timeout, self._wake_token)
+            wait = math.ceil(round(wait * 1e3, 6)) * 1e-3
+            call_later(self.env, wait + self.costs.timer_overshoot_s, self._timeout, self._wake_token)
+        else:
+            self._asleep = True
+            self._wake_token += 1
 
     def _timeout(self, token: int) -> None:
         if token == self._wake_token and self._asleep:
@@ -207,11 +213,15 @@ class EventLoopServer:
             self._step(cpu_s, self._start_timer, conn)
 
     def _start_timer(self, conn: Conn) -> None:
-        self._call_later(self.sleep_s(), self._resume, conn)
+        delay = self.sleep_s()
+        if delay > 0:
+            self._call_later(delay, self._resume, conn)
+        else:
+            self._call_soon(self._resume, conn)  # asyncio.sleep(0) only yields once
 
     def _block(self, conn: Conn) -> None:
         # time.sleep holds the thread without using the CPU.
-        call_later(self.env, self.sleep_s() + self.costs.time_sleep_overshoot_s, self._respond, conn)
+        call_later(self.env, self.costs.time_sleep_s(self.sleep_s()), self._respond, conn)
 
     def _respond(self, conn: Conn) -> None:
         self.cpu.run(self.thread, self.costs.loop_response_cpu_s, self._responded, conn)

@@ -57,6 +57,8 @@ class SimRun:
     report: AbReport
     records: tuple[RequestRecord, ...] = field(repr=False)
     loop_batches: tuple[int, ...] = ()
+    loop_iterations: int = 0
+    ab_wakes: int = 0
 
 
 def simulate(
@@ -121,6 +123,8 @@ def simulate(
         report=report,
         records=tuple(records) if keep_records else (),
         loop_batches=batches,
+        loop_iterations=getattr(server, "iterations", 0),
+        ab_wakes=ab.wakes,
     )
 
 

@@ -108,7 +108,7 @@ class WorkerPoolServer:
 
     def _view(self, conn: Conn) -> None:
         conn.handler_start = self.env.now
-        delay = self.sleep_s() + self.costs.time_sleep_overshoot_s
+        delay = self.costs.time_sleep_s(self.sleep_s())
         call_later(self.env, delay, self._respond, conn)
 
     def _respond(self, conn: Conn) -> None:

@@ -1,0 +1,122 @@
+"""Calibration files: where they live, how they are read and written, which one is in use.
+
+A calibration file is JSON written by `asim calibrate`: the fitted `Costs`, the raw measurements
+behind them, and the machine they were taken on. `predict` and `validate` use the default file
+when it exists (``$ASIM_CALIBRATION``, else ``$XDG_CACHE_HOME/asim/calibration.json``) and say
+which calibration they used; ``--calibration none`` uses the built-in defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from asim.errors import CalibrationError
+from asim.sim.costs import DEFAULT_COSTS, Costs
+
+NONE = "none"
+AUTO = "auto"
+FORMAT = 1
+
+
+def default_path() -> Path:
+    env = os.environ.get("ASIM_CALIBRATION")
+    if env and env != NONE:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "asim" / "calibration.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration:
+    """Costs fitted on one machine, with the measurements and the machine they came from."""
+
+    costs: Costs
+    measured: dict[str, object] = field(default_factory=dict)
+    machine: dict[str, object] = field(default_factory=dict)
+    created: str = ""
+    path: Path | None = None
+
+    def describe(self) -> str:
+        """One line for the user: which calibration is in use."""
+        if self.path is None:
+            return "calibration: built-in defaults (run `asim calibrate` to measure this machine)"
+        return f"calibration: {self.path} (measured {self.created})"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "created": self.created,
+                "machine": self.machine,
+                "costs": self.costs.to_dict(),
+                "measured": self.measured,
+            },
+            indent=2,
+        )
+
+
+DEFAULTS = Calibration(costs=DEFAULT_COSTS)
+
+
+def machine_facts() -> dict[str, object]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def save(calibration: Calibration, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(calibration.to_json() + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load(path: Path) -> Calibration:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CalibrationError(f"no calibration file at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise CalibrationError(f"cannot read calibration file {path}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "costs" not in data:
+        raise CalibrationError(f"{path} is not an asim calibration file (format {FORMAT})")
+    costs = Costs.from_dict({**data["costs"], "source": str(path)})
+    return Calibration(
+        costs=costs,
+        measured=data.get("measured", {}),
+        machine=data.get("machine", {}),
+        created=str(data.get("created", "")),
+        path=path,
+    )
+
+
+def resolve(choice: str = AUTO) -> Calibration:
+    """The calibration for ``--calibration``: ``auto`` (default file if present), ``none``, or a
+    path to a file."""
+    if choice == NONE or (choice == AUTO and os.environ.get("ASIM_CALIBRATION") == NONE):
+        return DEFAULTS
+    if choice == AUTO:
+        path = default_path()
+        return load(path) if path.exists() else DEFAULTS
+    return load(Path(choice))

@@ -1,0 +1,244 @@
+"""`asim calibrate`: measure this machine's per-request costs with the real servers and ab.
+
+Never on the points it is judged on: the lab grid uses sleeps of 0.1-0.3 s at C = 5-40; the
+calibration uses C = 1 with sleep 0 (warm: back-to-back requests), 0.05 s (cold: every process
+idles between requests) and 5 ms (half-way, for the cold time constant), and one saturated run
+(aiohttp, sleep 0, C = 50), where one loop iteration and one poll serve many requests.
+
+What is measured, and how:
+- CPU per request of the server processes: on-CPU nanoseconds from
+  /proc/<pid>/task/*/schedstat of every process in the server's group, before and after ab;
+- CPU per request of ab: getrusage(RUSAGE_CHILDREN) around the ab run (ab is our child);
+- the overshoot of time.sleep and of asyncio.sleep, in this Python, 10 ms sleeps;
+- the wake-up latency: the one constant not observable directly, fitted so that the model
+  reproduces the cold C = 1 run's time per request (bisection; the model rises with it).
+The event loop's and ab's CPU has a per-request part and a per-wake-up part (one select() round,
+one apr_pollset_poll call): C = 1 pays a wake-up per step, the saturated run shares one among many
+requests. The model counts both per request in the two runs, and two equations give the two
+parts (repeated, as the counts move a little with the costs). The per-request CPU is split into
+the model's steps by fixed shares measured once with per-step thread CPU clocks
+(docs/notes/measurements.md, "CPU per request").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from asim.calibration import Calibration, machine_facts, now_text
+from asim.errors import CalibrationError
+from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.model import predict, simulate
+from asim.sim.spec import AIOHTTP, DJANGO, Scenario
+from asim.validate.abrun import run_ab
+from asim.validate.procs import RunningServer, ServerSpec, running_server
+
+WARM_N, COLD_N, MID_N, SAT_N, SAT_C = 1000, 40, 200, 5000, 50
+COLD_SLEEP_S, MID_SLEEP_S = 0.05, 0.005
+
+# Shares of the warm per-request CPU by step (thread-CPU split, docs/notes/measurements.md).
+LOOP_SHARES = {"accept": 0.33, "request": 0.40, "response": 0.19, "close": 0.08}
+WORKER_SHARES = {"request": 0.69, "response": 0.25, "close": 0.06}
+AB_SHARES = {"connect": 0.35, "write": 0.15, "read": 0.25, "close": 0.25}
+LOOP_CALLBACKS = 8  # callbacks per request
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuRun:
+    """One ab run at C = 1 with the CPU both sides used, per request."""
+
+    server: str
+    sleep_s: float
+    requests: int
+    server_cpu_s: float
+    ab_cpu_s: float
+    time_per_request_ms: float
+
+
+def _group_cpu_s(server: RunningServer) -> float:
+    total_ns = 0
+    for pid in server.pids():
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                total_ns += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended between listing and reading
+    return total_ns / 1e9
+
+
+def _children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def measure_cpu(
+    kind: str, sleep_s: float, requests: int, *, concurrency: int = 1, warmup: int = 20
+) -> CpuRun:
+    """Run the real server and ab -n requests -c concurrency; CPU per request of both sides."""
+    with running_server(ServerSpec(kind=kind, sleep_s=sleep_s)) as srv:
+        run_ab(srv.url, requests=warmup, concurrency=1).checked()
+        srv_before, ab_before = _group_cpu_s(srv), _children_cpu_s()
+        report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
+        srv_after, ab_after = _group_cpu_s(srv), _children_cpu_s()
+    done = report.complete_requests
+    return CpuRun(
+        server=kind,
+        sleep_s=sleep_s,
+        requests=done,
+        server_cpu_s=(srv_after - srv_before) / done,
+        ab_cpu_s=(ab_after - ab_before) / done,
+        time_per_request_ms=report.time_per_request_ms,
+    )
+
+
+def time_sleep_overshoot_s(n: int = 100, sleep_s: float = 0.01) -> float:
+    over = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        time.sleep(sleep_s)
+        over.append(time.perf_counter() - t0 - sleep_s)
+    return statistics.median(over)
+
+
+def asyncio_sleep_overshoot_s(n: int = 100, sleep_s: float = 0.01) -> float:
+    async def run() -> list[float]:
+        loop = asyncio.get_running_loop()
+        over = []
+        for _ in range(n):
+            t0 = loop.time()
+            await asyncio.sleep(sleep_s)
+            over.append(loop.time() - t0 - sleep_s)
+        return over
+
+    return statistics.median(asyncio.run(run()))
+
+
+def fit_wakeup_s(costs: Costs, server: str, observed_ms: float, sleep_s: float) -> float:
+    """The wake-up latency that makes the model's C = 1 time per request match the run."""
+    def model_ms(wakeup_s: float) -> float:
+        sc = Scenario(server=server, sleep_s=sleep_s, concurrency=1, requests=COLD_N)
+        return predict(sc, costs=replace(costs, wakeup_s=wakeup_s)).time_per_request_ms
+
+    lo, hi = 0.0, 2e-3
+    if model_ms(lo) >= observed_ms:
+        return 0.0
+    if model_ms(hi) <= observed_ms:
+        return hi
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if model_ms(mid) < observed_ms else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _counts(costs: Costs, concurrency: int, requests: int) -> tuple[float, float]:
+    """Loop iterations and ab wake-ups per request the model makes for aiohttp at sleep 0."""
+    sc = Scenario(server=AIOHTTP, sleep_s=0.0, concurrency=concurrency, requests=requests)
+    run = simulate(sc, costs=costs, keep_records=False)
+    return run.loop_iterations / requests, run.ab_wakes / requests
+
+
+def _two_parts(one: float, many: float, k_one: float, k_many: float) -> tuple[float, float]:
+    """Solve cpu = per_request + k * per_wake from a C = 1 and a saturated run."""
+    if k_one - k_many < 0.05:
+        return one, 0.0
+    per_wake = max((one - many) / (k_one - k_many), 0.0)
+    per_request = one - k_one * per_wake
+    if per_request < 0.1 * one:  # noisy runs: keep at least a tenth per request
+        per_request = 0.1 * one
+        per_wake = (one - per_request) / k_one
+    return per_request, per_wake
+
+
+def _tau_s(warm: float, mid: float, cold: float, gap_s: float) -> float:
+    frac = (mid - warm) / (cold - warm) if cold > warm else 0.0
+    if not 0.02 < frac < 0.98:
+        return DEFAULT_COSTS.cold_tau_s
+    return min(max(-gap_s / math.log(1 - frac), 1e-3), 0.1)
+
+
+def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
+    """Measure this machine (about 20 s) and fit the model's costs."""
+    runs: dict[str, CpuRun] = {}
+    plan = [
+        ("aiohttp warm", AIOHTTP, 0.0, WARM_N),
+        ("aiohttp cold", AIOHTTP, COLD_SLEEP_S, COLD_N),
+        ("aiohttp saturated", AIOHTTP, 0.0, SAT_N),
+        ("django warm", DJANGO, 0.0, WARM_N),
+        ("django cold", DJANGO, COLD_SLEEP_S, COLD_N),
+        ("django mid", DJANGO, MID_SLEEP_S, MID_N),
+    ]
+    for name, kind, sleep_s, n in plan:
+        c = SAT_C if name.endswith("saturated") else 1
+        progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s")
+        runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c)
+    progress("sleep overshoots")
+    ts_over = time_sleep_overshoot_s()
+    aio_over = asyncio_sleep_overshoot_s()
+
+    aw, ac, asat = runs["aiohttp warm"], runs["aiohttp cold"], runs["aiohttp saturated"]
+    dw, dc, dm = runs["django warm"], runs["django cold"], runs["django mid"]
+    ab_warm = (aw.ab_cpu_s + dw.ab_cpu_s) / 2
+    ab_cold = (ac.ab_cpu_s + dc.ab_cpu_s) / 2
+    if min(aw.server_cpu_s, asat.server_cpu_s, dw.server_cpu_s, ab_warm) <= 0:
+        raise CalibrationError("measured CPU per request is not positive; is /proc readable?")
+    costs = replace(
+        DEFAULT_COSTS,
+        ab_cold_cpu_s=max(ab_cold - ab_warm, 0.0),
+        loop_cold_cpu_s=max(ac.server_cpu_s - aw.server_cpu_s, 0.0),
+        worker_request_cpu_s=dw.server_cpu_s * WORKER_SHARES["request"],
+        worker_response_cpu_s=dw.server_cpu_s * WORKER_SHARES["response"],
+        worker_close_cpu_s=dw.server_cpu_s * WORKER_SHARES["close"],
+        worker_cold_cpu_s=max(dc.server_cpu_s - dw.server_cpu_s, 0.0),
+        cold_tau_s=_tau_s(dw.server_cpu_s, dm.server_cpu_s, dc.server_cpu_s, MID_SLEEP_S),
+        time_sleep_overshoot_s=max(ts_over, 0.0),
+        timer_overshoot_s=max(aio_over, 0.0),
+        wakeup_s=0.0,
+        source="calibrated",
+    )
+    progress("splitting per-request and per-wake-up CPU")
+    for _ in range(3):
+        k1, w1 = _counts(costs, 1, WARM_N)
+        k2, w2 = _counts(costs, SAT_C, SAT_N)
+        loop_req, loop_iter = _two_parts(aw.server_cpu_s, asat.server_cpu_s, k1, k2)
+        ab_req, ab_poll = _two_parts(ab_warm, asat.ab_cpu_s, w1, w2)
+        loop_steps = max(loop_req - LOOP_CALLBACKS * costs.loop_callback_cpu_s, 0.1 * loop_req)
+        costs = replace(
+            costs,
+            loop_iteration_cpu_s=loop_iter,
+            loop_accept_cpu_s=loop_steps * LOOP_SHARES["accept"],
+            loop_request_cpu_s=loop_steps * LOOP_SHARES["request"],
+            loop_response_cpu_s=loop_steps * LOOP_SHARES["response"],
+            loop_close_cpu_s=loop_steps * LOOP_SHARES["close"],
+            ab_poll_cpu_s=ab_poll,
+            ab_connect_cpu_s=ab_req * AB_SHARES["connect"],
+            ab_write_cpu_s=ab_req * AB_SHARES["write"],
+            ab_read_cpu_s=ab_req * AB_SHARES["read"],
+            ab_close_cpu_s=ab_req * AB_SHARES["close"],
+        )
+    progress("fitting the wake-up latency")
+    wakeups = [
+        fit_wakeup_s(costs, DJANGO, dc.time_per_request_ms, COLD_SLEEP_S),
+        fit_wakeup_s(costs, AIOHTTP, ac.time_per_request_ms, COLD_SLEEP_S),
+    ]
+    costs = replace(costs, wakeup_s=statistics.fmean(wakeups))
+    measured = {
+        name: {
+            "server": r.server,
+            "sleep_s": r.sleep_s,
+            "requests": r.requests,
+            "server_cpu_us_per_request": round(r.server_cpu_s * 1e6, 1),
+            "ab_cpu_us_per_request": round(r.ab_cpu_s * 1e6, 1),
+            "time_per_request_ms": r.time_per_request_ms,
+        }
+        for name, r in runs.items()
+    }
+    measured["time_sleep_overshoot_us"] = round(ts_over * 1e6, 1)
+    measured["asyncio_sleep_overshoot_us"] = round(aio_over * 1e6, 1)
+    measured["wakeup_fits_us"] = [round(w * 1e6, 1) for w in wakeups]
+    return Calibration(costs=costs, measured=measured, machine=machine_facts(), created=now_text())
