@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from asim.errors import AbError, AbNotFoundError, AbParseError, InputError
 from asim.sim.abtext import AbText, parse_ab_text
 from asim.sim.report import AbReport
 from asim.sim.spec import MAX_CONCURRENCY
-from asim.validate.procs import is_loopback, signals_deferred
+from asim.validate.procs import die_with_parent, is_loopback, signals_deferred
 
 # stderr lines ab prints on every healthy run (progress when -n > 150)
 _PROGRESS_PREFIXES = ("Completed ", "Finished ")
@@ -149,7 +150,7 @@ def run_ab(
     t0 = time.monotonic()
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=lambda: die_with_parent(signal.SIGKILL),
     )
     try:
         out, err = proc.communicate()

@@ -4,12 +4,15 @@
 process group (so a Ctrl-C in the terminal reaches asim, not the server, and asim decides the
 order of shutdown), its stdout and stderr go to a log file, and on leaving the ``with`` block for
 any reason - normal exit, exception, Ctrl-C, or SIGTERM to asim - the whole group gets SIGTERM,
-then SIGKILL after a grace period, and the leader is reaped.
+then SIGKILL after a grace period, and the leader is reaped. Should asim itself be killed
+outright, the kernel sends the server SIGTERM (PR_SET_PDEATHSIG), and gunicorn's workers follow
+their master.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import math
 import os
@@ -32,6 +35,7 @@ STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 20
 PROBE_TIMEOUT_S = 5.0
 MAX_SLEEP_S = 3600.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def is_loopback(host: str) -> bool:
@@ -190,7 +194,7 @@ def running_server(
             with open(log_path, "ab") as log:
                 proc = subprocess.Popen(
                     argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=env, start_new_session=True,
+                    env=env, start_new_session=True, preexec_fn=die_with_parent,
                 )
             url = f"http://{_url_host(spec.host)}:{port}/"
             _wait_ready(proc, spec, port, log_path, ready_timeout_s)
@@ -229,6 +233,16 @@ def serve(
             )
     except KeyboardInterrupt:
         return
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """In a freshly forked child: have the kernel send ``sig`` when the parent goes away.
+
+    The last guard against leftovers when the owner is killed with SIGKILL and no ``finally``
+    can run. Linux ties it to the forking thread, which is the thread inside `running_server`.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
 def _wait_ready(

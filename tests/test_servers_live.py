@@ -1,0 +1,252 @@
+"""The real servers under `running_server`: they answer ab, they trace, and they always go away.
+
+Live tests start real aiohttp and gunicorn+Django processes on 127.0.0.1 with 10 ms sleeps and
+run the real ab with -n 20; each takes about a second.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import group_members, port_refuses, wait_until
+
+from asim.errors import InputError, ServerStartError
+from asim.servers.trace import read_trace
+from asim.sim.spec import SERVER_KINDS
+from asim.validate.abrun import run_ab
+from asim.validate.procs import ServerSpec, running_server
+
+SLEEP_S = 0.01
+
+live = pytest.mark.live
+
+
+# ---------------------------------------------------------------- the spec (no processes)
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"kind": "nginx"}, "unknown server"),
+        ({"sleep_s": -0.1}, "sleep"),
+        ({"sleep_s": float("nan")}, "sleep"),
+        ({"sleep_s": float("inf")}, "sleep"),
+        ({"workers": 0}, "workers"),
+        ({"host": "0.0.0.0"}, "loopback"),
+        ({"host": "10.1.2.3"}, "loopback"),
+        ({"host": "example.com"}, "loopback"),
+        ({"port": 0}, "port"),
+        ({"port": 70000}, "port"),
+    ],
+)
+def test_spec_refuses_bad_values_with_a_message_naming_the_field(fields, needle):
+    with pytest.raises(InputError, match=needle):
+        ServerSpec(**{"kind": "django", "sleep_s": 0.1, **fields})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
+def test_spec_accepts_loopback_hosts(host):
+    assert ServerSpec(kind="aiohttp", sleep_s=0.1, host=host).host == host
+
+
+def test_the_django_project_passes_djangos_checks_from_any_folder(tmp_path):
+    """``python -m asim.servers.djlab`` is the project's manage.py; DEBUG off is deliberate."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["ASIM_SLEEP_S"] = "0.25"
+    done = subprocess.run(
+        [sys.executable, "-m", "asim.servers.djlab", "diffsettings", "--all"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DEBUG = False" in done.stdout
+    assert "ASIM_SLEEP_S = 0.25" in done.stdout
+    assert "ROOT_URLCONF = 'asim.servers.djlab.urls'" in done.stdout
+
+
+def test_a_bad_sleep_in_the_environment_stops_django_with_a_clear_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["ASIM_SLEEP_S"] = "soon"
+    done = subprocess.run([sys.executable, "-m", "asim.servers.djlab", "check"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "ASIM_SLEEP_S must be a number, got 'soon'" in done.stderr
+
+
+# ---------------------------------------------------------------- live servers
+
+
+@live
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_each_server_answers_ab_and_is_gone_afterwards(kind, ab_path, assert_server_gone):
+    spec = ServerSpec(kind=kind, sleep_s=SLEEP_S)
+    with running_server(spec) as server:
+        assert server.url == f"http://127.0.0.1:{server.port}/"
+        assert server.pids()[0] == server.pid and group_members(server.pid)
+        assert server.alive()
+        run = run_ab(server.url, requests=20, concurrency=4)
+        pgid, port = server.pid, server.port
+        log_path = server.log_path
+        assert log_path.exists()
+    assert run.ok, run.problems
+    report = run.report
+    assert report.complete_requests == 20 and report.failed_requests == 0
+    assert report.concurrency == 4
+    # every request sleeps SLEEP_S on the server, so none can take less
+    assert report.total.min_ms >= SLEEP_S * 1000
+    assert report.total.min_ms <= report.total.median_ms <= report.total.max_ms
+    assert run.text.document_length_bytes == len("Hello, Anonymous")
+    assert_server_gone(pgid, "127.0.0.1", port)
+    assert not log_path.exists()  # a temporary log is removed with its server
+
+
+@live
+def test_django_workers_are_all_ready_and_all_stopped(ab_path, assert_server_gone, tmp_path):
+    spec = ServerSpec(kind="django", sleep_s=SLEEP_S, workers=3)
+    with running_server(spec, log_dir=tmp_path) as server:
+        assert len(server.pids()) == 1 + 3  # master and three workers
+        assert server.log_path.parent == tmp_path
+        assert server.log_path.read_text().count("asim: worker ready") == 3
+        run = run_ab(server.url, requests=20, concurrency=4)
+        pgid, port = server.pid, server.port
+    assert run.ok, run.problems
+    assert_server_gone(pgid, "127.0.0.1", port)
+    assert "Shutting down: Master" in server.log_path.read_text()  # kept in log_dir
+
+
+@live
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_trace_has_one_ordered_line_per_request(kind, ab_path, tmp_path):
+    trace_file = tmp_path / "trace.tsv"
+    requests = 10
+    with running_server(ServerSpec(kind=kind, sleep_s=SLEEP_S), trace_file=trace_file) as server:
+        run = run_ab(server.url, requests=requests, concurrency=2)
+        ready_us = server.ready_wall_ns // 1000
+        start_us = run.started_wall_ns // 1000
+        pids = set(server.pids())
+    assert run.ok, run.problems
+    records = list(read_trace(trace_file))
+    probe = [r for r in records if r.start_us < ready_us]
+    measured = [r for r in records if r.start_us >= start_us]
+    assert len(probe) >= 1 and len(measured) == requests and len(records) == len(probe) + requests
+    for r in measured:
+        assert r.server == kind
+        assert r.pid in pids
+        assert r.accept_us <= r.recv_us <= r.start_us <= r.end_us <= r.close_us
+        assert r.end_us - r.start_us >= SLEEP_S * 1e6 * 0.9  # the handler's sleep is inside
+    assert len({r.peer_port for r in measured}) == requests  # one connection per request
+
+
+@live
+def test_no_trace_file_means_no_trace(ab_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASIM_TRACE_FILE", str(tmp_path / "inherited.tsv"))
+    with running_server(ServerSpec(kind="aiohttp", sleep_s=SLEEP_S)) as server:
+        assert run_ab(server.url, requests=4, concurrency=2).ok
+    assert not (tmp_path / "inherited.tsv").exists()
+
+
+@live
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_a_server_that_cannot_bind_raises_with_its_log(kind, assert_server_gone):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))  # bound, not listening: connecting to it is refused
+        port = holder.getsockname()[1]
+        spec = ServerSpec(kind=kind, sleep_s=SLEEP_S, port=port)
+        with pytest.raises(ServerStartError) as info, running_server(spec):
+            pytest.fail("a server started on a port that is taken")
+    message = str(info.value)
+    assert f"127.0.0.1:{port}" in message
+    assert "in use" in message.lower()  # the server's own words, from the log tail
+    assert "exited with code" in message
+
+
+@live
+def test_a_server_not_ready_in_time_raises_and_is_stopped():
+    spec = ServerSpec(kind="django", sleep_s=SLEEP_S)
+    with pytest.raises(ServerStartError, match="not ready after") as info, \
+            running_server(spec, ready_timeout_s=0.001):
+        pytest.fail("ready in a millisecond")
+    assert "log" in str(info.value)
+    # the process group of the failed start is gone: nothing of this spec listens anywhere
+    port = str(info.value).split("127.0.0.1:")[1].split()[0]
+    found = subprocess.run(["pgrep", "-f", "--", f"--bind 127.0.0.1:{port} "],
+                           capture_output=True, text=True).stdout
+    assert not found.split()
+
+
+@live
+def test_an_exception_inside_the_block_still_stops_the_server(assert_server_gone):
+    spec = ServerSpec(kind="aiohttp-blocking", sleep_s=SLEEP_S)
+    with pytest.raises(RuntimeError, match="boom"), running_server(spec) as server:
+        pgid, port = server.pid, server.port
+        raise RuntimeError("boom")
+    assert_server_gone(pgid, "127.0.0.1", port)
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from asim.validate.procs import ServerSpec, running_server
+    spec = ServerSpec(kind=sys.argv[1], sleep_s=0.01, workers=2 if sys.argv[1] == "django" else 1)
+    try:
+        with running_server(spec) as server:
+            print(server.pid, server.port, flush=True)
+            time.sleep(120)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(130)
+""")
+
+
+@live
+@pytest.mark.parametrize(("kind", "sig"), [("django", signal.SIGINT), ("aiohttp", signal.SIGINT),
+                                           ("django", signal.SIGTERM)])
+def test_a_signal_to_the_owner_leaves_no_server(kind, sig):
+    """Ctrl-C (SIGINT) or SIGTERM to a process inside running_server stops its server."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD, kind], stdout=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    pgid = port = None
+    try:
+        line = child.stdout.readline()
+        assert line, "the child exited before its server was ready"
+        pgid, port = (int(x) for x in line.split())
+        assert group_members(pgid)
+        child.send_signal(sig)
+        assert child.wait(timeout=60) == 130
+        assert child.stdout.read().strip() == "interrupted"
+        assert not group_members(pgid), "server processes left behind"
+        assert port_refuses("127.0.0.1", port)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if pgid is not None and group_members(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+            wait_until(lambda: not group_members(pgid), "the leftover server to die")
+
+
+@live
+@pytest.mark.parametrize("kind", ["aiohttp", "django"])
+def test_a_server_whose_owner_is_killed_outright_goes_away(kind):
+    """SIGKILL runs no ``finally``; the kernel's parent-death signal stops the server instead."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD, kind], stdout=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    pgid = None
+    try:
+        line = child.stdout.readline()
+        assert line, "the child exited before its server was ready"
+        pgid, port = (int(x) for x in line.split())
+        child.kill()
+        child.wait()
+        wait_until(lambda: not group_members(pgid), f"the {kind} server of a killed owner to stop")
+        assert port_refuses("127.0.0.1", port)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if pgid is not None and group_members(pgid):
+            os.killpg(pgid, signal.SIGKILL)
