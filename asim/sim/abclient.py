@@ -48,6 +48,7 @@ class RequestRecord:
         "handler_end",
         "fin_sent",
         "worker",
+        "status_ok",
     )
 
     def __init__(self, conn: Conn, done: float) -> None:
@@ -62,6 +63,7 @@ class RequestRecord:
         self.handler_end = conn.handler_end
         self.fin_sent = conn.fin_sent
         self.worker = getattr(conn.worker, "index", None)
+        self.status_ok = conn.status_ok
 
 
 class AbClient:
@@ -78,6 +80,7 @@ class AbClient:
         keepalive: bool,
         on_finished: Callable[[], None],
         keep_records: bool = True,
+        timeout_s: float = POLL_TIMEOUT_S,
     ) -> None:
         self.env = env
         self.cpu = cpu
@@ -91,6 +94,10 @@ class AbClient:
         self.started = 0
         self.done = 0
         self.keep_records = keep_records
+        self.timeout_s = timeout_s
+        self.non_2xx = 0
+        self.length_failures = 0
+        self._first_ok: bool | None = None  # ab compares every body with the first one's length
         self.records: list[RequestRecord] = []
         # ab's stats[] array: integer microseconds, one entry per finished request.
         self.ctime_us = array("q")
@@ -107,10 +114,10 @@ class AbClient:
     # -- socket events arriving at ab's poll loop ------------------------------------------
     def post(self, kind: int, item: object) -> None:
         now = self.env.now
-        if now - self._last_event > POLL_TIMEOUT_S:
+        if now - self._last_event > self.timeout_s:
             raise PredictedAbortError(
                 f"ab would abort: no socket event for {now - self._last_event:.1f} s "
-                f"(apr_pollset_poll timeout, ab -s {POLL_TIMEOUT_S:g})"
+                f"(apr_pollset_poll timeout, ab -s {self.timeout_s:g})"
             )
         self._last_event = now
         self._queue.append((kind, item))
@@ -189,7 +196,7 @@ class AbClient:
         call_later(self.env, delay, self._syn_retry, conn)
 
     def _syn_retry(self, conn: Conn) -> None:
-        if self.env.now - self._last_event > POLL_TIMEOUT_S:
+        if self.env.now - self._last_event > self.timeout_s:
             self.post(_CONNECT, None)  # raises: ab's poll timed out first
         self._syn(conn)
         if not self._busy and self._queue:
@@ -231,6 +238,12 @@ class AbClient:
     def _record(self, conn: Conn, done_at: float) -> None:
         if self.keep_records:
             self.records.append(RequestRecord(conn, done_at))
+        if not conn.status_ok:
+            self.non_2xx += 1
+        if self._first_ok is None:
+            self._first_ok = conn.status_ok
+        elif conn.status_ok != self._first_ok:
+            self.length_failures += 1  # a 500 page is not "Hello, Anonymous"
         start = round(conn.start * 1e6)
         self.ctime_us.append(max(0, round(conn.connect * 1e6) - start))
         self.time_us.append(max(0, round(done_at * 1e6) - start))

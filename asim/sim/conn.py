@@ -33,6 +33,7 @@ class Conn:
         "client_closed",
         "server_keepalive",
         "requests_served",
+        "status_ok",
     )
 
     def __init__(self, slot: int, start: float) -> None:
@@ -54,3 +55,4 @@ class Conn:
         self.client_closed = False
         self.server_keepalive = False
         self.requests_served = 0
+        self.status_ok = True

@@ -30,7 +30,9 @@ class Costs:
 
     Worker (gunicorn sync + Django, one process each): ``worker_request_cpu_s`` accepts, parses
     and runs the view up to its sleep, ``worker_response_cpu_s`` writes the response and shuts
-    the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept.
+    the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept;
+    ``worker_boot_s`` is how long the master needs to fork a replacement worker that has
+    imported Django (after the arbiter killed one at its timeout); not calibrated.
 
     ``wakeup_s`` is how long a thread blocked in poll/select/recv/epoll_wait takes to run
     again once its event arrives (scheduler wake-up; on a VM, also the idle vCPU's exit).
@@ -58,6 +60,7 @@ class Costs:
     worker_response_cpu_s: float = 100e-6
     worker_close_cpu_s: float = 25e-6
     worker_cold_cpu_s: float = 740e-6
+    worker_boot_s: float = 0.5
     cold_tau_s: float = 0.01
     wakeup_s: float = 0.0
     timer_overshoot_s: float = 230e-6

@@ -90,9 +90,17 @@ def simulate(
         keepalive=scenario.keepalive,
         on_finished=lambda: finished.succeed(),
         keep_records=keep_records,
+        timeout_s=scenario.ab_timeout_s,
     )
     if scenario.server == DJANGO:
-        server = WorkerPoolServer(env, cpu, costs, workers=scenario.workers, sleep_s=sleep_s)
+        server = WorkerPoolServer(
+            env,
+            cpu,
+            costs,
+            workers=scenario.workers,
+            sleep_s=sleep_s,
+            timeout_s=scenario.worker_timeout_s,
+        )
     elif scenario.server in (AIOHTTP, AIOHTTP_BLOCKING):
         server = EventLoopServer(
             env, cpu, costs, sleep_s=sleep_s, blocking=scenario.server == AIOHTTP_BLOCKING
@@ -115,6 +123,8 @@ def simulate(
         waittime_us=np.frombuffer(ab.waittime_us, dtype=np.int64),
         concurrency=scenario.concurrency,
         time_taken_us=round(ab.last_activity * 1e6),
+        failed_requests=ab.length_failures,
+        non_2xx_responses=ab.non_2xx,
         keepalive_requests=ab.keepalive_requests if scenario.keepalive else None,
     )
     batches = tuple(getattr(server, "batches", ()))

@@ -29,7 +29,8 @@ class Scenario:
     """One ab run against one server: ``ab -n requests -c concurrency [-k]``.
 
     ``workers`` counts gunicorn sync workers and is ignored by the event-loop servers;
-    ``sleep_s`` is the handler's IO wait; ``cores`` the CPU cores shared by server and ab.
+    ``sleep_s`` is the handler's IO wait; ``cores`` the CPU cores shared by server and ab;
+    ``ab_timeout_s`` is ab's ``-s`` and ``worker_timeout_s`` gunicorn's ``--timeout``.
     """
 
     server: str
@@ -39,6 +40,8 @@ class Scenario:
     workers: int = 1
     keepalive: bool = False
     cores: int = 2
+    ab_timeout_s: float = 30.0
+    worker_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.server not in SERVER_KINDS:
@@ -63,6 +66,10 @@ class Scenario:
             raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
         if not 1 <= self.cores <= 1024:
             raise InputError(f"cores must be between 1 and 1024, got {self.cores}")
+        for name in ("ab_timeout_s", "worker_timeout_s"):
+            value = getattr(self, name)
+            if not (value > 0 and value < float("inf")):
+                raise InputError(f"{name} must be a positive number of seconds, got {value}")
 
     @property
     def uses_workers(self) -> bool:

@@ -6,12 +6,19 @@ worker without using the CPU), writes the response, and closes gracefully (`util
 shutdown(SHUT_WR) sends the FIN, then it waits for the client to close before it accepts again).
 A worker therefore stays busy until ab has read the response and closed its end. After a request
 the worker tries accept() again at once and only falls back to select() when the queue is empty.
+
+The arbiter wakes once a second and kills (SIGABRT) a worker that has not notified it for more
+than ``--timeout`` seconds; a sync worker notifies only between requests. The SystemExit lands in
+the view's sleep, gunicorn's `handle_error` answers 500, the worker exits after its graceful close,
+and the master forks a replacement that must import Django again (``worker_boot_s``).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+
+import math
 
 import simpy
 
@@ -25,10 +32,12 @@ GUNICORN_BACKLOG = 2048
 class Worker:
     """One gunicorn sync worker process."""
 
-    __slots__ = ("index", "conn", "served", "thread")
+    __slots__ = ("index", "conn", "served", "thread", "notified", "doomed")
 
     def __init__(self, index: int, costs: Costs) -> None:
         self.index = index
+        self.notified = 0.0  # last heartbeat to the arbiter
+        self.doomed = False
         self.thread = Thread(
             f"worker {index}", cold_s=costs.worker_cold_cpu_s, tau_s=costs.cold_tau_s
         )
@@ -47,6 +56,7 @@ class WorkerPoolServer:
         *,
         workers: int,
         sleep_s: Callable[[], float],
+        timeout_s: float = 30.0,
         backlog: int = GUNICORN_BACKLOG,
         somaxconn: int = 4096,
     ) -> None:
@@ -54,6 +64,8 @@ class WorkerPoolServer:
         self.cpu = cpu
         self.costs = costs
         self.sleep_s = sleep_s
+        self.timeout_s = timeout_s
+        self.killed = 0
         self.capacity = min(backlog, somaxconn) + 1
         self.ab = None  # set by the model
         self.accept_queue: deque[Conn] = deque()
@@ -95,7 +107,7 @@ class WorkerPoolServer:
             self._idle.append(worker)
             return
         conn = self.accept_queue.popleft()
-        conn.accepted = self.env.now
+        conn.accepted = worker.notified = self.env.now
         conn.worker = worker
         worker.conn = conn
         if conn.has_data:
@@ -107,9 +119,21 @@ class WorkerPoolServer:
         self.cpu.run(conn.worker.thread, self.costs.worker_request_cpu_s, self._view, conn)
 
     def _view(self, conn: Conn) -> None:
-        conn.handler_start = self.env.now
+        now = conn.handler_start = self.env.now
         delay = self.costs.time_sleep_s(self.sleep_s())
-        call_later(self.env, delay, self._respond, conn)
+        worker = conn.worker
+        # The arbiter's checks fall on whole seconds of its clock (started with the run).
+        kill_at = math.floor(worker.notified + self.timeout_s) + 1.0
+        if now + delay > kill_at:
+            call_later(self.env, kill_at - now, self._abort, conn)
+        else:
+            call_later(self.env, delay, self._respond, conn)
+
+    def _abort(self, conn: Conn) -> None:
+        self.killed += 1
+        conn.worker.doomed = True
+        conn.status_ok = False  # handle_error writes a 500
+        self._respond(conn)
 
     def _respond(self, conn: Conn) -> None:
         self.cpu.run(conn.worker.thread, self.costs.worker_response_cpu_s, self._responded, conn)
@@ -125,4 +149,13 @@ class WorkerPoolServer:
 
     def _closed(self, worker: Worker) -> None:
         worker.served += 1
+        if worker.doomed:
+            call_later(self.env, self.costs.worker_boot_s, self._reborn, worker.index)
+            return
+        self._accept(worker)
+
+    def _reborn(self, index: int) -> None:
+        worker = Worker(index, self.costs)
+        worker.notified = self.env.now
+        self.workers[index] = worker
         self._accept(worker)

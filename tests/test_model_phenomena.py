@@ -1,0 +1,116 @@
+"""Each phenomenon the model follows, shown in the model (docs/notes/measurements.md has how each
+was seen in the real system)."""
+
+import pytest
+
+from asim.sim.costs import Costs
+from asim.sim.model import simulate
+from asim.sim.spec import Scenario
+
+ZERO = Costs(**{f: 0.0 for f in Costs.__dataclass_fields__ if f != "source"})
+
+
+def test_cpu_is_shared_by_processor_sharing_on_k_cores():
+    # Four gunicorn workers doing 1 ms of CPU each per request, no sleep: on one core they share
+    # it (throughput = 1 / 1 ms), on four cores each has its own (4 / 1 ms).
+    costs = Costs(**{**ZERO.to_dict(), "worker_request_cpu_s": 1e-3})
+    rps = {
+        k: simulate(
+            Scenario(server="django", workers=4, sleep_s=0.0, concurrency=8, requests=4000, cores=k),
+            costs=costs,
+        ).report.requests_per_second
+        for k in (1, 2, 4)
+    }
+    assert rps[1] == pytest.approx(1000, rel=0.02)
+    assert rps[2] == pytest.approx(2000, rel=0.02)
+    assert rps[4] == pytest.approx(4000, rel=0.02)
+
+
+def test_ab_competes_with_the_server_for_cores():
+    # ab's own CPU on a single core slows the server down; with a second core it does not.
+    costs = Costs(**{**ZERO.to_dict(), "worker_request_cpu_s": 1e-3, "ab_connect_cpu_s": 1e-3})
+    sc = dict(server="django", workers=2, sleep_s=0.0, concurrency=4, requests=2000)
+    one = simulate(Scenario(**sc, cores=1), costs=costs).report.requests_per_second
+    three = simulate(Scenario(**sc, cores=3), costs=costs).report.requests_per_second
+    assert one == pytest.approx(500, rel=0.03)  # 2 ms of CPU per request on one core
+    assert three == pytest.approx(1000, rel=0.03)  # ab's 1 ms per request is the bottleneck
+
+
+@pytest.mark.parametrize("cores", [2, 8])
+def test_one_event_loop_never_uses_more_than_one_core(cores):
+    # However many cores, one event loop thread caps throughput at 1 / (loop CPU per request).
+    sc = Scenario(server="aiohttp", sleep_s=0.0, concurrency=200, requests=20_000, cores=cores)
+    run = simulate(sc, keep_records=False)
+    c = Costs()
+    per_request_floor_s = (
+        c.loop_accept_cpu_s + c.loop_request_cpu_s + c.loop_response_cpu_s + c.loop_close_cpu_s
+        + 8 * c.loop_callback_cpu_s
+    )
+    assert run.report.requests_per_second <= 1 / per_request_floor_s
+
+
+def test_asyncio_sleep_overshoot_follows_epoll_millisecond_rounding():
+    # A timer 100.3 ms away is waited for with a 101 ms epoll timeout (rounded up), so one
+    # request at C = 1 takes 101 ms plus the timer's lateness; a whole-ms sleep does not round.
+    costs = Costs(**{**ZERO.to_dict(), "timer_overshoot_s": 50e-6})
+    odd = simulate(Scenario(server="aiohttp", sleep_s=0.1003, concurrency=1, requests=1), costs=costs)
+    whole = simulate(Scenario(server="aiohttp", sleep_s=0.1, concurrency=1, requests=1), costs=costs)
+    assert odd.report.time_taken_s == pytest.approx(0.101 + 50e-6, abs=1e-9)
+    assert whole.report.time_taken_s == pytest.approx(0.100 + 50e-6, abs=1e-9)
+
+
+def test_time_sleep_overshoot_adds_to_every_blocking_request():
+    costs = Costs(**{**ZERO.to_dict(), "time_sleep_overshoot_s": 200e-6})
+    run = simulate(Scenario(server="django", sleep_s=0.05, concurrency=1, requests=10), costs=costs)
+    assert run.report.time_taken_s == pytest.approx(10 * 0.0502, rel=1e-9)
+
+
+def test_gunicorn_worker_stays_busy_until_ab_closes():
+    # Graceful close: the worker accepts the next connection only after ab has closed the last
+    # one (ab's close costs 300 us here, so the next accept is that much later).
+    costs = Costs(**{**ZERO.to_dict(), "ab_close_cpu_s": 300e-6})
+    run = simulate(Scenario(server="django", sleep_s=0.01, concurrency=2, requests=4), costs=costs)
+    recs = sorted(run.records, key=lambda r: r.accepted)
+    for prev, nxt in zip(recs, recs[1:], strict=False):
+        assert nxt.accepted >= prev.fin_sent + 300e-6 - 1e-12
+
+
+def test_cold_threads_pay_extra_cpu_after_long_gaps():
+    # The same requests cost more when the processes idle between them.
+    c = Costs()
+    hot = simulate(Scenario(server="django", sleep_s=0.0, concurrency=1, requests=200))
+    cold = simulate(Scenario(server="django", sleep_s=0.05, concurrency=1, requests=20))
+    hot_overhead = hot.report.time_taken_s / 200
+    cold_overhead = cold.report.time_taken_s / 20 - 0.05 - c.time_sleep_overshoot_s
+    assert cold_overhead > hot_overhead + 0.5 * c.worker_cold_cpu_s
+
+
+def test_gunicorn_timeout_kills_the_worker_with_a_500_and_forks_a_new_one():
+    # A 40 s view under gunicorn's 30 s timeout, with ab told to wait 60 s: the arbiter kills
+    # the worker at its first check after 30 s, the client gets a 500, and the next request
+    # waits for a fresh worker to boot.
+    c = Costs()
+    sc = Scenario(server="django", sleep_s=40, concurrency=1, requests=2, ab_timeout_s=60)
+    run = simulate(sc, costs=c)
+    first, second = sorted(run.records, key=lambda r: r.start)
+    assert 31.0 <= first.done < 31.1
+    assert run.report.non_2xx_responses == 2
+    assert second.accepted >= first.done + c.worker_boot_s
+    # With ab's default -s 30 ab gives up first: nothing arrives for 30 s.
+    from asim.errors import PredictedAbortError
+
+    with pytest.raises(PredictedAbortError):
+        simulate(Scenario(server="django", sleep_s=40, concurrency=1, requests=2))
+
+
+def test_ab_counts_500s_as_non_2xx_and_length_changes_as_failures():
+    # Sleeps of 28 s +- 17 % under a 30 s timeout: some views outlive the arbiter's check.
+    # ab counts every non-2xx, and every body whose length differs from the first response's.
+    from asim.sim.model import Jitter
+
+    sc = Scenario(server="django", sleep_s=28, concurrency=2, requests=12, ab_timeout_s=120)
+    run = simulate(sc, jitter=Jitter(kind="uniform", cv=0.1), seed=3)
+    statuses = [r.status_ok for r in sorted(run.records, key=lambda r: r.done)]
+    assert 0 < statuses.count(False) < len(statuses)  # the seed gives a mix
+    assert run.report.non_2xx_responses == statuses.count(False)
+    assert run.report.failed_requests == sum(1 for s in statuses[1:] if s != statuses[0])
