@@ -7,6 +7,7 @@ left afterwards" cannot pass by looking in the wrong place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -35,12 +36,13 @@ repeats = 1
 """
 
 
-def marked_pids(tag: str) -> list[int]:
-    """Live processes whose environment carries ``MARKER=tag`` (zombies excluded)."""
+def marked_pids(tag: str, *, besides: int | None = None) -> list[int]:
+    """Live processes whose environment carries ``MARKER=tag`` (zombies, this process and
+    ``besides`` excluded)."""
     needle = f"{MARKER}={tag}".encode()
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit() or int(entry.name) in (os.getpid(), besides):
             continue
         try:
             if needle not in (entry / "environ").read_bytes().split(b"\0"):
@@ -71,10 +73,14 @@ class SeesServers(QuietListener):
 
 
 @pytest.fixture
-def tag(monkeypatch) -> str:
+def tag(monkeypatch):
     value = uuid.uuid4().hex
     monkeypatch.setenv(MARKER, value)
-    return value
+    yield value
+    # a failed test must not leave its servers behind either
+    for pid in marked_pids(value):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_tiny_scenario_end_to_end(tmp_path: Path, tag: str):
@@ -136,7 +142,7 @@ def test_interrupt_keeps_runs_leaves_no_server_and_resume_finishes(tmp_path: Pat
         wait_until(
             lambda: points.exists() and points.read_text().count("\n") >= 1, "the first run on disk"
         )
-        assert marked_pids(tag), "the marker must find the running server"
+        assert marked_pids(tag, besides=proc.pid), "the marker must find the running server"
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=WAIT_S)
     finally:
@@ -165,6 +171,7 @@ def test_sigterm_is_an_interruption_too(tmp_path: Path, tag: str):
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY.format(sleep=0.05))
     out = tmp_path / "out"
+    points = out / "points.jsonl"
     proc = subprocess.Popen(
         _asim("validate", str(scenario), "--out", str(out)),
         stdout=subprocess.DEVNULL,
@@ -172,9 +179,11 @@ def test_sigterm_is_an_interruption_too(tmp_path: Path, tag: str):
         text=True,
     )
     try:
+        # a server is up and measuring once the first run is on disk
         wait_until(
-            lambda: marked_pids(tag) != [] and (out / "plan.json").exists(), "a server to start"
+            lambda: points.exists() and points.read_text().count("\n") >= 1, "the first run on disk"
         )
+        assert marked_pids(tag, besides=proc.pid), "the marker must find the running server"
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=WAIT_S)
     finally:
@@ -183,3 +192,5 @@ def test_sigterm_is_an_interruption_too(tmp_path: Path, tag: str):
             proc.wait()
     assert proc.returncode == 130, stderr
     wait_until(lambda: marked_pids(tag) == [], "the servers to be gone")
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert 1 <= len(points.read_text().splitlines()) < 4

@@ -108,7 +108,13 @@ def validate(
 
     ``out_dir`` may be new or an earlier results folder: runs already in it are reused.
     """
-    listener = listener or QuietListener()
+    with _sigterm_as_interrupt():
+        return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs)
+
+
+def _validate(
+    plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None
+) -> ValidateResult:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
     store = ResultsDir.prepare(out_dir, plan)
@@ -123,11 +129,10 @@ def validate(
         from asim.validate.abrun import find_ab
 
         find_ab()
-        with _sigterm_as_interrupt():
-            for items in groups:
-                m, f = _measure_group(store, items, expected, listener)
-                measured += m
-                failed += f
+        for items in groups:
+            m, f = _measure_group(store, items, expected, listener)
+            measured += m
+            failed += f
     listener.rendering()
     return render(store, plan, predictions, measured_runs=measured, failed_runs=failed)
 
