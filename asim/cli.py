@@ -251,7 +251,10 @@ def serve(
 
     def ready(server) -> None:
         typer.echo(f"{spec.label()} listening on {server.url} (pid {server.pid}); "
-                   "Ctrl-C to stop", err=False)
+                   "Ctrl-C to stop")
+        typer.echo("server: " + " ".join(server.command))
+        if spec.kind == "django":
+            typer.echo(f"        with ASIM_SLEEP_S={spec.sleep_s!r}")
 
     run_serve(spec, on_ready=ready, trace_file=trace)
     typer.echo("stopped")

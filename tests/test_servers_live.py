@@ -20,7 +20,7 @@ from asim.errors import InputError, ServerStartError
 from asim.servers.trace import read_trace
 from asim.sim.spec import SERVER_KINDS
 from asim.validate.abrun import run_ab
-from asim.validate.procs import ServerSpec, running_server
+from asim.validate.procs import ServerSpec, free_port, running_server
 
 SLEEP_S = 0.01
 
@@ -243,6 +243,60 @@ def test_a_server_whose_owner_is_killed_outright_goes_away(kind):
         child.kill()
         child.wait()
         wait_until(lambda: not group_members(pgid), f"the {kind} server of a killed owner to stop")
+        assert port_refuses("127.0.0.1", port)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if pgid is not None and group_members(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+# ---------------------------------------------------------------- asim serve
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["nginx"], "unknown server"),
+        (["aiohttp", "--sleep", "-1"], "sleep"),
+        (["aiohttp", "--host", "0.0.0.0"], "loopback"),
+        (["aiohttp", "--workers", "2"], "django only"),
+        (["django", "--workers", "0"], "workers"),
+        (["django", "--port", "0"], "port"),
+        (["aiohttp", "--sleep", "soon"], "--sleep"),
+    ],
+)
+def test_serve_refuses_bad_values_in_one_line(args, needle):
+    done = subprocess.run([sys.executable, "-m", "asim", "serve", *args], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("asim: error:") and needle in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+@live
+@pytest.mark.parametrize("kind", ["aiohttp", "django"])
+def test_serve_runs_until_ctrl_c_and_leaves_nothing(kind):
+    port = free_port()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "asim", "serve", kind, "--sleep", "0.01", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    pgid = None
+    try:
+        first = child.stdout.readline()
+        assert f"listening on http://127.0.0.1:{port}/" in first, child.stderr.read()
+        pgid = int(first.split("(pid ")[1].split(")")[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = b"".join(iter(lambda: s.recv(4096), b""))
+        assert answer.startswith(b"HTTP/1.") and answer.endswith(b"Hello, Anonymous")
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=60) == 0
+        assert child.stdout.read().strip().endswith("stopped")
+        assert not group_members(pgid)
         assert port_refuses("127.0.0.1", port)
     finally:
         if child.poll() is None:

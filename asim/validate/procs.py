@@ -141,6 +141,7 @@ class RunningServer:
     pid: int
     log_path: Path
     ready_wall_ns: int
+    command: tuple[str, ...] = ()
 
     def pids(self) -> list[int]:
         """Live processes of the server's group (leader first; gunicorn workers after it)."""
@@ -200,7 +201,7 @@ def running_server(
             _wait_ready(proc, spec, port, log_path, ready_timeout_s)
             yield RunningServer(
                 spec=spec, url=url, host=spec.host, port=port, pid=proc.pid,
-                log_path=log_path, ready_wall_ns=time.time_ns(),
+                log_path=log_path, ready_wall_ns=time.time_ns(), command=tuple(argv),
             )
         finally:
             if proc is not None:
