@@ -304,3 +304,22 @@ def test_serve_runs_until_ctrl_c_and_leaves_nothing(kind):
             child.wait()
         if pgid is not None and group_members(pgid):
             os.killpg(pgid, signal.SIGKILL)
+
+
+@live
+def test_a_picked_port_taken_before_the_bind_is_replaced_by_another(monkeypatch, tmp_path):
+    """The race between choosing a free port and the server's bind: the start is retried."""
+    import asim.validate.procs as procs
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        taken = holder.getsockname()[1]
+        picks = iter([taken, procs.free_port()])
+        monkeypatch.setattr(procs, "free_port", lambda host: next(picks))
+        with running_server(ServerSpec(kind="aiohttp", sleep_s=SLEEP_S),
+                            log_dir=tmp_path) as server:
+            assert server.port != taken
+            assert run_ab(server.url, requests=4, concurrency=2).ok
+    logs = sorted(p.name for p in tmp_path.iterdir())
+    assert logs == sorted([f"aiohttp-{taken}.log", f"aiohttp-{server.port}.log"])
+    assert "address already in use" in (tmp_path / f"aiohttp-{taken}.log").read_text().lower()

@@ -16,6 +16,7 @@ import ctypes
 import ipaddress
 import math
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -36,6 +37,8 @@ LOG_TAIL_LINES = 20
 PROBE_TIMEOUT_S = 5.0
 MAX_SLEEP_S = 3600.0
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PRIVATE_PORTS_FROM = 20000  # free ports are drawn from here up to the ephemeral range
+START_ATTEMPTS = 3
 
 
 def is_loopback(host: str) -> bool:
@@ -117,12 +120,37 @@ def _url_host(host: str) -> str:
     return f"[{bare}]" if ":" in bare else bare
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the kernel's choice)."""
+def free_port(host: str = "127.0.0.1", *, rng: random.Random | None = None) -> int:
+    """A TCP port that nothing is bound to right now.
+
+    Chosen below the kernel's ephemeral range, so the client ports of ab's many connections
+    (drawn from that range) cannot take it between this check and the server's bind.
+    """
+    rng = rng or random.Random()
+    low = _ephemeral_low()
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host.strip("[]"), 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        port = rng.randrange(PRIVATE_PORTS_FROM, low) if low > PRIVATE_PORTS_FROM + 100 else 0
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host.strip("[]"), port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise ServerStartError(f"found no free TCP port on {host}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _port_taken(log_path: Path) -> bool:
+    """The server's log says its port was taken (aiohttp's and gunicorn's wording)."""
+    text = log_tail(log_path).lower()
+    return "address already in use" in text or "connection in use" in text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,45 +198,59 @@ def running_server(
     """
     if not ready_timeout_s > 0:
         raise InputError(f"ready_timeout_s must be > 0, got {ready_timeout_s}")
-    port = spec.port if spec.port is not None else free_port(spec.host)
-    argv, extra_env = server_command(spec, port)
     env = {k: v for k, v in os.environ.items() if k not in ("ASIM_TRACE_FILE", "ASIM_SLEEP_S")}
-    env.update(extra_env)
     env["PYTHONUNBUFFERED"] = "1"  # the log shows the server's lines as they happen
     env.pop("WEB_CONCURRENCY", None)  # gunicorn would take its worker count from it
     if trace_file is not None:
         env["ASIM_TRACE_FILE"] = str(Path(trace_file).resolve())
-
-    if log_dir is not None:
-        Path(log_dir).mkdir(parents=True, exist_ok=True)
-        log_path = Path(log_dir) / f"{spec.kind}-{port}.log"
-        keep_log = True
-    else:
-        fd, name = tempfile.mkstemp(prefix=f"asim-{spec.kind}-{port}-", suffix=".log")
-        os.close(fd)
-        log_path = Path(name)
-        keep_log = False
+    # a port we picked may still be taken by another program before the server binds it
+    attempts = 1 if spec.port is not None else START_ATTEMPTS
 
     proc: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = []
     with _sigterm_raises():
         try:
-            with open(log_path, "ab") as log:
-                proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=env, start_new_session=True, preexec_fn=die_with_parent,
-                )
-            url = f"http://{_url_host(spec.host)}:{port}/"
-            _wait_ready(proc, spec, port, log_path, ready_timeout_s)
+            for attempt in range(1, attempts + 1):
+                port = spec.port if spec.port is not None else free_port(spec.host)
+                argv, extra_env = server_command(spec, port)
+                log_path = _new_log(spec, port, log_dir)
+                if log_dir is None:
+                    logs.append(log_path)
+                with open(log_path, "ab") as log:
+                    proc = subprocess.Popen(
+                        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                        env={**env, **extra_env}, start_new_session=True,
+                        preexec_fn=die_with_parent,
+                    )
+                try:
+                    _wait_ready(proc, spec, port, log_path, ready_timeout_s)
+                    break
+                except ServerStartError:
+                    if attempt == attempts or not _port_taken(log_path):
+                        raise
+                    stop_group(proc)
+                    proc = None
             yield RunningServer(
-                spec=spec, url=url, host=spec.host, port=port, pid=proc.pid,
-                log_path=log_path, ready_wall_ns=time.time_ns(), command=tuple(argv),
+                spec=spec, url=f"http://{_url_host(spec.host)}:{port}/", host=spec.host,
+                port=port, pid=proc.pid, log_path=log_path, ready_wall_ns=time.time_ns(),
+                command=tuple(argv),
             )
         finally:
             if proc is not None:
                 stop_group(proc)
-            if not keep_log:
+            for path in logs:
                 with contextlib.suppress(OSError):
-                    log_path.unlink()
+                    path.unlink()
+
+
+def _new_log(spec: ServerSpec, port: int, log_dir: Path | str | None) -> Path:
+    """``log_dir/<kind>-<port>.log``, or a new temporary file when ``log_dir`` is None."""
+    if log_dir is not None:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        return Path(log_dir) / f"{spec.kind}-{port}.log"
+    fd, name = tempfile.mkstemp(prefix=f"asim-{spec.kind}-{port}-", suffix=".log")
+    os.close(fd)
+    return Path(name)
 
 
 def serve(
