@@ -258,3 +258,57 @@ def serve(
 
     run_serve(spec, on_ready=ready, trace_file=trace)
     typer.echo("stopped")
+
+
+@app.command()
+def timeline(
+    server: str = typer.Option("django", help="aiohttp, aiohttp-blocking or django."),
+    workers: int = typer.Option(1, help="gunicorn sync workers (django only)."),
+    concurrency: int = typer.Option(5, "--concurrency", "-c", help="ab -c."),
+    requests: int = typer.Option(12, "--requests", "-n", help="ab -n."),
+    sleep: float = typer.Option(0.1, help="Handler IO wait in seconds."),
+    out: str = typer.Option("timeline.png", "--out", "-o",
+                            help="PNG to write; the SVG goes beside it."),
+    observed: bool = typer.Option(False, "--observed",
+                                  help="Start the real server, run the real ab and draw that."),
+    lang: str = typer.Option("en", help="Labels in en or ru."),
+) -> None:
+    """Draw a Gantt timeline of one small ab run: ab's slots, the workers or the event loop."""
+    from pathlib import Path
+
+    from asim.lecture.build import (
+        check_png,
+        simulated_timeline,
+        timeline_scenario,
+        timeline_title,
+        write_timeline,
+    )
+    from asim.lecture.captions import check_lang
+
+    check_lang(lang)
+    check_png(out)
+    scenario = timeline_scenario(server, workers=workers, concurrency=concurrency,
+                                 requests=requests, sleep_s=sleep)
+    if observed:
+        from asim.lecture.observed import observed_timeline
+
+        drawn = observed_timeline(scenario)
+    else:
+        drawn = simulated_timeline(scenario)
+    png, svg = write_timeline(drawn, Path(out), lang=lang,
+                              title=timeline_title(scenario, lang, observed=observed))
+    typer.echo(f"timeline of {scenario.label()}{' (measured)' if observed else ''}: "
+               f"{png} and {svg}")
+
+
+@app.command()
+def lecture(
+    out: str = typer.Option("lecture", "--out", "-o", help="Folder for figures and lecture.md."),
+    lang: str = typer.Option("en", help="Labels and captions in en or ru."),
+) -> None:
+    """Write the lecture figures (PNG and SVG) and lecture.md with their captions."""
+    from asim.lecture.build import build_lecture
+
+    made = build_lecture(out, lang=lang)
+    typer.echo(f"{len(made.figures)} figures in {made.folder}/: "
+               f"{', '.join(f.png.name for f in made.figures)}; captions in {made.markdown}")

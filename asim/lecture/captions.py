@@ -1,0 +1,241 @@
+"""Every word of the lecture figures, in English and in Russian (the lab's own language).
+
+`texts(lang)` gives the axis labels, legend entries and lane names; `caption(lang, figure,
+**numbers)` the two caption lines of one figure with its numbers filled in; `number` writes a
+number the way the language does (a decimal comma in Russian).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from asim.errors import InputError
+from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO
+
+LANGS: tuple[str, ...] = ("en", "ru")
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "x_clients": "Concurrent clients N (ab -c)",
+        "y_rps": "Throughput, requests/s",
+        "mva": "MVA (steady state)",
+        "bound": "Asymptotic bounds",
+        "des": "Simulated ab run",
+        "des_n": "Simulated ab -n {n}",
+        "title_capacity": "Worker pool vs event loop: bounds and the knee N*",
+        "x_time": "Time since ab started, s",
+        "y_requests": "Requests",
+        "in_system": "In the system (ab start → done)",
+        "waiting": "Not yet in the handler",
+        "time_average": "Time average L",
+        "little": "Little's law: X·R",
+        "title_little": "Little's law on one run: L = X·R",
+        "title_finite": "ab's short run vs the steady state",
+        "x_workers": "gunicorn sync workers W",
+        "sleep_line": "sleep {sleep_ms:g} ms",
+        "target": "target {rps:g} requests/s",
+        "title_workers": "How many workers for a target throughput?",
+        "y_latency": "Total time of a request, ms",
+        "p50": "p50 (median)",
+        "p90": "p90",
+        "p100": "p100 (max)",
+        "title_percentiles": "Latency percentiles as clients grow (ab -n {n})",
+        "title_timelines": "Timelines of the three servers",
+        "title_timeline": "{server}: ab -n {n} -c {c}, sleep {sleep}",
+        "title_timeline_observed": "{server}: ab -n {n} -c {c}, sleep {sleep} (measured)",
+        "slot": "ab slot {index}",
+        "worker": "worker {index}",
+        "loop": "event loop",
+        "time": "Time since ab started, s",
+        "connect": "connect",
+        "queued": "waiting (accept queue / loop)",
+        "handler": "handler: IO wait (sleep)",
+        "close": "response → close",
+        "read": "worker reads the request",
+        "blocked": "loop blocked (batch size)",
+        "server_aiohttp": "aiohttp (asyncio.sleep)",
+        "server_aiohttp-blocking": "aiohttp, blocking time.sleep",
+        "lecture_title": "Queueing in the lab: aiohttp vs Django under ab",
+        "lecture_intro": "Figures made by `asim lecture` from asim's simulation of ab and the "
+                         "servers and from its queueing theory (MVA, asymptotic bounds); "
+                         "sleep {sleep} s, {cores} CPU cores shared by the server and ab.",
+    },
+    "ru": {
+        "x_clients": "Одновременных клиентов N (ab -c)",
+        "y_rps": "Пропускная способность, запросов/с",
+        "mva": "MVA (установившийся режим)",
+        "bound": "Асимптотические границы",
+        "des": "Симуляция прогона ab",
+        "des_n": "Симуляция ab -n {n}",
+        "title_capacity": "Пул воркеров и цикл событий: границы и колено N*",
+        "x_time": "Время от старта ab, с",
+        "y_requests": "Запросов",
+        "in_system": "В системе (от старта ab до ответа)",
+        "waiting": "Ещё не в обработчике",
+        "time_average": "Среднее по времени L",
+        "little": "Закон Литтла: X·R",
+        "title_little": "Закон Литтла на одном прогоне: L = X·R",
+        "title_finite": "Короткий прогон ab и установившийся режим",
+        "x_workers": "Синхронных воркеров gunicorn W",
+        "sleep_line": "sleep {sleep_ms:g} мс",
+        "target": "цель: {rps:g} запросов/с",
+        "title_workers": "Сколько воркеров нужно для заданной нагрузки?",
+        "y_latency": "Полное время запроса, мс",
+        "p50": "p50 (медиана)",
+        "p90": "p90",
+        "p100": "p100 (максимум)",
+        "title_percentiles": "Перцентили задержки с ростом числа клиентов (ab -n {n})",
+        "title_timelines": "Временные диаграммы трёх серверов",
+        "title_timeline": "{server}: ab -n {n} -c {c}, sleep {sleep}",
+        "title_timeline_observed": "{server}: ab -n {n} -c {c}, sleep {sleep} (измерено)",
+        "slot": "слот ab {index}",
+        "worker": "воркер {index}",
+        "loop": "цикл событий",
+        "time": "Время от старта ab, с",
+        "connect": "соединение",
+        "queued": "ожидание (очередь accept / цикл)",
+        "handler": "обработчик: ожидание IO (sleep)",
+        "close": "ответ → закрытие",
+        "read": "воркер читает запрос",
+        "blocked": "цикл заблокирован (размер пачки)",
+        "server_aiohttp": "aiohttp (asyncio.sleep)",
+        "server_aiohttp-blocking": "aiohttp с блокирующим time.sleep",
+        "lecture_title": "Очереди в лабораторной: aiohttp против Django под нагрузкой ab",
+        "lecture_intro": "Графики построены командой `asim lecture` по симуляции ab и серверов "
+                         "и по теории очередей (MVA, асимптотические границы); sleep {sleep} с, "
+                         "{cores} ядра процессора делят сервер и ab.",
+    },
+}
+
+_CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "capacity": (
+            "Django's W sync workers cap throughput at about W/S: {dj1_max} requests/s with one "
+            "worker and {dj4_max} with four, reached past the knee N* ≈ {dj1_knee} and "
+            "{dj4_knee} clients.",
+            "The event loop scales with clients up to N* ≈ {aio_knee} (MVA: {aio_x} requests/s "
+            "at N = {aio_n}); past it the simulated loop, busy and warm, beats the cold-CPU bound "
+            "of {aio_max}: {des_max} at N = {des_n}.",
+        ),
+        "little": (
+            "{label}: on average L = {L} requests were in the system, and X·R = {X} requests/s "
+            "× {R} s = {XR}; not yet in the handler: L = {Lq} and X·W = {X} × {W} s = {XW}.",
+            "ab's own numbers obey it too: RPS × mean Total = {ab_rps} × {ab_total} ms = {ab_L},"
+            " a little under c = {c} because the first request runs alone and the run drains.",
+        ),
+        "timelines": (
+            "ab -n {n} -c {c}, sleep {sleep} s: aiohttp sleeps in all connections at once and "
+            "is done in {aio_t} s; Django with {w} workers serves {w} requests at a time and "
+            "needs {dj_t} s.",
+            "The blocking aiohttp runs handlers one after another, in batches of {batches}, "
+            "and needs {blk_t} s; bars show connect, waiting, sleep and close.",
+        ),
+        "finite": (
+            "With -n {n_short} -c {c} ab reports {aio_short} requests/s for aiohttp, {pct} % "
+            "below the steady state's {aio_mva} (MVA); a run of -n {n_long} gives {aio_long}.",
+            "The first request runs alone and the last wave is partial; Django's single worker "
+            "is saturated anyway, so its short run loses only {dj_pct} %.",
+        ),
+        "workers": (
+            "For {target} requests/s with ab -c {c}, Django needs W = {needed} workers at sleep "
+            "{sleeps} ms (MVA); the rule W ≈ RPS × S gives {rule}.",
+            "Each worker adds about 1/S requests/s while the {cores} cores have room; simulated "
+            "ab runs at S = {sleep} s (dots, -n {n}) agree with MVA within {err} %.",
+        ),
+        "percentiles": (
+            "At c = {c} (ab -n {n}): aiohttp p50 {a50} ms, max {a100} ms; Django with one worker "
+            "p50 {d50} ms, max {d100} ms; blocking aiohttp p50 {b50} ms, max {b100} ms.",
+            "The event loop keeps every request close to the sleep; one worker or a blocked "
+            "loop makes requests queue, and the median and the tail grow with c.",
+        ),
+    },
+    "ru": {
+        "capacity": (
+            "W синхронных воркеров Django ограничивают пропускную способность величиной около "
+            "W/S: {dj1_max} запросов/с с одним воркером и {dj4_max} с четырьмя; предел "
+            "наступает за коленом N* ≈ {dj1_knee} и {dj4_knee} клиентов.",
+            "Цикл событий масштабируется до N* ≈ {aio_knee} (по MVA {aio_x} запросов/с при "
+            "N = {aio_n}); дальше симулированный цикл, занятый и с прогретым кэшем, превосходит "
+            "границу {aio_max}, посчитанную по холодному CPU: {des_max} при N = {des_n}.",
+        ),
+        "little": (
+            "{label}: в среднем в системе находилось L = {L} запроса, а X·R = {X} запросов/с × "
+            "{R} с = {XR}; ещё не дошли до обработчика: L = {Lq} и X·W = {X} × {W} с = {XW}.",
+            "Числа самого ab подчиняются тому же закону: RPS × среднее Total = {ab_rps} × "
+            "{ab_total} мс = {ab_L}, чуть меньше c = {c}: первый запрос идёт в одиночку, "
+            "а в конце прогон затухает.",
+        ),
+        "timelines": (
+            "ab -n {n} -c {c}, sleep {sleep} с: aiohttp спит во всех соединениях сразу и "
+            "укладывается в {aio_t} с; Django с {w} воркерами обслуживает по {w} запроса "
+            "за раз, и ему нужно {dj_t} с.",
+            "aiohttp с блокирующим sleep выполняет обработчики один за другим пачками по "
+            "{batches} и тратит {blk_t} с; на полосах: соединение, ожидание, sleep, закрытие.",
+        ),
+        "finite": (
+            "При -n {n_short} -c {c} ab показывает для aiohttp {aio_short} запросов/с — на "
+            "{pct} % меньше установившихся {aio_mva} (MVA); прогон -n {n_long} даёт {aio_long}.",
+            "Первый запрос идёт в одиночку, последняя волна неполная; единственный воркер "
+            "Django и так загружен полностью, поэтому его короткий прогон теряет лишь {dj_pct} %.",
+        ),
+        "workers": (
+            "Чтобы получить {target} запросов/с при ab -c {c}, Django нужно W = {needed} "
+            "воркеров при sleep {sleeps} мс (MVA); правило W ≈ RPS × S даёт {rule}.",
+            "Каждый воркер добавляет около 1/S запросов/с, пока хватает {cores} ядер; "
+            "симуляция ab при S = {sleep} с (точки, -n {n}) расходится с MVA не более чем на "
+            "{err} %.",
+        ),
+        "percentiles": (
+            "При c = {c} (ab -n {n}): aiohttp — медиана {a50} мс, максимум {a100} мс; Django с "
+            "одним воркером — {d50} и {d100} мс; aiohttp с блокирующим sleep — {b50} и {b100} мс.",
+            "Цикл событий держит каждый запрос около времени sleep; один воркер или "
+            "заблокированный цикл выстраивают запросы в очередь, и медиана, и хвост растут с c.",
+        ),
+    },
+}
+
+FIGURES: tuple[str, ...] = tuple(_CAPTIONS["en"])
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if asim speaks it; InputError otherwise."""
+    if lang not in LANGS:
+        raise InputError(f"--lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    return lang
+
+
+def texts(lang: str) -> Mapping[str, str]:
+    """Labels, legend entries and lane names in ``lang``."""
+    return MappingProxyType(_TEXTS[check_lang(lang)])
+
+
+def caption(lang: str, figure: str, **numbers: object) -> tuple[str, str]:
+    """The two caption lines of ``figure`` in ``lang`` with ``numbers`` filled in."""
+    first, second = _CAPTIONS[check_lang(lang)][figure]
+    return first.format(**numbers), second.format(**numbers)
+
+
+def number(value: float, digits: int, lang: str) -> str:
+    """``value`` with ``digits`` decimals; Russian writes the decimal comma."""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "ru" else text
+
+
+def server_name(lang: str, server: str, workers: int = 1) -> str:
+    """How a figure names a server, e.g. "Django, 4 workers" / "Django, 4 воркера"."""
+    if server != DJANGO:
+        if server not in (AIOHTTP, AIOHTTP_BLOCKING):
+            raise InputError(f"unknown server {server!r}")
+        return texts(lang)[f"server_{server}"]
+    if lang == "ru":
+        return f"Django, {workers} {_ru_plural(workers, 'воркер', 'воркера', 'воркеров')}"
+    return f"Django, {workers} worker{'s' if workers != 1 else ''}"
+
+
+def _ru_plural(n: int, one: str, few: str, many: str) -> str:
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
