@@ -110,6 +110,10 @@ class AbClient:
         self.wakes = 0
         self._last_event = 0.0
         self.last_activity = 0.0
+        self.live: set[Conn] = set()  # connections ab has open
+        self.on_record: Callable[[], None] | None = None  # fast-forward's hook
+        self.slot_log = array("i")
+        self.done_log = array("d")
 
     # -- socket events arriving at ab's poll loop ------------------------------------------
     def post(self, kind: int, item: object) -> None:
@@ -156,6 +160,7 @@ class AbClient:
                 if self.started >= self.requests:
                     continue  # start_connect returns at once
                 conn = Conn(item, self.env.now)
+                self.live.add(conn)
                 self._busy = True
                 self.cpu.run(self.thread, self.costs.ab_connect_cpu_s, self._connected, conn)
                 return
@@ -174,13 +179,22 @@ class AbClient:
                 return
             # _EOF: close_connection stamps done first, then closes and reconnects.
             self._busy = True
-            self.cpu.run(self.thread, self.costs.ab_close_cpu_s, self._closed, conn, self.env.now)
+            conn.done = self.env.now
+            self.cpu.run(self.thread, self.costs.ab_close_cpu_s, self._closed, conn)
             return
         self._busy = False
 
     def _connected(self, conn: Conn) -> None:
         self._syn(conn)
         self._next()
+
+    def shift(self, dt: float) -> None:
+        """Move every absolute time ab holds ``dt`` seconds later (see `asim.sim.fastforward`)."""
+        self._last_event += dt
+        self.last_activity += dt
+        self.thread.shift(dt)
+        for conn in self.live:
+            conn.shift(dt)
 
     def _syn(self, conn: Conn) -> None:
         if self.server.syn(conn):
@@ -226,8 +240,9 @@ class AbClient:
             self._queue.appendleft((_WRITE, conn))
         self._next()
 
-    def _closed(self, conn: Conn, done_at: float) -> None:
-        self._record(conn, done_at)
+    def _closed(self, conn: Conn) -> None:
+        self.live.discard(conn)
+        self._record(conn, conn.done)
         conn.client_closed = True
         self.server.client_closed(conn)
         if self.done >= self.requests:
@@ -250,6 +265,10 @@ class AbClient:
         self.waittime_us.append(max(0, round(conn.beginread * 1e6) - round(conn.endwrite * 1e6)))
         self.done += 1
         self.last_activity = done_at
+        if self.on_record is not None:
+            self.slot_log.append(conn.slot)
+            self.done_log.append(done_at)
+            self.on_record()
         if self.done >= self.requests:
             self._busy = True  # ab leaves its loop; nothing more is processed
             self.on_finished()

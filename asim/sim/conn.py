@@ -56,3 +56,23 @@ class Conn:
         self.server_keepalive = False
         self.requests_served = 0
         self.status_ok = True
+
+    def shift(self, dt: float) -> None:
+        """Move every stamp already taken ``dt`` seconds later."""
+        for name in _STAMPS:
+            value = getattr(self, name)
+            if value >= 0:
+                setattr(self, name, value + dt)
+
+
+_STAMPS = (
+    "start",
+    "connect",
+    "endwrite",
+    "beginread",
+    "done",
+    "accepted",
+    "handler_start",
+    "handler_end",
+    "fin_sent",
+)

@@ -87,6 +87,15 @@ class EventLoopServer:
     def client_closed(self, conn: Conn) -> None:
         """ab closed its end; aiohttp has already closed the socket (no keep-alive)."""
 
+    def shift(self, dt: float) -> None:
+        """Move every absolute time the loop holds ``dt`` seconds later."""
+        self._timers = [(when + dt, seq, fn, arg) for when, seq, fn, arg in self._timers]
+        self.thread.shift(dt)
+
+    @property
+    def shift_safe(self) -> bool:
+        return True
+
     # -- the loop ------------------------------------------------------------------------------
     def start(self) -> None:
         self._asleep = True

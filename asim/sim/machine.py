@@ -58,6 +58,10 @@ class Thread:
         self.idle_since = -1.0  # never ran: no penalty for the very first burst
         self.busy_s = 0.0
 
+    def shift(self, dt: float) -> None:
+        if self.idle_since >= 0:
+            self.idle_since += dt
+
     def penalty_s(self, now: float) -> float:
         if self.cold_s <= 0 or self.idle_since < 0:
             return 0.0
@@ -92,6 +96,10 @@ class Cpu:
         self.env = env
         self.cores = cores
         self._bursts: list[_Burst] = []
+
+    def shift(self, dt: float) -> None:
+        for b in self._bursts:
+            b.since += dt
 
     @property
     def rate(self) -> float:

@@ -12,6 +12,7 @@ from asim.errors import PredictedAbortError
 from asim.sim.abclient import AbClient, RequestRecord
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.eventloop import EventLoopServer
+from asim.sim.fastforward import FastForward
 from asim.sim.machine import Cpu
 from asim.sim.report import AbReport
 from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, Scenario
@@ -59,6 +60,7 @@ class SimRun:
     loop_batches: tuple[int, ...] = ()
     loop_iterations: int = 0
     ab_wakes: int = 0
+    skipped_requests: int = 0
 
 
 def simulate(
@@ -68,8 +70,13 @@ def simulate(
     jitter: Jitter | None = None,
     seed: int | np.random.Generator | None = None,
     keep_records: bool = True,
+    fast_forward: bool = True,
 ) -> SimRun:
-    """Run the model of ``ab -n N -c C [-k]`` against ``scenario``'s server."""
+    """Run the model of ``ab -n N -c C [-k]`` against ``scenario``'s server.
+
+    ``fast_forward`` lets a deterministic run without kept records skip the cycles it repeats
+    (`asim.sim.fastforward`); the report is the same as without it.
+    """
     costs = costs or DEFAULT_COSTS
     env = simpy.Environment()
     cpu = Cpu(env, scenario.cores)
@@ -109,6 +116,9 @@ def simulate(
         raise ValueError(scenario.server)
     server.ab = ab
     ab.server = server
+    ff = None
+    if fast_forward and jitter is None and not keep_records:
+        ff = FastForward(env, cpu, ab, server)
     server.start()
     ab.begin()
     try:
@@ -135,6 +145,7 @@ def simulate(
         loop_batches=batches,
         loop_iterations=getattr(server, "iterations", 0),
         ab_wakes=ab.wakes,
+        skipped_requests=ff.skipped_requests if ff else 0,
     )
 
 

@@ -75,6 +75,17 @@ class WorkerPoolServer:
     def start(self) -> None:
         """Workers start idle, waiting in select() on the listening socket."""
 
+    def shift(self, dt: float) -> None:
+        """Move every absolute time the workers hold ``dt`` seconds later."""
+        for w in self.workers:
+            w.notified += dt
+            w.thread.shift(dt)
+
+    @property
+    def shift_safe(self) -> bool:
+        """No worker was killed: the arbiter's whole-second checks are not shift-invariant."""
+        return self.killed == 0
+
     # -- the kernel side ---------------------------------------------------------------------
     def syn(self, conn: Conn) -> bool:
         if len(self.accept_queue) >= self.capacity:

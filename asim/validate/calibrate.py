@@ -139,7 +139,7 @@ def fit_wakeup_s(costs: Costs, server: str, observed_ms: float, sleep_s: float) 
 def _counts(costs: Costs, concurrency: int, requests: int) -> tuple[float, float]:
     """Loop iterations and ab wake-ups per request the model makes for aiohttp at sleep 0."""
     sc = Scenario(server=AIOHTTP, sleep_s=0.0, concurrency=concurrency, requests=requests)
-    run = simulate(sc, costs=costs, keep_records=False)
+    run = simulate(sc, costs=costs, keep_records=False, fast_forward=False)
     return run.loop_iterations / requests, run.ab_wakes / requests
 
 
