@@ -174,6 +174,10 @@ def validate(
         None, "--resume", help="Finish the runs missing from an earlier results folder.",
         show_default=False,
     ),
+    calibration: str = typer.Option(
+        "auto", help="Model costs: auto (this machine's `asim calibrate` file if any), none, "
+        "or a calibration file.",
+    ),
 ) -> int:
     """Run the lab for real: start the servers, run ab, compare with the model, write report.md."""
     from pathlib import Path
@@ -181,6 +185,7 @@ def validate(
     from rich.console import Console
     from rich.table import Table
 
+    from asim.calibration import resolve
     from asim.errors import AbError
     from asim.validate.report import console_rows
     from asim.validate.run import RichProgress, plan_and_folder
@@ -192,12 +197,14 @@ def validate(
         out=None if out is None else Path(out),
         resume_dir=None if resume_dir is None else Path(resume_dir),
     )
+    cal = resolve(calibration)
     console = Console()
     console.print(f"asim validate {plan.name}: {len(plan.points())} points × {plan.repeats} "
                   f"run(s) → {folder}/")
+    console.print(cal.describe())
     try:
         with RichProgress(console) as progress:
-            result = run_validate(plan, folder, listener=progress)
+            result = run_validate(plan, folder, listener=progress, costs=cal.costs)
     except KeyboardInterrupt:
         typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
                    f"measure the rest with: asim validate --resume {folder}", err=True)

@@ -216,11 +216,13 @@ def running_server(
                 log_path = _new_log(spec, port, log_dir)
                 if log_dir is None:
                     logs.append(log_path)
-                with open(log_path, "ab") as log:
+                # A Ctrl-C between fork and the assignment would leave a server nobody owns:
+                # hold signals over Popen; the child unblocks them before it execs.
+                with open(log_path, "ab") as log, signals_deferred():
                     proc = subprocess.Popen(
                         argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                         env={**env, **extra_env}, start_new_session=True,
-                        preexec_fn=die_with_parent,
+                        preexec_fn=_child_setup,
                     )
                 try:
                     _wait_ready(proc, spec, port, log_path, ready_timeout_s)
@@ -286,6 +288,12 @@ def die_with_parent(sig: int = signal.SIGTERM) -> None:
     """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+
+def _child_setup() -> None:
+    """In the forked server, before exec: default signal mask, and die with the owner."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    die_with_parent()
 
 
 def _wait_ready(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from asim.errors import AbError, InputError
-from asim.sim.costs import Costs
+from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.report import AbReport
 from asim.sim.spec import machine_cores
 from asim.validate.compare import MetricError, PointComparison, compare, error_summary
@@ -134,7 +134,9 @@ def _validate(
             measured += m
             failed += f
     listener.rendering()
-    return render(store, plan, predictions, measured_runs=measured, failed_runs=failed)
+    return render(
+        store, plan, predictions, measured_runs=measured, failed_runs=failed, costs=costs
+    )
 
 
 def resume(
@@ -227,6 +229,7 @@ def render(
     *,
     measured_runs: int = 0,
     failed_runs: int = 0,
+    costs: Costs | None = None,
 ) -> ValidateResult:
     """Compare, draw the figures and write report.md from what ``store`` holds."""
     from asim.validate.figures import save_study_figures
@@ -240,7 +243,7 @@ def render(
         saved = save_study_figures(study, comparisons, store.root)
         figures[study.name] = [p.name for p in saved]
         paths += saved
-    text = render_markdown(plan, comparisons, figures=figures, meta=_meta(records))
+    text = render_markdown(plan, comparisons, figures=figures, meta=_meta(records, costs))
     report_path = store.root / REPORT_FILE
     report_path.write_text(text + "\n", encoding="utf-8")
     return ValidateResult(
@@ -259,10 +262,10 @@ def report_only(out_dir: Path, *, costs: Costs | None = None) -> ValidateResult:
     """Rewrite the report of a results folder without measuring anything."""
     store = ResultsDir.open(out_dir)
     plan = store.read_plan()
-    return render(store, plan, predictions_for(plan, costs=costs))
+    return render(store, plan, predictions_for(plan, costs=costs), costs=costs)
 
 
-def _meta(records: Sequence[Record]) -> dict[str, str]:
+def _meta(records: Sequence[Record], costs: Costs | None = None) -> dict[str, str]:
     def version(dist: str) -> str:
         try:
             return metadata.version(dist)
@@ -280,6 +283,10 @@ def _meta(records: Sequence[Record]) -> dict[str, str]:
     commands = [r.command for r in records if r.command]
     if commands:
         meta["ab command, e.g."] = f"`{commands[0]}`"
+    source = (costs or DEFAULT_COSTS).source
+    meta["model costs"] = (
+        "built-in defaults" if source == "defaults" else f"calibration `{source}`"
+    )
     meta["report written"] = datetime.now(UTC).isoformat(timespec="seconds")
     return meta
 
