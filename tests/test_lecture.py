@@ -214,6 +214,15 @@ def test_timeline_command_writes_png_and_svg(tmp_path):
     assert str(tmp_path / "t.png") in out.stdout
 
 
+@pytest.mark.live
+def test_timeline_command_draws_a_real_run(tmp_path):
+    out = asim("timeline", "--server", "aiohttp", "--observed", "--requests", "6",
+               "--concurrency", "3", "--sleep", "0.05", "--out", str(tmp_path / "real.png"))
+    assert out.returncode == 0, out.stderr
+    assert "(measured)" in out.stdout
+    assert (tmp_path / "real.png").stat().st_size > 10_000 and (tmp_path / "real.svg").exists()
+
+
 def test_lecture_command_defaults_to_a_lecture_folder(tmp_path):
     out = asim("lecture", "--lang", "ru", cwd=tmp_path)
     assert out.returncode == 0, out.stderr

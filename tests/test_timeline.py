@@ -140,3 +140,98 @@ def test_plot_names_every_lane_and_labels_the_batches(lang):
     assert drawn == sorted(str(b) for b in tl.batches)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts(lang)["blocked"] in legend and texts(lang)["handler"] in legend
+
+
+# -- observed runs: the join of a server trace and ab's -g file ------------------------------------
+def as_measured(r):
+    """What the servers' trace and ab's -g file would hold for simulated run ``r``.
+
+    Client ports grow in the order ab opened the connections, as the kernel hands them out;
+    connections opened at one instant (zero costs) are in the order the FIFO server took them.
+    """
+    from asim.servers.trace import TraceRecord
+    from asim.sim.abtext import GnuplotRow
+
+    epoch_us = 1_700_000_000_000_000
+
+    def us(t):
+        return epoch_us + round(t * 1e6)
+
+    by_open = sorted(r.records, key=lambda rec: (rec.start, rec.accepted, rec.handler_start))
+    trace = [TraceRecord(server=r.scenario.server, pid=4000 + (rec.worker or 0),
+                         peer_port=30000 + k, accept_us=us(rec.accepted), recv_us=None,
+                         start_us=us(rec.handler_start), end_us=us(rec.handler_end),
+                         close_us=us(rec.done))
+             for k, rec in enumerate(by_open)]
+    rows = [GnuplotRow(start_text="-", start_epoch_s=us(rec.start) // 1_000_000,
+                       ctime_ms=round((rec.connect - rec.start) * 1000), dtime_ms=0,
+                       ttime_ms=round((rec.done - rec.start) * 1000), wait_ms=0)
+            for rec in r.records]
+    return trace, rows, epoch_us
+
+
+@pytest.mark.parametrize(
+    ("server", "workers", "n", "c"),
+    [("django", 1, 3, 2), ("django", 2, 12, 5), ("aiohttp", 1, 12, 5),
+     ("aiohttp-blocking", 1, 12, 5)],
+)
+def test_observed_join_recovers_slots_and_starts_of_an_exact_run(server, workers, n, c):
+    from asim.lecture.observed import observed_records
+
+    r = run(server, n, c, workers=workers)
+    trace, rows, epoch_us = as_measured(r)
+    got = observed_records(trace, rows, concurrency=c, after_us=epoch_us)
+
+    def key(rec):
+        return (rec.slot, round(rec.start, 9), round(rec.done, 9), round(rec.handler_start, 9))
+
+    assert sorted(map(key, got)) == sorted(map(key, r.records))
+
+
+@pytest.mark.parametrize(("server", "workers"), [("django", 2), ("aiohttp-blocking", 1)])
+def test_observed_join_is_within_a_millisecond_with_real_costs(server, workers):
+    from asim.lecture.observed import observed_records
+
+    r = run(server, 20, 6, workers=workers, costs=Costs())
+    trace, rows, epoch_us = as_measured(r)
+    got = sorted(observed_records(trace, rows, concurrency=6, after_us=epoch_us),
+                 key=lambda rec: rec.handler_start)
+    want = sorted(r.records, key=lambda rec: rec.handler_start)
+    t0 = want[0].accepted  # the join counts time from the first accept
+    for g, w in zip(got, want, strict=True):
+        assert g.slot == w.slot
+        assert g.start == pytest.approx(w.start - t0, abs=1e-3)
+        assert g.done == pytest.approx(w.done - t0, abs=1e-6)
+
+
+def test_observed_join_skips_the_probe_and_refuses_an_empty_trace():
+    from asim.errors import AbError
+    from asim.lecture.observed import observed_records
+
+    r = run("django", 3, 2)
+    trace, rows, epoch_us = as_measured(r)
+    assert len(observed_records(trace, rows, concurrency=2, after_us=epoch_us + 1)) == 2
+    with pytest.raises(AbError, match="no request"):
+        observed_records(trace, rows, concurrency=2, after_us=epoch_us + 10**9)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(("server", "workers"), [("django", 2), ("aiohttp-blocking", 1)])
+def test_observed_run_of_the_real_server_and_ab(server, workers):
+    from asim.lecture.observed import observed_run
+
+    sleep_s = 0.05
+    obs = observed_run(Scenario(server=server, workers=workers, sleep_s=sleep_s,
+                                concurrency=4, requests=10))
+    assert len(obs.records) == 10
+    assert {rec.slot for rec in obs.records} == {0, 1, 2, 3}
+    assert obs.total_error_ms < 25  # rebuilt Totals against ab's own (sorted, pairwise)
+    for rec in obs.records:
+        assert rec.start <= rec.accepted <= rec.handler_start
+        assert rec.handler_end - rec.handler_start >= sleep_s * 0.95
+    tl = obs.timeline()
+    assert len(tl.lanes_of(SLOT)) == 4
+    if server == "django":
+        assert len(tl.lanes_of(WORKER)) == workers
+    else:
+        assert sum(tl.batches) == 10
