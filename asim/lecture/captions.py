@@ -112,7 +112,7 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
     "en": {
         "capacity": (
             "Django's W sync workers cap throughput at about W/S: {dj1_max} requests/s with one "
-            "worker and {dj4_max} with four, reached past the knee N* ≈ {dj1_knee} and "
+            "worker and {dj4_max} with four, reached past the knees N* ≈ {dj1_knee} and "
             "{dj4_knee} clients.",
             "The event loop scales with clients up to N* ≈ {aio_knee} (MVA: {aio_x} requests/s "
             "at N = {aio_n}); past it the simulated loop, busy and warm, beats the cold-CPU bound "
@@ -154,7 +154,7 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "capacity": (
             "W синхронных воркеров Django ограничивают пропускную способность величиной около "
             "W/S: {dj1_max} запросов/с с одним воркером и {dj4_max} с четырьмя; предел "
-            "наступает за коленом N* ≈ {dj1_knee} и {dj4_knee} клиентов.",
+            "достигается за коленом, при N* ≈ {dj1_knee} и {dj4_knee} соответственно.",
             "Цикл событий масштабируется до N* ≈ {aio_knee} (по MVA {aio_x} запросов/с при "
             "N = {aio_n}); дальше симулированный цикл, занятый и с прогретым кэшем, превосходит "
             "границу {aio_max}, посчитанную по холодному CPU: {des_max} при N = {des_n}.",

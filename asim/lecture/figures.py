@@ -79,10 +79,10 @@ def plot_little(ax: Axes, check: LittleCheck, *, text: Mapping[str, str]) -> Axe
     rows = ((check.mean_in_system, check.throughput_rps * check.mean_response_s, PALETTE[0]),
             (check.mean_waiting, check.throughput_rps * check.mean_wait_s, PALETTE[2]))
     for mean, little, colour in rows:
-        ax.axhline(mean, color=colour, lw=LINE_W * 0.5, alpha=0.6)
+        ax.axhline(mean, color=colour, lw=LINE_W * 2.5, alpha=0.3)  # wide: X·R lies on it
         ax.axhline(little, color="black", lw=LINE_W * 0.6, ls="--")
     handles, _ = ax.get_legend_handles_labels()
-    handles += _key(text, ("time_average", {"lw": LINE_W * 0.5, "alpha": 0.6}),
+    handles += _key(text, ("time_average", {"lw": LINE_W * 2.5, "alpha": 0.3}),
                     ("little", {"lw": LINE_W * 0.6, "ls": "--"}))
     ax.set_xlim(0, check.end_s)
     ax.set_ylim(0, max(check.in_system) * 1.25)
