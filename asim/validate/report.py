@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO
+from asim.validate.fidelity import accuracy_lines
 from asim.validate.compare import (
     METRICS,
     METRICS_BY_KEY,
@@ -407,6 +408,8 @@ def render_markdown(
             lines += [f"![{study.name}: {name}]({name})", ""]
     lines += ["## How far the model is from the measurements", ""]
     lines += error_table(comparisons)
+    lines += ["", "### Against the accuracy goals", ""]
+    lines += accuracy_lines(comparisons)
     lines += ["", "## Conclusions", ""]
     for c in conclusions(plan, comparisons):
         lines += [f"### {c.question}", "", " ".join(c.sentences), ""]

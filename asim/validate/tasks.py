@@ -295,11 +295,74 @@ TASK9 = Study(
     concurrencies=(5, 10, 20, 40),
 )
 
+# The hold-out set: shapes beyond the seed that calibration never sees and the model was not
+# built on. Sleeps of 2 ms or less are CPU-dominated (asim.validate.fidelity).
+_DJANGO_2 = Series(server=DJANGO, workers=2)
+_DJANGO_4 = Series(server=DJANGO, workers=4)
+HOLDOUT = (
+    Study(
+        name="holdout-workers",
+        title="Hold-out: several gunicorn workers, short IO waits",
+        x=X_SLEEP,
+        series=(_DJANGO_2, _DJANGO_4),
+        sleeps_s=(0.02, 0.05, 0.1),
+        concurrencies=(10,),
+        requests=200,
+    ),
+    Study(
+        name="holdout-keepalive",
+        title="Hold-out: ab -k (keep-alive)",
+        x=X_CONCURRENCY,
+        series=(_AIOHTTP, _DJANGO_1),
+        sleeps_s=(0.02,),
+        concurrencies=(5, 20),
+        requests=200,
+        keepalive=True,
+    ),
+    Study(
+        name="holdout-long",
+        title="Hold-out: IO-dominated, ab -n 1000",
+        x=X_CONCURRENCY,
+        series=(_AIOHTTP, _DJANGO_4),
+        sleeps_s=(0.05,),
+        concurrencies=(10, 50),
+        requests=1000,
+    ),
+    Study(
+        name="holdout-backlog",
+        title="Hold-out: more clients than aiohttp's listen backlog, long sleep",
+        x=X_CONCURRENCY,
+        series=(_AIOHTTP,),
+        sleeps_s=(1.0,),
+        concurrencies=(200, 300),
+        requests=600,
+    ),
+    Study(
+        name="holdout-cpu-clients",
+        title="Hold-out: CPU-dominated, no sleep, more clients",
+        x=X_CONCURRENCY,
+        series=(_AIOHTTP, _DJANGO_1, _DJANGO_4),
+        sleeps_s=(0.0,),
+        concurrencies=(1, 10, 50, 200),
+        requests=2000,
+    ),
+    Study(
+        name="holdout-cpu-sleep",
+        title="Hold-out: CPU-dominated, sleeps of 0-2 ms",
+        x=X_SLEEP,
+        series=(_AIOHTTP, _DJANGO_1, _DJANGO_4),
+        sleeps_s=(0.0, 0.001, 0.002),
+        concurrencies=(10,),
+        requests=2000,
+    ),
+)
+
 BUILTIN_TASKS: dict[str, tuple[Study, ...]] = {
     "task7": (TASK7,),
     "task8": (TASK8,),
     "task9": (TASK9,),
     "all": (TASK7, TASK8, TASK9),
+    "holdout": HOLDOUT,
 }
 
 

@@ -1,0 +1,41 @@
+"""The accuracy summary: IO- and CPU-dominated groups apart, percentiles against a widened band."""
+
+import pytest
+from validate_helpers import synthetic_report
+
+from asim.validate.compare import PointComparison
+from asim.validate.fidelity import accuracy_lines, band_accuracy, group_accuracy
+from asim.validate.tasks import Point
+
+
+def comparison(sleep_s, predicted_ms, observed_ms):
+    point = Point(server="aiohttp", sleep_s=sleep_s, concurrency=2, requests=20)
+    return PointComparison(
+        point=point,
+        predicted=synthetic_report(concurrency=2, request_ms=predicted_ms),
+        observed=tuple(synthetic_report(concurrency=2, request_ms=ms) for ms in observed_ms),
+    )
+
+
+def test_group_accuracy_takes_the_median_of_repeats():
+    c = comparison(0.1, 102.0, [100.0, 101.0, 99.0])  # median 100 -> +2 %
+    g = group_accuracy("io", [c])
+    assert g.max_abs_pct == pytest.approx(2.0, rel=1e-3)
+    assert g.points == 1
+
+
+def test_band_is_widened_by_five_percent():
+    inside = comparison(0.1, 104.0, [100.0, 101.0])  # 104 <= 101 * 1.05
+    outside = comparison(0.1, 107.0, [100.0, 101.0])
+    assert band_accuracy([inside]).inside == 3  # p50, p90, p100
+    band = band_accuracy([outside])
+    assert band.inside == 0 and band.total == 3
+    assert "model 107" in band.misses[0]
+
+
+def test_report_lines_split_io_and_cpu_points():
+    lines = "\n".join(
+        accuracy_lines([comparison(0.1, 101.0, [100.0]), comparison(0.001, 130.0, [100.0])])
+    )
+    assert "IO-dominated (sleep > 2 ms) | 1 | 1.00 %" in lines
+    assert "CPU-dominated (sleep ≤ 2 ms) | 1 | 30.00 %" in lines
