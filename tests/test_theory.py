@@ -494,7 +494,7 @@ def test_aiohttp_network_is_cpu_queues_and_a_wait():
     assert net.station("ab").demand_s == pytest.approx(c.ab_cpu_s)
     assert net.station("wait").is_delay
     assert net.station("wait").demand_s == pytest.approx(
-        0.1 + c.asyncio_sleep_overshoot_s
+        0.1 + c.asyncio_sleep_overshoot_s + c.loop_light_load_extra_s + c.ab_cold_cpu_s
     )
     one_core = scenario_network(scenario(server="aiohttp", cores=1), c)
     assert one_core.station("cpu").demand_s == pytest.approx(c.loop_cpu_s + c.ab_cpu_s)

@@ -91,40 +91,38 @@ class Costs:
 
     @property
     def ab_cpu_s(self) -> float:
-        """ab's CPU per request (one new connection per request, ab idle between requests)."""
+        """ab's warm CPU per request: its steps and one poll wake-up (the least it can spend,
+        so 1 / ab_cpu_s bounds the request rate ab can drive)."""
         return (
             self.ab_connect_cpu_s
             + self.ab_write_cpu_s
             + self.ab_read_cpu_s
             + self.ab_close_cpu_s
-            + 2 * self.ab_poll_cpu_s  # woken for the response, then for the EOF
-            + self.ab_cold_cpu_s
+            + self.ab_poll_cpu_s
         )
 
     @property
     def loop_cpu_s(self) -> float:
-        """The event loop's CPU per request at light load: every request finds it cold (long
-        sleeps) and each of its eight callbacks runs in a select() round of its own, plus the
-        round of the timer."""
+        """The event loop's warm CPU per request: its steps and eight callbacks, select()
+        rounds shared with other requests (the least it can spend: a throughput ceiling)."""
         return (
             self.loop_accept_cpu_s
             + self.loop_request_cpu_s
             + self.loop_response_cpu_s
             + self.loop_close_cpu_s
             + 8 * self.loop_callback_cpu_s
-            + 9 * self.loop_iteration_cpu_s
-            + self.loop_cold_cpu_s
         )
 
     @property
+    def loop_light_load_extra_s(self) -> float:
+        """What a request costs the loop on top of `loop_cpu_s` when it is alone: a cold start
+        and a select() round for each of its nine steps."""
+        return self.loop_cold_cpu_s + 9 * self.loop_iteration_cpu_s
+
+    @property
     def worker_cpu_s(self) -> float:
-        """One gunicorn worker's CPU per request (cold after each sleep)."""
-        return (
-            self.worker_request_cpu_s
-            + self.worker_response_cpu_s
-            + self.worker_close_cpu_s
-            + self.worker_cold_cpu_s
-        )
+        """One gunicorn worker's warm CPU per request."""
+        return self.worker_request_cpu_s + self.worker_response_cpu_s + self.worker_close_cpu_s
 
     def to_dict(self) -> dict[str, float | str]:
         return asdict(self)

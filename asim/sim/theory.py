@@ -42,11 +42,16 @@ def _sleep_with_overshoot_s(sleep_s: float, overshoot_s: float) -> float:
 
 def scenario_network(scenario: Scenario, costs: Costs) -> Network:
     """The closed network one request of ``scenario`` travels through (think time 0)."""
+    # Warm CPU queues; what a request pays only when the system is idle enough for caches to go
+    # cold (and the loop's select() round per step) is a delay: it adds latency at light load
+    # and vanishes under load, so it must not lower the throughput ceiling.
     ab = Station.queue("ab", costs.ab_cpu_s)
     if scenario.server == AIOHTTP:
         wait = Station.delay(
             "wait",
-            _sleep_with_overshoot_s(scenario.sleep_s, costs.asyncio_sleep_overshoot_s),
+            _sleep_with_overshoot_s(scenario.sleep_s, costs.asyncio_sleep_overshoot_s)
+            + costs.loop_light_load_extra_s
+            + costs.ab_cold_cpu_s,
         )
         if scenario.cores >= 2:
             stations = (Station.queue("loop", costs.loop_cpu_s), ab, wait)
@@ -55,10 +60,18 @@ def scenario_network(scenario: Scenario, costs: Costs) -> Network:
         return Network(stations=stations)
     if scenario.server == AIOHTTP_BLOCKING:
         hold_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
-        loop = Station.queue("loop", hold_s + costs.loop_cpu_s)
-        return Network(stations=(loop, ab))
+        # After each blocking sleep the loop itself resumes cold: that is on its critical path.
+        cold_s = costs.loop_cold_cpu_s if scenario.sleep_s > 0 else 0.0
+        loop = Station.queue("loop", hold_s + costs.loop_cpu_s + cold_s)
+        return Network(stations=(loop, ab, Station.delay("ab cold", costs.ab_cold_cpu_s)))
     if scenario.server == DJANGO:
-        return Network(stations=(workers_station(scenario, costs), ab))
+        return Network(
+            stations=(
+                workers_station(scenario, costs),
+                ab,
+                Station.delay("ab cold", costs.ab_cold_cpu_s),
+            )
+        )
     raise InputError(f"no queueing model for server {scenario.server!r}")
 
 
@@ -76,7 +89,8 @@ def workers_station(scenario: Scenario, costs: Costs) -> Station:
         return Station.multi_server("workers", worker_hold_s(scenario, costs), workers)
     inner = Network(
         stations=(
-            Station.multi_server("cores", costs.worker_cpu_s, scenario.cores),
+            Station.multi_server("cores", costs.worker_cpu_s + _worker_cold_s(scenario, costs),
+                                 scenario.cores),
             Station.delay("sleep", sleep_s),
         )
     )
@@ -86,7 +100,12 @@ def workers_station(scenario: Scenario, costs: Costs) -> Station:
 def worker_hold_s(scenario: Scenario, costs: Costs) -> float:
     """How long one request holds a gunicorn worker when no worker waits for a core."""
     sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
-    return costs.worker_cpu_s + sleep_s
+    return costs.worker_cpu_s + _worker_cold_s(scenario, costs) + sleep_s
+
+
+def _worker_cold_s(scenario: Scenario, costs: Costs) -> float:
+    # A worker wakes from every sleep of its view with cold caches, whatever the load.
+    return costs.worker_cold_cpu_s if scenario.sleep_s > 0 else 0.0
 
 
 def workers_lockstep(scenario: Scenario, costs: Costs) -> Lockstep:
