@@ -120,7 +120,8 @@ def error_table(comparisons: Sequence[PointComparison]) -> list[str]:
                 e.worst_point_id or "–",
             ]
         )
-    return _table(["Metric", "Points", "Median |error|", "Max |error|", "Worst point"], rows)
+    header = ["Metric", "Points", "Median \\|error\\|", "Max \\|error\\|", "Worst point"]
+    return _table(header, rows)
 
 
 def console_rows(comparisons: Sequence[PointComparison]) -> tuple[list[str], list[list[str]]]:
