@@ -10,6 +10,7 @@ through a dozen steps, and a callback costs a fraction of a generator switch.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from typing import Any
@@ -70,14 +71,9 @@ class Thread:
 
 
 class _Burst:
-    __slots__ = ("remaining_s", "since", "token", "thread", "fn", "args")
+    __slots__ = ("thread", "fn", "args")
 
-    def __init__(
-        self, remaining_s: float, since: float, thread: Thread, fn: Callable, args: tuple
-    ) -> None:
-        self.remaining_s = remaining_s
-        self.since = since
-        self.token = 0
+    def __init__(self, thread: Thread, fn: Callable, args: tuple) -> None:
         self.thread = thread
         self.fn = fn
         self.args = args
@@ -88,6 +84,11 @@ class Cpu:
 
     `run` starts one burst for a thread; the caller guarantees that a thread has at most one
     burst in progress (a thread is sequential).
+
+    Processor sharing is kept in virtual time: ``v`` is the work every burst in progress has
+    received so far, growing at the shared rate min(1, K / n). A burst of w seconds started at
+    virtual time v finishes at v + w, so a heap of finish tags gives the next completion, and a
+    start or a finish only moves one scheduled event however many bursts share the cores.
     """
 
     def __init__(self, env: simpy.Environment, cores: int) -> None:
@@ -95,55 +96,66 @@ class Cpu:
             raise ValueError(f"cores must be >= 1, got {cores}")
         self.env = env
         self.cores = cores
-        self._bursts: list[_Burst] = []
+        self._heap: list[tuple[float, int, _Burst]] = []
+        self._v = 0.0  # virtual time: work served to each burst in progress
+        self._t = 0.0  # real time at which _v was last brought up to date
+        self._seq = 0
+        self._token = 0
+        self._next_v = math.inf  # finish tag the scheduled completion event is for
+        self._firing = False
 
     def shift(self, dt: float) -> None:
-        for b in self._bursts:
-            b.since += dt
+        self._t += dt
 
     @property
     def rate(self) -> float:
         """Speed of each burst now: 1 while bursts <= cores, cores / bursts beyond."""
-        n = len(self._bursts)
+        n = len(self._heap)
         return 1.0 if n <= self.cores else self.cores / n
+
+    def _sync(self) -> None:
+        now = self.env.now
+        if self._heap:
+            self._v += (now - self._t) * self.rate
+        self._t = now
 
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
         """Run ``thread`` for ``cpu_s`` seconds of one core (plus its cold penalty), then call
         ``fn(*args)``."""
-        now = self.env.now
-        cpu_s += thread.penalty_s(now)
+        self._sync()
+        old_rate = self.rate
+        cpu_s += thread.penalty_s(self.env.now)
         thread.busy_s += cpu_s
-        burst = _Burst(cpu_s, now, thread, fn, args)
-        bursts = self._bursts
-        if len(bursts) + 1 <= self.cores:
-            bursts.append(burst)
-            _Call(self.env, cpu_s, self._finish, (burst, 0))
+        self._seq += 1
+        finish = self._v + cpu_s
+        heapq.heappush(self._heap, (finish, self._seq, _Burst(thread, fn, args)))
+        if self._firing:
+            return  # _fire schedules once it has run every callback of this instant
+        if self.rate != old_rate or finish < self._next_v:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        self._token += 1
+        if not self._heap:
+            self._next_v = math.inf
             return
-        self._advance(now)
-        bursts.append(burst)
-        self._reschedule()
+        finish = self._heap[0][0]
+        self._next_v = finish
+        _Call(self.env, max(finish - self._v, 0.0) / self.rate, self._fire, (self._token,))
 
-    def _advance(self, now: float) -> None:
-        rate = self.rate
-        for b in self._bursts:
-            b.remaining_s -= (now - b.since) * rate
-            b.since = now
-
-    def _reschedule(self) -> None:
-        rate = self.rate
-        for b in self._bursts:
-            b.token += 1
-            _Call(self.env, max(b.remaining_s, 0.0) / rate, self._finish, (b, b.token))
-
-    def _finish(self, burst: _Burst, token: int) -> None:
-        if token != burst.token:
-            return  # superseded by a reschedule
-        bursts = self._bursts
-        shared = len(bursts) > self.cores
-        if shared:
-            self._advance(self.env.now)
-        bursts.remove(burst)
-        if shared:
-            self._reschedule()  # one burst fewer: every other burst speeds up
-        burst.thread.idle_since = self.env.now
-        burst.fn(*burst.args)
+    def _fire(self, token: int) -> None:
+        if token != self._token:
+            return  # superseded: a start or a finish moved the next completion
+        self._sync()
+        heap = self._heap
+        limit = self._seq  # bursts started by these callbacks finish in a later event
+        due = self._v + 1e-12
+        self._firing = True
+        try:
+            while heap and heap[0][0] <= due and heap[0][1] <= limit:
+                _, _, burst = heapq.heappop(heap)
+                burst.thread.idle_since = self.env.now
+                burst.fn(*burst.args)
+        finally:
+            self._firing = False
+        self._schedule()
