@@ -114,3 +114,24 @@ def test_ab_counts_500s_as_non_2xx_and_length_changes_as_failures():
     assert 0 < statuses.count(False) < len(statuses)  # the seed gives a mix
     assert run.report.non_2xx_responses == statuses.count(False)
     assert run.report.failed_requests == sum(1 for s in statuses[1:] if s != statuses[0])
+
+
+@pytest.mark.parametrize("c", [1, 5, 20])
+def test_keepalive_reuses_connections_and_no_request_waits_for_another(c):
+    # With -k aiohttp keeps the socket; ab writes the next request as soon as it has read the
+    # body, sometimes before start() has looped: that request must not wait for a later one.
+    run = simulate(
+        Scenario(server="aiohttp", sleep_s=0.02, concurrency=c, requests=200, keepalive=True)
+    )
+    rep = run.report
+    assert rep.keepalive_requests == 200
+    assert rep.connect.max_ms == 0
+    assert rep.total.max_ms < 2 * 20
+    assert len({r.slot for r in run.records}) == c
+
+
+def test_gunicorn_ignores_keepalive():
+    run = simulate(
+        Scenario(server="django", sleep_s=0.01, concurrency=2, requests=20, keepalive=True)
+    )
+    assert run.report.keepalive_requests == 0

@@ -34,6 +34,7 @@ class Conn:
         "server_keepalive",
         "requests_served",
         "status_ok",
+        "queued",
     )
 
     def __init__(self, slot: int, start: float) -> None:
@@ -56,6 +57,7 @@ class Conn:
         self.server_keepalive = False
         self.requests_served = 0
         self.status_ok = True
+        self.queued = False
 
     def shift(self, dt: float) -> None:
         """Move every stamp already taken ``dt`` seconds later."""

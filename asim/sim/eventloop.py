@@ -206,6 +206,8 @@ class EventLoopServer:
         if conn.waiting:
             conn.waiting = False
             self._call_soon(self._dispatch, conn)
+        else:
+            conn.queued = True  # parsed into _messages; start() takes it when it loops
         self._step(_PARSE_SHARE * self.costs.loop_request_cpu_s)
 
     def _dispatch(self, conn: Conn) -> None:
@@ -250,9 +252,14 @@ class EventLoopServer:
 
     def _after_handler(self, conn: Conn) -> None:
         if conn.server_keepalive:
+            if conn.queued:
+                # The next request arrived during this one: start() creates its handler task
+                # without waiting.
+                conn.queued = False
+                self._call_soon(self._handler, conn)
+                self._step(_DISPATCH_SHARE * self.costs.loop_request_cpu_s)
+                return
             conn.waiting = True  # keep-alive: start() awaits the next request
-            if conn.has_data:
-                self._io.append(conn)
         else:
             conn.reader_on = False
             self._call_soon(self._connection_lost, conn)  # transport.close() defers the close
