@@ -73,3 +73,10 @@ def test_predict_uses_and_names_the_calibration_file(calibration, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert str(path) in json.loads(out.stdout)["calibration"]
+
+
+def test_herd_and_time_slicing_losses_are_fitted(calibration):
+    c = calibration.costs
+    assert 0 <= c.worker_herd_cpu_s < 1e-3
+    assert 0 <= c.switch_loss < 0.6
+    assert calibration.measured["django oversubscribed"]["workers"] == 3

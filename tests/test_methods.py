@@ -24,7 +24,10 @@ DES_MVA_REL = 0.01
 # ab's next connect overlaps the server's close by up to ~1 % of a short cycle.
 OVERLAP_REL = 0.01
 # MVA's stations have load-independent demands and no wake-up latencies.
-STEADY = Costs(ab_cold_cpu_s=0.0, loop_cold_cpu_s=0.0, worker_cold_cpu_s=0.0, wakeup_s=0.0)
+STEADY = Costs(
+    ab_cold_cpu_s=0.0, loop_cold_cpu_s=0.0, worker_cold_cpu_s=0.0, wakeup_s=0.0, switch_loss=0.0,
+    worker_herd_cpu_s=0.0,
+)
 
 
 @pytest.mark.parametrize(

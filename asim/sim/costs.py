@@ -31,11 +31,14 @@ class Costs:
     Worker (gunicorn sync + Django, one process each): ``worker_request_cpu_s`` accepts, parses
     and runs the view up to its sleep, ``worker_response_cpu_s`` writes the response and shuts
     the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept;
-    ``worker_boot_s`` is how long the master needs to fork a replacement worker that has
+    ``worker_herd_cpu_s`` is what an idle worker spends when a connection wakes it and another
+    worker wins the accept; ``worker_boot_s`` is how long the master needs to fork a replacement worker that has
     imported Django (after the arbiter killed one at its timeout); not calibrated.
 
     ``wakeup_s`` is how long a thread blocked in poll/select/recv/epoll_wait takes to run
     again once its event arrives (scheduler wake-up; on a VM, also the idle vCPU's exit).
+    ``switch_loss`` is the share of the cores lost to time-slicing while more threads want to
+    run than there are cores (a fraction, not seconds).
     ``*_cold_cpu_s`` is the extra CPU a thread needs for its first burst after a long time off
     the CPU (cold caches), reached with time constant ``cold_tau_s`` (see `machine.Thread`).
     ``time_sleep_overshoot_s`` is how much longer than asked time.sleep lasts;
@@ -60,8 +63,10 @@ class Costs:
     worker_response_cpu_s: float = 100e-6
     worker_close_cpu_s: float = 25e-6
     worker_cold_cpu_s: float = 740e-6
+    worker_herd_cpu_s: float = 50e-6
     worker_boot_s: float = 0.5
     cold_tau_s: float = 0.01
+    switch_loss: float = 0.2
     wakeup_s: float = 0.0
     timer_overshoot_s: float = 230e-6
     time_sleep_overshoot_s: float = 100e-6
@@ -72,8 +77,11 @@ class Costs:
             if f.name == "source":
                 continue
             value = getattr(self, f.name)
-            if not (isinstance(value, int | float) and 0 <= value < 10):
-                raise CalibrationError(f"{f.name} must be a number of seconds in [0, 10), got {value!r}")
+            limit, unit = (1, "a fraction") if f.name == "switch_loss" else (10, "seconds")
+            if not (isinstance(value, int | float) and 0 <= value < limit):
+                raise CalibrationError(
+                    f"{f.name} must be a number ({unit}) in [0, {limit}), got {value!r}"
+                )
 
     def time_sleep_s(self, sleep_s: float) -> float:
         """How long time.sleep(sleep_s) holds its thread (time.sleep(0) returns at once)."""

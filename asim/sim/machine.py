@@ -89,13 +89,18 @@ class Cpu:
     received so far, growing at the shared rate min(1, K / n). A burst of w seconds started at
     virtual time v finishes at v + w, so a heap of finish tags gives the next completion, and a
     start or a finish only moves one scheduled event however many bursts share the cores.
+    With more bursts than cores a share ``switch_loss`` of the machine goes to switching between
+    them.
     """
 
-    def __init__(self, env: simpy.Environment, cores: int) -> None:
+    def __init__(self, env: simpy.Environment, cores: int, *, switch_loss: float = 0.0) -> None:
         if cores < 1:
             raise ValueError(f"cores must be >= 1, got {cores}")
+        if not 0 <= switch_loss < 1:
+            raise ValueError(f"switch_loss must be in [0, 1), got {switch_loss}")
         self.env = env
         self.cores = cores
+        self._oversubscribed = 1.0 - switch_loss
         self._heap: list[tuple[float, int, _Burst]] = []
         self._v = 0.0  # virtual time: work served to each burst in progress
         self._t = 0.0  # real time at which _v was last brought up to date
@@ -109,9 +114,10 @@ class Cpu:
 
     @property
     def rate(self) -> float:
-        """Speed of each burst now: 1 while bursts <= cores, cores / bursts beyond."""
+        """Speed of each burst now: 1 while bursts <= cores, beyond that cores / bursts less the
+        share lost to time-slicing (context switches and caches refilled after each)."""
         n = len(self._heap)
-        return 1.0 if n <= self.cores else self.cores / n
+        return 1.0 if n <= self.cores else self.cores / n * self._oversubscribed
 
     def _sync(self) -> None:
         now = self.env.now

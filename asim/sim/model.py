@@ -79,7 +79,7 @@ def simulate(
     """
     costs = costs or DEFAULT_COSTS
     env = simpy.Environment()
-    cpu = Cpu(env, scenario.cores)
+    cpu = Cpu(env, scenario.cores, switch_loss=costs.switch_loss)
     if jitter is None:
         sleep = scenario.sleep_s
         sleep_s: Callable[[], float] = lambda: sleep  # noqa: E731

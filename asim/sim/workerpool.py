@@ -6,6 +6,8 @@ worker without using the CPU), writes the response, and closes gracefully (`util
 shutdown(SHUT_WR) sends the FIN, then it waits for the client to close before it accepts again).
 A worker therefore stays busy until ab has read the response and closed its end. After a request
 the worker tries accept() again at once and only falls back to select() when the queue is empty.
+Every idle worker selects on the same socket, so each new connection wakes them all (the
+thundering herd): all but one pay ``worker_herd_cpu_s`` for nothing.
 
 The arbiter wakes once a second and kills (SIGABRT) a worker that has not notified it for more
 than ``--timeout`` seconds; a sync worker notifies only between requests. The SystemExit lands in
@@ -92,8 +94,12 @@ class WorkerPoolServer:
             return False
         self.accept_queue.append(conn)
         if self._idle:
-            # An idle worker sleeps in select() on the listening socket.
+            # Idle workers all sleep in select() on the listening socket, and a connection wakes
+            # every one of them: one accepts, the others find nothing and go back to select().
             call_later(self.env, self.costs.wakeup_s, self._accept, self._idle.popleft())
+            herd, self._idle = self._idle, deque()
+            for worker in herd:
+                self.cpu.run(worker.thread, self.costs.worker_herd_cpu_s, self._accept, worker)
         return True
 
     def request_data(self, conn: Conn) -> None:

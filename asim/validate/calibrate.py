@@ -1,9 +1,12 @@
 """`asim calibrate`: measure this machine's per-request costs with the real servers and ab.
 
-Never on the points it is judged on: the lab grid uses sleeps of 0.1-0.3 s at C = 5-40; the
-calibration uses C = 1 with sleep 0 (warm: back-to-back requests), 0.05 s (cold: every process
-idles between requests) and 5 ms (half-way, for the cold time constant), and one saturated run
-(aiohttp, sleep 0, C = 50), where one loop iteration and one poll serve many requests.
+Never on the points it is judged on: the lab grid uses sleeps of 0.1-0.3 s at C = 5-40 and the
+hold-out set one, two or four Django workers; the calibration uses C = 1 with sleep 0 (warm:
+back-to-back requests), 0.05 s (cold: every process idles between requests) and 5 ms (half-way,
+for the cold time constant), one saturated run (aiohttp, sleep 0, C = 50), where one loop
+iteration and one poll serve many requests, and three Django workers at sleep 0: at C = 1 (every
+connection wakes all idle workers, the thundering herd) and at C = 10 (more busy workers than
+cores: the share lost to time-slicing, fitted so the model's RPS matches).
 
 What is measured, and how:
 - CPU per request of the server processes: on-CPU nanoseconds from
@@ -40,6 +43,7 @@ from asim.validate.abrun import run_ab
 from asim.validate.procs import RunningServer, ServerSpec, running_server
 
 WARM_N, COLD_N, MID_N, SAT_N, SAT_C = 1000, 40, 200, 5000, 50
+HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000
 COLD_SLEEP_S, MID_SLEEP_S = 0.05, 0.005
 
 # Shares of the warm per-request CPU by step (thread-CPU split, docs/notes/measurements.md).
@@ -56,6 +60,9 @@ class CpuRun:
     server: str
     sleep_s: float
     requests: int
+    concurrency: int
+    workers: int
+    requests_per_second: float
     server_cpu_s: float
     ab_cpu_s: float
     time_per_request_ms: float
@@ -78,10 +85,16 @@ def _children_cpu_s() -> float:
 
 
 def measure_cpu(
-    kind: str, sleep_s: float, requests: int, *, concurrency: int = 1, warmup: int = 20
+    kind: str,
+    sleep_s: float,
+    requests: int,
+    *,
+    concurrency: int = 1,
+    workers: int = 1,
+    warmup: int = 20,
 ) -> CpuRun:
     """Run the real server and ab -n requests -c concurrency; CPU per request of both sides."""
-    with running_server(ServerSpec(kind=kind, sleep_s=sleep_s)) as srv:
+    with running_server(ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)) as srv:
         run_ab(srv.url, requests=warmup, concurrency=1).checked()
         srv_before, ab_before = _group_cpu_s(srv), _children_cpu_s()
         report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
@@ -91,6 +104,9 @@ def measure_cpu(
         server=kind,
         sleep_s=sleep_s,
         requests=done,
+        concurrency=concurrency,
+        workers=workers,
+        requests_per_second=report.requests_per_second,
         server_cpu_s=(srv_after - srv_before) / done,
         ab_cpu_s=(ab_after - ab_before) / done,
         time_per_request_ms=report.time_per_request_ms,
@@ -155,6 +171,28 @@ def _two_parts(one: float, many: float, k_one: float, k_many: float) -> tuple[fl
     return per_request, per_wake
 
 
+def fit_switch_loss(costs: Costs, run: CpuRun) -> float:
+    """The share of the cores lost to time-slicing that makes the model's throughput match an
+    oversubscribed run (more busy workers than cores)."""
+    sc = Scenario(
+        server=DJANGO, sleep_s=run.sleep_s, concurrency=run.concurrency, requests=run.requests,
+        workers=run.workers,
+    )
+
+    def model_rps(loss: float) -> float:
+        return predict(sc, costs=replace(costs, switch_loss=loss)).requests_per_second
+
+    lo, hi = 0.0, 0.6
+    if model_rps(lo) <= run.requests_per_second:
+        return 0.0
+    if model_rps(hi) >= run.requests_per_second:
+        return hi
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if model_rps(mid) > run.requests_per_second else (lo, mid)
+    return (lo + hi) / 2
+
+
 def _tau_s(warm: float, mid: float, cold: float, gap_s: float) -> float:
     frac = (mid - warm) / (cold - warm) if cold > warm else 0.0
     if not 0.02 < frac < 0.98:
@@ -165,18 +203,20 @@ def _tau_s(warm: float, mid: float, cold: float, gap_s: float) -> float:
 def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
     """Measure this machine (about 20 s) and fit the model's costs."""
     runs: dict[str, CpuRun] = {}
-    plan = [
-        ("aiohttp warm", AIOHTTP, 0.0, WARM_N),
-        ("aiohttp cold", AIOHTTP, COLD_SLEEP_S, COLD_N),
-        ("aiohttp saturated", AIOHTTP, 0.0, SAT_N),
-        ("django warm", DJANGO, 0.0, WARM_N),
-        ("django cold", DJANGO, COLD_SLEEP_S, COLD_N),
-        ("django mid", DJANGO, MID_SLEEP_S, MID_N),
+    plan = [  # name, server, sleep, -n, -c, workers
+        ("aiohttp warm", AIOHTTP, 0.0, WARM_N, 1, 1),
+        ("aiohttp cold", AIOHTTP, COLD_SLEEP_S, COLD_N, 1, 1),
+        ("aiohttp saturated", AIOHTTP, 0.0, SAT_N, SAT_C, 1),
+        ("django warm", DJANGO, 0.0, WARM_N, 1, 1),
+        ("django cold", DJANGO, COLD_SLEEP_S, COLD_N, 1, 1),
+        ("django mid", DJANGO, MID_SLEEP_S, MID_N, 1, 1),
+        ("django herd", DJANGO, 0.0, WARM_N, 1, HERD_WORKERS),
+        ("django oversubscribed", DJANGO, 0.0, OVER_N, OVER_C, OVER_WORKERS),
     ]
-    for name, kind, sleep_s, n in plan:
-        c = SAT_C if name.endswith("saturated") else 1
-        progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s")
-        runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c)
+    for name, kind, sleep_s, n, c, w in plan:
+        workers = f", {w} workers" if w > 1 else ""
+        progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s{workers}")
+        runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c, workers=w)
     progress("sleep overshoots")
     ts_over = time_sleep_overshoot_s()
     aio_over = asyncio_sleep_overshoot_s()
@@ -221,6 +261,14 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibratio
             ab_read_cpu_s=ab_req * AB_SHARES["read"],
             ab_close_cpu_s=ab_req * AB_SHARES["close"],
         )
+    herd = runs["django herd"]
+    costs = replace(
+        costs,
+        worker_herd_cpu_s=max(herd.server_cpu_s - dw.server_cpu_s, 0.0) / (HERD_WORKERS - 1),
+    )
+    progress("fitting the share lost to time-slicing")
+    over = runs["django oversubscribed"]
+    costs = replace(costs, switch_loss=fit_switch_loss(costs, over))
     progress("fitting the wake-up latency")
     wakeups = [
         fit_wakeup_s(costs, DJANGO, dc.time_per_request_ms, COLD_SLEEP_S),
@@ -235,6 +283,9 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibratio
             "server_cpu_us_per_request": round(r.server_cpu_s * 1e6, 1),
             "ab_cpu_us_per_request": round(r.ab_cpu_s * 1e6, 1),
             "time_per_request_ms": r.time_per_request_ms,
+            "concurrency": r.concurrency,
+            "workers": r.workers,
+            "requests_per_second": round(r.requests_per_second, 2),
         }
         for name, r in runs.items()
     }
