@@ -12,6 +12,8 @@ CASES = [
     ("aiohttp-blocking", 40, 1, 0.1, 2000),
     ("aiohttp", 200, 1, 0.05, 20000),
     ("django", 7, 3, 0.01, 3000),
+    ("aiohttp", 5, 1, 0.02, 2000, True),
+    ("aiohttp", 20, 1, 0.02, 4000, True),
 ]
 
 
@@ -31,9 +33,13 @@ def printed(report):
     )
 
 
-@pytest.mark.parametrize(("server", "c", "w", "sleep_s", "n"), CASES)
-def test_fast_forward_prints_what_the_full_simulation_prints(server, c, w, sleep_s, n):
-    sc = Scenario(server=server, concurrency=c, workers=w, sleep_s=sleep_s, requests=n)
+@pytest.mark.parametrize("case", CASES)
+def test_fast_forward_prints_what_the_full_simulation_prints(case):
+    server, c, w, sleep_s, n, *keepalive = case
+    sc = Scenario(
+        server=server, concurrency=c, workers=w, sleep_s=sleep_s, requests=n,
+        keepalive=bool(keepalive),
+    )
     fast = simulate(sc, keep_records=False)
     full = simulate(sc, keep_records=False, fast_forward=False)
     assert full.skipped_requests == 0
@@ -44,9 +50,11 @@ def test_fast_forward_prints_what_the_full_simulation_prints(server, c, w, sleep
 def test_fast_forward_does_skip_the_steady_lab_shapes():
     skipped = [
         simulate(
-            Scenario(server=s, concurrency=c, workers=w, sleep_s=t, requests=n), keep_records=False
+            Scenario(server=s, concurrency=c, workers=w, sleep_s=t, requests=n,
+                     keepalive=bool(k)),
+            keep_records=False,
         ).skipped_requests
-        for s, c, w, t, n in CASES
+        for s, c, w, t, n, *k in CASES
     ]
     assert sum(1 for k in skipped if k > 0) >= 4
     assert max(skipped) > 10_000

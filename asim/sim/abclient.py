@@ -235,7 +235,8 @@ class AbClient:
             self._record(conn, now)
             if self.done >= self.requests:
                 return
-            conn.start = conn.connect = now
+            # Read the clock again: recording may have fast-forwarded it (asim.sim.fastforward).
+            conn.start = conn.connect = self.env.now
             conn.endwrite = conn.beginread = -1.0
             self._queue.appendleft((_WRITE, conn))
         self._next()
