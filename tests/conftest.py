@@ -15,6 +15,11 @@ import pytest
 AB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ab"
 WAIT_S = 60.0  # a generous deadline for what normally takes well under a second
 
+# The suite must not depend on whatever `asim calibrate` left in this user's cache: every
+# prediction in a test (and in the asim processes tests start) uses the built-in costs unless
+# the test says otherwise.
+os.environ["ASIM_CALIBRATION"] = "none"
+
 
 @pytest.fixture(scope="session")
 def ab_path() -> str:

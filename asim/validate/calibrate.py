@@ -17,8 +17,10 @@ What is measured, and how:
   reproduces the cold C = 1 run's time per request (bisection; the model rises with it).
 The event loop's and ab's CPU has a per-request part and a per-wake-up part (one select() round,
 one apr_pollset_poll call): C = 1 pays a wake-up per step, the saturated run shares one among many
-requests. The model counts both per request in the two runs, and two equations give the two
-parts (repeated, as the counts move a little with the costs). The per-request CPU is split into
+requests. For ab the model counts its wake-ups per request in both runs and two equations give
+the two parts; for the loop the select() round's cost is the one that makes the model's
+saturated run as fast as the real one. The thundering herd's cost and the share lost to
+time-slicing are fitted the same way, each on its own run. The per-request CPU is split into
 the model's steps by fixed shares measured once with per-step thread CPU clocks
 (docs/notes/measurements.md, "CPU per request").
 """
@@ -137,19 +139,11 @@ def asyncio_sleep_overshoot_s(n: int = 100, sleep_s: float = 0.01) -> float:
 
 def fit_wakeup_s(costs: Costs, server: str, observed_ms: float, sleep_s: float) -> float:
     """The wake-up latency that makes the model's C = 1 time per request match the run."""
-    def model_ms(wakeup_s: float) -> float:
-        sc = Scenario(server=server, sleep_s=sleep_s, concurrency=1, requests=COLD_N)
-        return predict(sc, costs=replace(costs, wakeup_s=wakeup_s)).time_per_request_ms
-
-    lo, hi = 0.0, 2e-3
-    if model_ms(lo) >= observed_ms:
-        return 0.0
-    if model_ms(hi) <= observed_ms:
-        return hi
-    for _ in range(30):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if model_ms(mid) < observed_ms else (lo, mid)
-    return (lo + hi) / 2
+    sc = Scenario(server=server, sleep_s=sleep_s, concurrency=1, requests=COLD_N)
+    return _bisect(
+        lambda w: predict(sc, costs=replace(costs, wakeup_s=w)).time_per_request_ms,
+        observed_ms, 0.0, 2e-3, increasing=True,
+    )
 
 
 def _counts(costs: Costs, concurrency: int, requests: int) -> tuple[float, float]:
@@ -171,6 +165,38 @@ def _two_parts(one: float, many: float, k_one: float, k_many: float) -> tuple[fl
     return per_request, per_wake
 
 
+def _bisect(
+    f: Callable[[float], float], target: float, lo: float, hi: float, *, increasing: bool
+) -> float:
+    """The x in [lo, hi] where the monotone ``f`` meets ``target`` (an end if it never does)."""
+    def below(x: float) -> bool:
+        return (f(x) < target) if increasing else (f(x) > target)
+
+    if not below(lo):
+        return lo
+    if below(hi):
+        return hi
+    for _ in range(25):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if below(mid) else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _with_loop(costs: Costs, c1_cpu_s: float, iterations: float, iteration_s: float) -> Costs:
+    """Costs whose loop spends ``iteration_s`` per select() round and the rest of the C = 1
+    CPU per request (``iterations`` rounds per request at C = 1)."""
+    per_request = max(c1_cpu_s - iterations * iteration_s, 0.1 * c1_cpu_s)
+    steps = max(per_request - LOOP_CALLBACKS * costs.loop_callback_cpu_s, 0.1 * per_request)
+    return replace(
+        costs,
+        loop_iteration_cpu_s=iteration_s,
+        loop_accept_cpu_s=steps * LOOP_SHARES["accept"],
+        loop_request_cpu_s=steps * LOOP_SHARES["request"],
+        loop_response_cpu_s=steps * LOOP_SHARES["response"],
+        loop_close_cpu_s=steps * LOOP_SHARES["close"],
+    )
+
+
 def fit_switch_loss(costs: Costs, run: CpuRun) -> float:
     """The share of the cores lost to time-slicing that makes the model's throughput match an
     oversubscribed run (more busy workers than cores)."""
@@ -178,19 +204,10 @@ def fit_switch_loss(costs: Costs, run: CpuRun) -> float:
         server=DJANGO, sleep_s=run.sleep_s, concurrency=run.concurrency, requests=run.requests,
         workers=run.workers,
     )
-
-    def model_rps(loss: float) -> float:
-        return predict(sc, costs=replace(costs, switch_loss=loss)).requests_per_second
-
-    lo, hi = 0.0, 0.6
-    if model_rps(lo) <= run.requests_per_second:
-        return 0.0
-    if model_rps(hi) >= run.requests_per_second:
-        return hi
-    for _ in range(20):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if model_rps(mid) > run.requests_per_second else (lo, mid)
-    return (lo + hi) / 2
+    return _bisect(
+        lambda loss: predict(sc, costs=replace(costs, switch_loss=loss)).requests_per_second,
+        run.requests_per_second, 0.0, 0.6, increasing=False,
+    )
 
 
 def _tau_s(warm: float, mid: float, cold: float, gap_s: float) -> float:
@@ -245,30 +262,36 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibratio
     for _ in range(3):
         k1, w1 = _counts(costs, 1, WARM_N)
         k2, w2 = _counts(costs, SAT_C, SAT_N)
-        loop_req, loop_iter = _two_parts(aw.server_cpu_s, asat.server_cpu_s, k1, k2)
         ab_req, ab_poll = _two_parts(ab_warm, asat.ab_cpu_s, w1, w2)
-        loop_steps = max(loop_req - LOOP_CALLBACKS * costs.loop_callback_cpu_s, 0.1 * loop_req)
         costs = replace(
             costs,
-            loop_iteration_cpu_s=loop_iter,
-            loop_accept_cpu_s=loop_steps * LOOP_SHARES["accept"],
-            loop_request_cpu_s=loop_steps * LOOP_SHARES["request"],
-            loop_response_cpu_s=loop_steps * LOOP_SHARES["response"],
-            loop_close_cpu_s=loop_steps * LOOP_SHARES["close"],
             ab_poll_cpu_s=ab_poll,
             ab_connect_cpu_s=ab_req * AB_SHARES["connect"],
             ab_write_cpu_s=ab_req * AB_SHARES["write"],
             ab_read_cpu_s=ab_req * AB_SHARES["read"],
             ab_close_cpu_s=ab_req * AB_SHARES["close"],
         )
-    herd = runs["django herd"]
-    costs = replace(
-        costs,
-        worker_herd_cpu_s=max(herd.server_cpu_s - dw.server_cpu_s, 0.0) / (HERD_WORKERS - 1),
-    )
+    # The loop's select() round: the cost that makes the model's saturated run as fast as the
+    # real one, the rest of the C = 1 CPU being per request.
+    saturated = Scenario(server=AIOHTTP, sleep_s=0.0, concurrency=SAT_C, requests=SAT_N)
+    costs = replace(costs, loop_iteration_cpu_s=_bisect(
+        lambda i: predict(saturated, costs=_with_loop(costs, aw.server_cpu_s, k1, i))
+        .requests_per_second,
+        asat.requests_per_second, 0.0, aw.server_cpu_s / k1, increasing=False,
+    ))
+    costs = _with_loop(costs, aw.server_cpu_s, k1, costs.loop_iteration_cpu_s)
     progress("fitting the share lost to time-slicing")
     over = runs["django oversubscribed"]
     costs = replace(costs, switch_loss=fit_switch_loss(costs, over))
+    progress("fitting the thundering herd")
+    herd = runs["django herd"]
+    herd_sc = Scenario(server=DJANGO, sleep_s=0.0, concurrency=1, requests=herd.requests,
+                       workers=herd.workers)
+    costs = replace(costs, worker_herd_cpu_s=_bisect(
+        lambda h: predict(herd_sc, costs=replace(costs, worker_herd_cpu_s=h))
+        .requests_per_second,
+        herd.requests_per_second, 0.0, 1e-3, increasing=False,
+    ))
     progress("fitting the wake-up latency")
     wakeups = [
         fit_wakeup_s(costs, DJANGO, dc.time_per_request_ms, COLD_SLEEP_S),
