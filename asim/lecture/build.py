@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -45,6 +46,11 @@ WORKERS_TARGET_RPS = 200.0
 PERCENTILE_CLIENTS = (1, 2, 5, 10, 20, 40, 60, 80, 100)
 PERCENTILE_REQUESTS = 100
 PERCENTILE_AT = 40
+
+# No creation date or software version in the files, so a re-render of the same numbers
+# writes the same bytes.
+PNG_METADATA = {"Software": None}
+SVG_METADATA = {"Date": None, "Creator": None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,8 +87,9 @@ def save_figure(fig: Figure, png: Path) -> tuple[Path, Path]:
     svg = png.with_suffix(".svg")
     try:
         png.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(png, dpi=DPI)
-        fig.savefig(svg)
+        fig.savefig(png, dpi=DPI, metadata=PNG_METADATA)
+        with matplotlib.rc_context({"svg.hashsalt": "asim"}):  # stable ids: re-renders diff cleanly
+            fig.savefig(svg, metadata=SVG_METADATA)
     except OSError as exc:
         raise InputError(f"cannot write {png}: {exc.strerror or exc}") from None
     return png, svg

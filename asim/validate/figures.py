@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -41,6 +42,11 @@ X_LABELS = {
     X_CONCURRENCY: "Concurrent clients (ab -c)",
     "sleep_s": "IO wait in the handler, sleep (s)",
 }
+
+# No creation date or software version in the files, so a re-render of the same numbers
+# writes the same bytes.
+PNG_METADATA = {"Software": None}
+SVG_METADATA = {"Date": None, "Creator": None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,7 +314,8 @@ def save_study_figures(
             title=f"{study.title}: {what}\n({study.fixed_text})",
         )
         png = Path(out_dir) / f"{stem}.png"
-        fig.savefig(png, dpi=110)
-        fig.savefig(png.with_suffix(".svg"))
+        fig.savefig(png, dpi=110, metadata=PNG_METADATA)
+        with matplotlib.rc_context({"svg.hashsalt": "asim"}):  # stable ids: re-renders diff cleanly
+            fig.savefig(png.with_suffix(".svg"), metadata=SVG_METADATA)
         saved.append(png)
     return saved
