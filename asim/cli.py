@@ -42,10 +42,14 @@ def parse_list(option: str, text: str, kind: type) -> list:
 
 @app.command()
 def predict(
-    server: str = typer.Option("aiohttp,django", help="aiohttp, aiohttp-blocking, django (comma list)."),
+    server: str = typer.Option(
+        "aiohttp,django", help="aiohttp, aiohttp-blocking, django (comma list)."
+    ),
     workers: str = typer.Option("1", help="gunicorn sync workers for django (comma list)."),
     sleep: str = typer.Option("0.1", help="Handler IO wait in seconds (comma list)."),
-    concurrency: str = typer.Option("5,10,20,40", "--concurrency", "-c", help="ab -c (comma list)."),
+    concurrency: str = typer.Option(
+        "5,10,20,40", "--concurrency", "-c", help="ab -c (comma list)."
+    ),
     requests: int = typer.Option(100, "--requests", "-n", help="ab -n."),
     keepalive: bool = typer.Option(False, "--keepalive", "-k", help="ab -k (HTTP keep-alive)."),
     cores: int = typer.Option(0, help="CPU cores shared by server and ab (0: this machine's)."),

@@ -4,7 +4,8 @@ MVA is exact for product-form networks: exponential (or processor-sharing) servi
 synchronisation. With exponentially jittered sleeps and no cold-cache penalty (a per-request
 CPU demand that does not depend on the load) the simulated long run must agree with MVA within
 1 % (the theory leaves out the few tens of microseconds a thread needs to wake up, so the
-comparison turns them off too). With the lab's deterministic sleep the requests move in lockstep waves and ab's finite run
+comparison turns them off too). With the lab's deterministic sleep the requests move in lockstep
+waves and ab's finite run
 adds its start and drain, so there they differ, which the CLI explains.
 """
 

@@ -16,7 +16,9 @@ def test_cpu_is_shared_by_processor_sharing_on_k_cores():
     costs = Costs(**{**ZERO.to_dict(), "worker_request_cpu_s": 1e-3})
     rps = {
         k: simulate(
-            Scenario(server="django", workers=4, sleep_s=0.0, concurrency=8, requests=4000, cores=k),
+            Scenario(
+                server="django", workers=4, sleep_s=0.0, concurrency=8, requests=4000, cores=k
+            ),
             costs=costs,
         ).report.requests_per_second
         for k in (1, 2, 4)
@@ -53,8 +55,9 @@ def test_asyncio_sleep_overshoot_follows_epoll_millisecond_rounding():
     # A timer 100.3 ms away is waited for with a 101 ms epoll timeout (rounded up), so one
     # request at C = 1 takes 101 ms plus the timer's lateness; a whole-ms sleep does not round.
     costs = Costs(**{**ZERO.to_dict(), "timer_overshoot_s": 50e-6})
-    odd = simulate(Scenario(server="aiohttp", sleep_s=0.1003, concurrency=1, requests=1), costs=costs)
-    whole = simulate(Scenario(server="aiohttp", sleep_s=0.1, concurrency=1, requests=1), costs=costs)
+    one = dict(server="aiohttp", concurrency=1, requests=1)
+    odd = simulate(Scenario(sleep_s=0.1003, **one), costs=costs)
+    whole = simulate(Scenario(sleep_s=0.1, **one), costs=costs)
     assert odd.report.time_taken_s == pytest.approx(0.101 + 50e-6, abs=1e-9)
     assert whole.report.time_taken_s == pytest.approx(0.100 + 50e-6, abs=1e-9)
 

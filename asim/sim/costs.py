@@ -32,7 +32,8 @@ class Costs:
     and runs the view up to its sleep, ``worker_response_cpu_s`` writes the response and shuts
     the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept;
     ``worker_herd_cpu_s`` is what an idle worker spends when a connection wakes it and another
-    worker wins the accept; ``worker_boot_s`` is how long the master needs to fork a replacement worker that has
+    worker wins the accept; ``worker_boot_s`` is how long the master needs to fork a
+    replacement worker that has
     imported Django (after the arbiter killed one at its timeout); not calibrated.
 
     ``wakeup_s`` is how long a thread blocked in poll/select/recv/epoll_wait takes to run

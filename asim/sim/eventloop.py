@@ -127,7 +127,8 @@ class EventLoopServer:
             self._wake_token += 1
             # The epoll selector rounds the timeout up to whole milliseconds.
             wait = math.ceil(round(wait * 1e3, 6)) * 1e-3
-            call_later(self.env, wait + self.costs.timer_overshoot_s, self._timeout, self._wake_token)
+            wake_s = wait + self.costs.timer_overshoot_s
+            call_later(self.env, wake_s, self._timeout, self._wake_token)
         else:
             self._asleep = True
             self._wake_token += 1

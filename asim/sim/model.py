@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from asim.errors import PredictedAbortError
+from asim.errors import InputError, PredictedAbortError
 from asim.sim.abclient import AbClient, RequestRecord
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.eventloop import EventLoopServer
@@ -32,12 +32,13 @@ class Jitter:
 
     def __post_init__(self) -> None:
         if self.kind not in ("exponential", "lognormal", "uniform"):
-            raise ValueError(f"jitter kind must be exponential, lognormal or uniform, not {self.kind!r}")
-        if not 0 <= self.cv <= 0.577 or (self.kind == "lognormal" and self.cv > 10):
-            if self.kind == "uniform":
-                raise ValueError(f"uniform jitter cv must be in [0, 0.577], got {self.cv}")
-        if self.cv < 0:
-            raise ValueError(f"jitter cv must be >= 0, got {self.cv}")
+            raise InputError(
+                f"jitter kind must be exponential, lognormal or uniform, not {self.kind!r}"
+            )
+        if not self.cv >= 0:
+            raise InputError(f"jitter cv must be >= 0, got {self.cv}")
+        if self.kind == "uniform" and self.cv > 3**-0.5:
+            raise InputError(f"uniform jitter cv must be at most 1/sqrt(3), got {self.cv}")
 
     def sampler(self, sleep_s: float, rng: np.random.Generator) -> Callable[[], float]:
         if self.kind == "exponential":

@@ -17,10 +17,9 @@ and the master forks a replacement that must import Django again (``worker_boot_
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
-
-import math
 
 import simpy
 
@@ -162,7 +161,8 @@ class WorkerPoolServer:
         self.ab.response_data(conn)
         self.ab.response_eof(conn)
         if conn.client_closed:
-            self.cpu.run(conn.worker.thread, self.costs.worker_close_cpu_s, self._closed, conn.worker)
+            worker = conn.worker
+            self.cpu.run(worker.thread, self.costs.worker_close_cpu_s, self._closed, worker)
 
     def _closed(self, worker: Worker) -> None:
         worker.served += 1

@@ -95,7 +95,8 @@ def accuracy_lines(comparisons: Sequence[PointComparison]) -> list[str]:
     io = [c for c in comparisons if not is_cpu_dominated(c)]
     cpu = [c for c in comparisons if is_cpu_dominated(c)]
     lines = [
-        "| Points | Count | Median \\|error\\| (RPS, both time per request) | Max \\|error\\| | Worst |",
+        "| Points | Count | Median \\|error\\| (RPS, both time per request) "
+        "| Max \\|error\\| | Worst |",
         "|---|---|---|---|---|",
     ]
     for name, group in (("IO-dominated (sleep > 2 ms)", io), ("CPU-dominated (sleep ≤ 2 ms)", cpu)):

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO
-from asim.validate.fidelity import accuracy_lines
 from asim.validate.compare import (
     METRICS,
     METRICS_BY_KEY,
@@ -22,6 +21,7 @@ from asim.validate.compare import (
     by_id,
     error_summary,
 )
+from asim.validate.fidelity import accuracy_lines
 from asim.validate.tasks import X_CONCURRENCY, Plan, Point, Series, Study, format_sleep
 
 RPS = METRICS_BY_KEY["rps"]
