@@ -23,7 +23,7 @@ from collections.abc import Callable
 import simpy
 
 from asim.errors import PredictedAbortError
-from asim.sim.conn import Conn
+from asim.sim.conn import Conn, RequestRecord
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 
@@ -31,39 +31,6 @@ SYN_RETRY_S: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 POLL_TIMEOUT_S = 30.0  # ab -s default: apr_pollset_poll gives up after 30 s of silence
 
 _CONNECT, _WRITE, _READ, _EOF = range(4)
-
-
-class RequestRecord:
-    """The stamps of one finished request (simulated seconds), for samples and timelines."""
-
-    __slots__ = (
-        "slot",
-        "start",
-        "connect",
-        "endwrite",
-        "beginread",
-        "done",
-        "accepted",
-        "handler_start",
-        "handler_end",
-        "fin_sent",
-        "worker",
-        "status_ok",
-    )
-
-    def __init__(self, conn: Conn, done: float) -> None:
-        self.slot = conn.slot
-        self.start = conn.start
-        self.connect = conn.connect
-        self.endwrite = conn.endwrite
-        self.beginread = conn.beginread
-        self.done = done
-        self.accepted = conn.accepted
-        self.handler_start = conn.handler_start
-        self.handler_end = conn.handler_end
-        self.fin_sent = conn.fin_sent
-        self.worker = getattr(conn.worker, "index", None)
-        self.status_ok = conn.status_ok
 
 
 class AbClient:

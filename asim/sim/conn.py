@@ -4,6 +4,19 @@ from __future__ import annotations
 
 NOT_YET = -1.0
 
+# The stamps of one request: ab's (support/ab.c) and the server's, in simulated seconds.
+STAMPS: tuple[str, ...] = (
+    "start",
+    "connect",
+    "endwrite",
+    "beginread",
+    "done",
+    "accepted",
+    "handler_start",
+    "handler_end",
+    "fin_sent",
+)
+
 
 class Conn:
     """A connection opened by ab's slot ``slot``; times are simulated seconds (``NOT_YET``).
@@ -16,15 +29,7 @@ class Conn:
 
     __slots__ = (
         "slot",
-        "start",
-        "connect",
-        "endwrite",
-        "beginread",
-        "done",
-        "accepted",
-        "handler_start",
-        "handler_end",
-        "fin_sent",
+        *STAMPS,
         "syn_tries",
         "has_data",
         "reader_on",
@@ -32,7 +37,6 @@ class Conn:
         "worker",
         "client_closed",
         "server_keepalive",
-        "requests_served",
         "status_ok",
         "queued",
     )
@@ -55,26 +59,26 @@ class Conn:
         self.worker = None
         self.client_closed = False
         self.server_keepalive = False
-        self.requests_served = 0
         self.status_ok = True
         self.queued = False
 
     def shift(self, dt: float) -> None:
         """Move every stamp already taken ``dt`` seconds later."""
-        for name in _STAMPS:
+        for name in STAMPS:
             value = getattr(self, name)
             if value >= 0:
                 setattr(self, name, value + dt)
 
 
-_STAMPS = (
-    "start",
-    "connect",
-    "endwrite",
-    "beginread",
-    "done",
-    "accepted",
-    "handler_start",
-    "handler_end",
-    "fin_sent",
-)
+class RequestRecord:
+    """The stamps of one finished request (simulated seconds), for samples and timelines."""
+
+    __slots__ = ("slot", *STAMPS, "worker", "status_ok")
+
+    def __init__(self, conn: Conn, done: float) -> None:
+        self.slot = conn.slot
+        for name in STAMPS:
+            setattr(self, name, getattr(conn, name))
+        self.done = done
+        self.worker = getattr(conn.worker, "index", None)
+        self.status_ok = conn.status_ok
