@@ -143,6 +143,11 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         typer.echo("asim: interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`asim predict | head`): nothing to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     sys.exit(result if isinstance(result, int) else 0)
 
 

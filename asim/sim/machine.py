@@ -50,14 +50,13 @@ class Thread:
     ``cold_s * (1 - exp(-gap / tau_s))`` of CPU to the first burst after an off-CPU gap.
     """
 
-    __slots__ = ("name", "cold_s", "tau_s", "idle_since", "busy_s")
+    __slots__ = ("name", "cold_s", "tau_s", "idle_since")
 
     def __init__(self, name: str, *, cold_s: float = 0.0, tau_s: float = 0.01) -> None:
         self.name = name
         self.cold_s = cold_s
         self.tau_s = tau_s
         self.idle_since = -1.0  # never ran: no penalty for the very first burst
-        self.busy_s = 0.0
 
     def shift(self, dt: float) -> None:
         if self.idle_since >= 0:
@@ -131,7 +130,6 @@ class Cpu:
         self._sync()
         old_rate = self.rate
         cpu_s += thread.penalty_s(self.env.now)
-        thread.busy_s += cpu_s
         self._seq += 1
         finish = self._v + cpu_s
         heapq.heappush(self._heap, (finish, self._seq, _Burst(thread, fn, args)))
