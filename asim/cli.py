@@ -100,15 +100,19 @@ def predict(
 def calibrate(
     out: str = typer.Option("", help="Where to write the calibration (default: the file "
                             "predict and validate read, see `asim predict --help`)."),
+    refit: str = typer.Option("", help="Measure nothing: fit again the runs recorded in this "
+                              "calibration file."),
 ) -> None:
-    """Measure this machine's per-request costs with the real servers and ab (about 20 s)."""
+    """Measure this machine's per-request costs with the real servers and ab (about 25 s)."""
     from pathlib import Path
 
-    from asim.calibration import default_path, save
+    from asim.calibration import default_path, load, save
     from asim.validate.calibrate import calibrate as run_calibrate
+    from asim.validate.calibrate import refit as run_refit
 
-    path = Path(out) if out else default_path()
-    cal = run_calibrate(progress=lambda msg: typer.echo(f"  {msg}", err=True))
+    path = Path(out) if out else (Path(refit) if refit else default_path())
+    progress = lambda msg: typer.echo(f"  {msg}", err=True)  # noqa: E731
+    cal = run_refit(load(Path(refit)), progress) if refit else run_calibrate(progress=progress)
     save(cal, path)
     c = cal.costs
     typer.echo(f"wrote {path}")

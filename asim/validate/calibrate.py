@@ -217,8 +217,8 @@ def _tau_s(warm: float, mid: float, cold: float, gap_s: float) -> float:
     return min(max(-gap_s / math.log(1 - frac), 1e-3), 0.1)
 
 
-def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
-    """Measure this machine (about 20 s) and fit the model's costs."""
+def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, float]:
+    """The real runs calibration fits on, and the two sleep overshoots."""
     runs: dict[str, CpuRun] = {}
     plan = [  # name, server, sleep, -n, -c, workers
         ("aiohttp warm", AIOHTTP, 0.0, WARM_N, 1, 1),
@@ -235,9 +235,16 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibratio
         progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s{workers}")
         runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c, workers=w)
     progress("sleep overshoots")
-    ts_over = time_sleep_overshoot_s()
-    aio_over = asyncio_sleep_overshoot_s()
+    return runs, time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
 
+
+def fit(
+    runs: dict[str, CpuRun],
+    ts_over: float,
+    aio_over: float,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> tuple[Costs, list[float]]:
+    """The model's costs from the calibration runs (and the wake-up fits, for the record)."""
     aw, ac, asat = runs["aiohttp warm"], runs["aiohttp cold"], runs["aiohttp saturated"]
     dw, dc, dm = runs["django warm"], runs["django cold"], runs["django mid"]
     ab_warm = (aw.ab_cpu_s + dw.ab_cpu_s) / 2
@@ -272,17 +279,17 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibratio
             ab_close_cpu_s=ab_req * AB_SHARES["close"],
         )
     # The loop's select() round: the cost that makes the model's saturated run as fast as the
-    # real one, the rest of the C = 1 CPU being per request.
+    # real one, the rest of the C = 1 CPU being per request (a dearer round leaves less per
+    # request, so the saturated model, which shares rounds, gets faster).
     saturated = Scenario(server=AIOHTTP, sleep_s=0.0, concurrency=SAT_C, requests=SAT_N)
-    costs = replace(costs, loop_iteration_cpu_s=_bisect(
+    iteration_s = _bisect(
         lambda i: predict(saturated, costs=_with_loop(costs, aw.server_cpu_s, k1, i))
         .requests_per_second,
-        asat.requests_per_second, 0.0, aw.server_cpu_s / k1, increasing=False,
-    ))
-    costs = _with_loop(costs, aw.server_cpu_s, k1, costs.loop_iteration_cpu_s)
+        asat.requests_per_second, 0.0, aw.server_cpu_s / k1, increasing=True,
+    )
+    costs = _with_loop(costs, aw.server_cpu_s, k1, iteration_s)
     progress("fitting the share lost to time-slicing")
-    over = runs["django oversubscribed"]
-    costs = replace(costs, switch_loss=fit_switch_loss(costs, over))
+    costs = replace(costs, switch_loss=fit_switch_loss(costs, runs["django oversubscribed"]))
     progress("fitting the thundering herd")
     herd = runs["django herd"]
     herd_sc = Scenario(server=DJANGO, sleep_s=0.0, concurrency=1, requests=herd.requests,
@@ -297,8 +304,12 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibratio
         fit_wakeup_s(costs, DJANGO, dc.time_per_request_ms, COLD_SLEEP_S),
         fit_wakeup_s(costs, AIOHTTP, ac.time_per_request_ms, COLD_SLEEP_S),
     ]
-    costs = replace(costs, wakeup_s=statistics.fmean(wakeups))
-    measured = {
+    return replace(costs, wakeup_s=statistics.fmean(wakeups)), wakeups
+
+
+def _measured(runs: dict[str, CpuRun], ts_over: float, aio_over: float,
+              wakeups: list[float]) -> dict[str, object]:
+    measured: dict[str, object] = {
         name: {
             "server": r.server,
             "sleep_s": r.sleep_s,
@@ -315,4 +326,52 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibratio
     measured["time_sleep_overshoot_us"] = round(ts_over * 1e6, 1)
     measured["asyncio_sleep_overshoot_us"] = round(aio_over * 1e6, 1)
     measured["wakeup_fits_us"] = [round(w * 1e6, 1) for w in wakeups]
-    return Calibration(costs=costs, measured=measured, machine=machine_facts(), created=now_text())
+    return measured
+
+
+def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
+    """Measure this machine (about 25 s) and fit the model's costs."""
+    runs, ts_over, aio_over = measure(progress)
+    costs, wakeups = fit(runs, ts_over, aio_over, progress)
+    return Calibration(
+        costs=costs,
+        measured=_measured(runs, ts_over, aio_over, wakeups),
+        machine=machine_facts(),
+        created=now_text(),
+    )
+
+
+def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _msg: None) -> (
+    Calibration
+):
+    """Fit again the runs a calibration file recorded (after the fitting has changed)."""
+    m = calibration.measured
+    try:
+        runs = {
+            name: CpuRun(
+                server=str(r["server"]),
+                sleep_s=float(r["sleep_s"]),
+                requests=int(r["requests"]),
+                concurrency=int(r["concurrency"]),
+                workers=int(r["workers"]),
+                requests_per_second=float(r["requests_per_second"]),
+                server_cpu_s=float(r["server_cpu_us_per_request"]) / 1e6,
+                ab_cpu_s=float(r["ab_cpu_us_per_request"]) / 1e6,
+                time_per_request_ms=float(r["time_per_request_ms"]),
+            )
+            for name, r in m.items()
+            if isinstance(r, dict)
+        }
+        ts_over = float(m["time_sleep_overshoot_us"]) / 1e6
+        aio_over = float(m["asyncio_sleep_overshoot_us"]) / 1e6
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CalibrationError(
+            f"the calibration file lacks a measurement to refit: {exc}"
+        ) from None
+    costs, wakeups = fit(runs, ts_over, aio_over, progress)
+    return Calibration(
+        costs=costs,
+        measured=_measured(runs, ts_over, aio_over, wakeups),
+        machine=calibration.machine,
+        created=calibration.created,
+    )
