@@ -17,12 +17,6 @@ app = typer.Typer(
 )
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print one line to stderr and return the Exit to raise."""
-    typer.echo(f"asim: error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def parse_list(option: str, text: str, kind: type) -> list:
     """Parse a comma-separated option value (``"5,10,20"``) into numbers of ``kind``."""
     from asim.errors import InputError

@@ -258,13 +258,6 @@ def render(
     )
 
 
-def report_only(out_dir: Path, *, costs: Costs | None = None) -> ValidateResult:
-    """Rewrite the report of a results folder without measuring anything."""
-    store = ResultsDir.open(out_dir)
-    plan = store.read_plan()
-    return render(store, plan, predictions_for(plan, costs=costs), costs=costs)
-
-
 def _meta(records: Sequence[Record], costs: Costs | None = None) -> dict[str, str]:
     def version(dist: str) -> str:
         try:
