@@ -69,15 +69,6 @@ class Thread:
         return self.cold_s * -math.expm1(-gap / self.tau_s) if gap > 0 else 0.0
 
 
-class _Burst:
-    __slots__ = ("thread", "fn", "args")
-
-    def __init__(self, thread: Thread, fn: Callable, args: tuple) -> None:
-        self.thread = thread
-        self.fn = fn
-        self.args = args
-
-
 class Cpu:
     """K cores shared by processor sharing among the CPU bursts in progress.
 
@@ -100,7 +91,7 @@ class Cpu:
         self.env = env
         self.cores = cores
         self._oversubscribed = 1.0 - switch_loss
-        self._heap: list[tuple[float, int, _Burst]] = []
+        self._heap: list[tuple[float, int, Thread, Callable, tuple]] = []
         self._v = 0.0  # virtual time: work served to each burst in progress
         self._t = 0.0  # real time at which _v was last brought up to date
         self._seq = 0
@@ -115,51 +106,67 @@ class Cpu:
     def rate(self) -> float:
         """Speed of each burst now: 1 while bursts <= cores, beyond that cores / bursts less the
         share lost to time-slicing (context switches and caches refilled after each)."""
-        n = len(self._heap)
+        return self._rate(len(self._heap))
+
+    def _rate(self, n: int) -> float:
         return 1.0 if n <= self.cores else self.cores / n * self._oversubscribed
 
-    def _sync(self) -> None:
-        now = self.env.now
-        if self._heap:
-            self._v += (now - self._t) * self.rate
+    def _sync(self, now: float) -> None:
+        n = len(self._heap)
+        if n:
+            dt = now - self._t
+            self._v += dt if n <= self.cores else dt * self.cores / n * self._oversubscribed
         self._t = now
 
+    # run, _schedule and _fire are the simulator's hot path: plain locals, no properties.
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
         """Run ``thread`` for ``cpu_s`` seconds of one core (plus its cold penalty), then call
         ``fn(*args)``."""
-        self._sync()
-        old_rate = self.rate
-        cpu_s += thread.penalty_s(self.env.now)
+        now = self.env._now
+        heap = self._heap
+        n = len(heap)
+        self._sync(now)
+        if thread.cold_s > 0:
+            cpu_s += thread.penalty_s(now)
         self._seq += 1
         finish = self._v + cpu_s
-        heapq.heappush(self._heap, (finish, self._seq, _Burst(thread, fn, args)))
+        heapq.heappush(heap, (finish, self._seq, thread, fn, args))
         if self._firing:
             return  # _fire schedules once it has run every callback of this instant
-        if self.rate != old_rate or finish < self._next_v:
+        if n >= self.cores or finish < self._next_v:  # the rate changed, or this ends first
             self._schedule()
 
     def _schedule(self) -> None:
         self._token += 1
-        if not self._heap:
+        heap = self._heap
+        if not heap:
             self._next_v = math.inf
             return
-        finish = self._heap[0][0]
+        finish = heap[0][0]
         self._next_v = finish
-        _Call(self.env, max(finish - self._v, 0.0) / self.rate, self._fire, (self._token,))
+        wait = finish - self._v
+        _Call(
+            self.env,
+            wait / self._rate(len(heap)) if wait > 0 else 0.0,
+            self._fire,
+            (self._token,),
+        )
 
     def _fire(self, token: int) -> None:
         if token != self._token:
             return  # superseded: a start or a finish moved the next completion
-        self._sync()
+        now = self.env._now
+        self._sync(now)
         heap = self._heap
         limit = self._seq  # bursts started by these callbacks finish in a later event
         due = self._v + 1e-12
+        pop = heapq.heappop
         self._firing = True
         try:
             while heap and heap[0][0] <= due and heap[0][1] <= limit:
-                _, _, burst = heapq.heappop(heap)
-                burst.thread.idle_since = self.env.now
-                burst.fn(*burst.args)
+                _, _, thread, fn, args = pop(heap)
+                thread.idle_since = now
+                fn(*args)
         finally:
             self._firing = False
         self._schedule()
