@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import signal
 import socket
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from asim.validate.procs import group_members
 
 AB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ab"
 WAIT_S = 60.0  # a generous deadline for what normally takes well under a second
@@ -40,21 +45,24 @@ def ab_manifest() -> dict[str, dict]:
     return {name: entry for name, entry in data.items() if not name.startswith("_")}
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of process group ``pgid``."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            found.append(int(entry.name))
-    return found
+@contextlib.contextmanager
+def owner_child(argv: list[str], **popen: object) -> Iterator[tuple[subprocess.Popen, list[int]]]:
+    """A child process that owns servers, in its own session; the test appends the server
+    groups it learns of to the yielded list. On leaving, the child and whatever is left of
+    those groups are killed, so a failing test leaves nothing running."""
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True,
+                             **popen)
+    groups: list[int] = []
+    try:
+        yield child, groups
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for pgid in groups:
+            if group_members(pgid):
+                os.killpg(pgid, signal.SIGKILL)
+                wait_until(lambda pgid=pgid: not group_members(pgid), "leftover servers to die")
 
 
 def pid_alive(pid: int) -> bool:

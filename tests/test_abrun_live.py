@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import group_members, pid_alive, wait_until
+from conftest import group_members, owner_child, pid_alive, wait_until
 
 from asim.errors import AbError, AbNotFoundError, InputError
 from asim.sim.abtext import parse_gnuplot
@@ -139,11 +139,10 @@ CHILD = textwrap.dedent("""
 
 @live
 def test_interrupting_a_run_kills_and_reaps_ab_and_stops_the_server(ab_path):
-    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    server_pgid = None
-    try:
+    argv = [sys.executable, "-c", CHILD]
+    with owner_child(argv, stderr=subprocess.PIPE) as (child, groups):
         server_pgid = int(child.stdout.readline())
+        groups.append(server_pgid)
         ab_pids: list[int] = []
 
         def ab_running() -> bool:
@@ -156,12 +155,6 @@ def test_interrupting_a_run_kills_and_reaps_ab_and_stops_the_server(ab_path):
         assert child.stdout.read().strip() == "interrupted; children: []"
         assert not any(pid_alive(p) for p in ab_pids), "ab left running"
         assert not group_members(server_pgid), "server left running"
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if server_pgid is not None and group_members(server_pgid):
-            os.killpg(server_pgid, signal.SIGKILL)
 
 
 def _children(parent: int, name: str) -> list[int]:

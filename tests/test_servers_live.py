@@ -14,7 +14,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import group_members, port_refuses, wait_until
+from conftest import group_members, owner_child, port_refuses, wait_until
 
 from asim.errors import InputError, ServerStartError
 from asim.servers.trace import read_trace
@@ -207,49 +207,32 @@ CHILD = textwrap.dedent("""
                                            ("django", signal.SIGTERM)])
 def test_a_signal_to_the_owner_leaves_no_server(kind, sig):
     """Ctrl-C (SIGINT) or SIGTERM to a process inside running_server stops its server."""
-    child = subprocess.Popen([sys.executable, "-c", CHILD, kind], stdout=subprocess.PIPE,
-                             text=True, start_new_session=True)
-    pgid = port = None
-    try:
+    with owner_child([sys.executable, "-c", CHILD, kind]) as (child, groups):
         line = child.stdout.readline()
         assert line, "the child exited before its server was ready"
         pgid, port = (int(x) for x in line.split())
+        groups.append(pgid)
         assert group_members(pgid)
         child.send_signal(sig)
         assert child.wait(timeout=60) == 130
         assert child.stdout.read().strip() == "interrupted"
         assert not group_members(pgid), "server processes left behind"
         assert port_refuses("127.0.0.1", port)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if pgid is not None and group_members(pgid):
-            os.killpg(pgid, signal.SIGKILL)
-            wait_until(lambda: not group_members(pgid), "the leftover server to die")
 
 
 @live
 @pytest.mark.parametrize("kind", ["aiohttp", "django"])
 def test_a_server_whose_owner_is_killed_outright_goes_away(kind):
     """SIGKILL runs no ``finally``; the kernel's parent-death signal stops the server instead."""
-    child = subprocess.Popen([sys.executable, "-c", CHILD, kind], stdout=subprocess.PIPE,
-                             text=True, start_new_session=True)
-    pgid = None
-    try:
+    with owner_child([sys.executable, "-c", CHILD, kind]) as (child, groups):
         line = child.stdout.readline()
         assert line, "the child exited before its server was ready"
         pgid, port = (int(x) for x in line.split())
+        groups.append(pgid)
         child.kill()
         child.wait()
         wait_until(lambda: not group_members(pgid), f"the {kind} server of a killed owner to stop")
         assert port_refuses("127.0.0.1", port)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if pgid is not None and group_members(pgid):
-            os.killpg(pgid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------- asim serve

@@ -127,14 +127,16 @@ def _asim(*args: str) -> list[str]:
     return [sys.executable, "-m", "asim", *args]
 
 
-def test_interrupt_keeps_runs_leaves_no_server_and_resume_finishes(tmp_path: Path, tag: str):
+def _interrupt_after_first_run(tmp_path: Path, tag: str, sig: int) -> tuple[Path, Path]:
+    """Start `asim validate` on a tiny grid, send ``sig`` once a run is on disk, and check that
+    it ends as an interruption (130, one message, no traceback) with every server gone."""
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY.format(sleep=0.05))  # one Django run takes about a second
     out = tmp_path / "out"
     points = out / "points.jsonl"
     proc = subprocess.Popen(
         _asim("validate", str(scenario), "--out", str(out)),
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -143,7 +145,7 @@ def test_interrupt_keeps_runs_leaves_no_server_and_resume_finishes(tmp_path: Pat
             lambda: points.exists() and points.read_text().count("\n") >= 1, "the first run on disk"
         )
         assert marked_pids(tag, besides=proc.pid), "the marker must find the running server"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=WAIT_S)
     finally:
         if proc.poll() is None:
@@ -152,6 +154,12 @@ def test_interrupt_keeps_runs_leaves_no_server_and_resume_finishes(tmp_path: Pat
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     wait_until(lambda: marked_pids(tag) == [], "the servers to be gone")
+    return scenario, out
+
+
+def test_interrupt_keeps_runs_leaves_no_server_and_resume_finishes(tmp_path: Path, tag: str):
+    scenario, out = _interrupt_after_first_run(tmp_path, tag, signal.SIGINT)
+    points = out / "points.jsonl"
     kept = [json.loads(line) for line in points.read_text().splitlines()]
     assert 1 <= len(kept) < 4
     assert all(run["observed"]["complete_requests"] == 20 for run in kept)
@@ -168,29 +176,5 @@ def test_interrupt_keeps_runs_leaves_no_server_and_resume_finishes(tmp_path: Pat
 
 
 def test_sigterm_is_an_interruption_too(tmp_path: Path, tag: str):
-    scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY.format(sleep=0.05))
-    out = tmp_path / "out"
-    points = out / "points.jsonl"
-    proc = subprocess.Popen(
-        _asim("validate", str(scenario), "--out", str(out)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        # a server is up and measuring once the first run is on disk
-        wait_until(
-            lambda: points.exists() and points.read_text().count("\n") >= 1, "the first run on disk"
-        )
-        assert marked_pids(tag, besides=proc.pid), "the marker must find the running server"
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=WAIT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, stderr
-    wait_until(lambda: marked_pids(tag) == [], "the servers to be gone")
-    assert "interrupted" in stderr and "Traceback" not in stderr
-    assert 1 <= len(points.read_text().splitlines()) < 4
+    _, out = _interrupt_after_first_run(tmp_path, tag, signal.SIGTERM)
+    assert 1 <= len((out / "points.jsonl").read_text().splitlines()) < 4

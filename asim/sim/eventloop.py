@@ -92,14 +92,9 @@ class EventLoopServer:
         self._timers = [(when + dt, seq, fn, arg) for when, seq, fn, arg in self._timers]
         self.thread.shift(dt)
 
-    @property
-    def shift_safe(self) -> bool:
-        return True
+    shift_safe = True  # nothing in the loop depends on absolute time
 
     # -- the loop ------------------------------------------------------------------------------
-    def start(self) -> None:
-        self._asleep = True
-
     def _call_soon(self, fn: Callable, arg: object) -> None:
         self._ready.append((fn, arg))
 

@@ -83,7 +83,7 @@ class FastForward:
 
     def _skip(self, p: int, period_s: float) -> None:
         ab, server = self.ab, self.server
-        if not getattr(server, "shift_safe", False) or period_s <= 0:
+        if not server.shift_safe or period_s <= 0:
             self.next_check = float("inf")
             return
         m = (ab.requests - ab.started - 2 * p) // p

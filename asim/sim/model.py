@@ -120,7 +120,6 @@ def simulate(
     ff = None
     if fast_forward and jitter is None and not keep_records:
         ff = FastForward(env, cpu, ab, server)
-    server.start()
     ab.begin()
     try:
         env.run(until=finished)

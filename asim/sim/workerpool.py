@@ -73,9 +73,6 @@ class WorkerPoolServer:
         self.workers = [Worker(i, costs) for i in range(workers)]
         self._idle: deque[Worker] = deque(self.workers)
 
-    def start(self) -> None:
-        """Workers start idle, waiting in select() on the listening socket."""
-
     def shift(self, dt: float) -> None:
         """Move every absolute time the workers hold ``dt`` seconds later."""
         for w in self.workers:

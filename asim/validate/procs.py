@@ -173,12 +173,12 @@ class RunningServer:
 
     def pids(self) -> list[int]:
         """Live processes of the server's group (leader first; gunicorn workers after it)."""
-        members = _group_members(self.pid)
+        members = group_members(self.pid)
         return sorted(members, key=lambda p: (p != self.pid, p))
 
     def alive(self) -> bool:
         """The leader still runs (it has not exited, crashed or been killed)."""
-        return self.pid in _group_members(self.pid)
+        return self.pid in group_members(self.pid)
 
 
 @contextlib.contextmanager
@@ -376,13 +376,13 @@ def stop_group(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> 
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline:
             _reap(proc)
-            if not _group_members(pgid):
+            if not group_members(pgid):
                 break
             time.sleep(0.05)
         else:
             _signal_group(pgid, signal.SIGKILL)
             deadline = time.monotonic() + grace_s
-            while _group_members(pgid) and time.monotonic() < deadline:
+            while group_members(pgid) and time.monotonic() < deadline:
                 _reap(proc)
                 time.sleep(0.05)
         proc.wait()
@@ -398,7 +398,7 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def _group_members(pgid: int) -> list[int]:
+def group_members(pgid: int) -> list[int]:
     """Processes of group ``pgid`` that are not zombies (orphaned zombies may never be reaped
     when PID 1 does not wait for them, and they hold no port)."""
     members = []
