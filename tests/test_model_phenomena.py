@@ -78,6 +78,25 @@ def test_gunicorn_worker_stays_busy_until_ab_closes():
         assert nxt.accepted >= prev.fin_sent + 300e-6 - 1e-12
 
 
+def test_every_idle_worker_wakes_and_the_worker_that_finished_last_keeps_serving():
+    # At C = 1 ab's next connect arrives while the worker that served the last request is still
+    # closing: the idle workers are all woken from select() (the thundering herd) but the
+    # finishing worker calls accept() at once and wins, as in the server traces.
+    n, workers = 200, 4
+    run = simulate(
+        Scenario(server="django", workers=workers, sleep_s=0.0, concurrency=1, requests=n)
+    )
+    served = sorted(
+        sum(1 for r in run.records if r.worker == w) for w in {r.worker for r in run.records}
+    )
+    assert served[-1] >= 0.9 * n
+    assert run.worker_wakes / n == pytest.approx(workers - 1, abs=0.1)
+    # Each wake costs CPU: more idle workers, slower requests.
+    one = simulate(Scenario(server="django", sleep_s=0.0, concurrency=1, requests=n))
+    assert one.worker_wakes / n < 0.1
+    assert run.report.time_taken_s > one.report.time_taken_s
+
+
 def test_cold_threads_pay_extra_cpu_after_long_gaps():
     # The same requests cost more when the processes idle between them.
     c = Costs()

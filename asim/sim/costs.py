@@ -31,10 +31,10 @@ class Costs:
     Worker (gunicorn sync + Django, one process each): ``worker_request_cpu_s`` accepts, parses
     and runs the view up to its sleep, ``worker_response_cpu_s`` writes the response and shuts
     the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept;
-    ``worker_herd_cpu_s`` is what an idle worker spends when a connection wakes it and another
-    worker wins the accept; ``worker_boot_s`` is how long the master needs to fork a
-    replacement worker that has
-    imported Django (after the arbiter killed one at its timeout); not calibrated.
+    ``worker_herd_cpu_s`` is what an idle worker spends when a connection wakes it from select()
+    (return, try accept(); every idle worker is woken, one wins); ``worker_boot_s`` is how long
+    the master needs to fork a replacement worker that has imported Django (after the arbiter
+    killed one at its timeout); not calibrated.
 
     ``wakeup_s`` is how long a thread blocked in poll/select/recv/epoll_wait takes to run
     again once its event arrives (scheduler wake-up; on a VM, also the idle vCPU's exit).

@@ -61,6 +61,7 @@ class SimRun:
     loop_batches: tuple[int, ...] = ()
     loop_iterations: int = 0
     ab_wakes: int = 0
+    worker_wakes: int = 0
     skipped_requests: int = 0
 
 
@@ -145,6 +146,7 @@ def simulate(
         loop_batches=batches,
         loop_iterations=getattr(server, "iterations", 0),
         ab_wakes=ab.wakes,
+        worker_wakes=getattr(server, "wakes", 0),
         skipped_requests=ff.skipped_requests if ff else 0,
     )
 

@@ -7,7 +7,9 @@ shutdown(SHUT_WR) sends the FIN, then it waits for the client to close before it
 A worker therefore stays busy until ab has read the response and closed its end. After a request
 the worker tries accept() again at once and only falls back to select() when the queue is empty.
 Every idle worker selects on the same socket, so each new connection wakes them all (the
-thundering herd): all but one pay ``worker_herd_cpu_s`` for nothing.
+thundering herd): each pays ``worker_herd_cpu_s`` to return from select() and try accept(), and
+the first to get there takes the connection. A worker that finishes a request tries accept() at
+once and usually wins that race, so a lightly loaded pool keeps serving from one warm worker.
 
 The arbiter wakes once a second and kills (SIGABRT) a worker that has not notified it for more
 than ``--timeout`` seconds; a sync worker notifies only between requests. The SystemExit lands in
@@ -33,7 +35,7 @@ GUNICORN_BACKLOG = 2048
 class Worker:
     """One gunicorn sync worker process."""
 
-    __slots__ = ("index", "conn", "served", "thread", "notified", "doomed")
+    __slots__ = ("index", "conn", "served", "thread", "herd_thread", "notified", "doomed")
 
     def __init__(self, index: int, costs: Costs) -> None:
         self.index = index
@@ -42,6 +44,9 @@ class Worker:
         self.thread = Thread(
             f"worker {index}", cold_s=costs.worker_cold_cpu_s, tau_s=costs.cold_tau_s
         )
+        # A wake-up from select() runs select() and accept() only: it neither pays the view's
+        # cold-cache penalty nor warms the caches the next request needs.
+        self.herd_thread = Thread(f"worker {index} select")
         self.conn: Conn | None = None
         self.served = 0
 
@@ -67,11 +72,13 @@ class WorkerPoolServer:
         self.sleep_s = sleep_s
         self.timeout_s = timeout_s
         self.killed = 0
+        self.wakes = 0  # workers woken from select() by a connection
         self.capacity = min(backlog, somaxconn) + 1
         self.ab = None  # set by the model
         self.accept_queue: deque[Conn] = deque()
         self.workers = [Worker(i, costs) for i in range(workers)]
-        self._idle: deque[Worker] = deque(self.workers)
+        # Idle workers, the one that went idle last at the right end: it wins the next accept.
+        self._idle: deque[Worker] = deque(reversed(self.workers))
 
     def shift(self, dt: float) -> None:
         """Move every absolute time the workers hold ``dt`` seconds later."""
@@ -91,12 +98,26 @@ class WorkerPoolServer:
         self.accept_queue.append(conn)
         if self._idle:
             # Idle workers all sleep in select() on the listening socket, and a connection wakes
-            # every one of them: one accepts, the others find nothing and go back to select().
-            call_later(self.env, self.costs.wakeup_s, self._accept, self._idle.popleft())
+            # every one of them (the kernel wakes the newest sleeper first). Each returns from
+            # select() and calls accept(); the first to get there takes the connection, the
+            # others find nothing and go back to select(). A worker finishing its graceful close
+            # calls accept() at once, without select(), so it often beats the woken ones and
+            # the pool keeps serving from one warm worker (73-87 % of requests at C = 1 in
+            # server traces, docs/notes/measurements.md).
             herd, self._idle = self._idle, deque()
-            for worker in herd:
-                self.cpu.run(worker.thread, self.costs.worker_herd_cpu_s, self._accept, worker)
+            for worker in reversed(herd):
+                self._wake(worker)
         return True
+
+    def _wake(self, worker: Worker) -> None:
+        if self.costs.wakeup_s > 0:
+            call_later(self.env, self.costs.wakeup_s, self._woken, worker)
+        else:
+            self._woken(worker)
+
+    def _woken(self, worker: Worker) -> None:
+        self.wakes += 1
+        self.cpu.run(worker.herd_thread, self.costs.worker_herd_cpu_s, self._accept, worker)
 
     def request_data(self, conn: Conn) -> None:
         conn.has_data = True

@@ -18,9 +18,11 @@ What is measured, and how:
 The event loop's and ab's CPU has a per-request part and a per-wake-up part (one select() round,
 one apr_pollset_poll call): C = 1 pays a wake-up per step, the saturated run shares one among many
 requests. For ab the model counts its wake-ups per request in both runs and two equations give
-the two parts; for the loop the select() round's cost is the one that makes the model's
-saturated run as fast as the real one. The thundering herd's cost and the share lost to
-time-slicing are fitted the same way, each on its own run. The per-request CPU is split into
+the two parts; the workers' CPU is split the same way between one Django worker and three at
+C = 1 (every idle worker is woken by each connection: the thundering herd); for the loop the
+select() round's cost is the one that makes the model's saturated run as fast as the real one,
+and the share lost to time-slicing is fitted the same way on its own run. Every ab run is
+repeated (`REPEATS`) and the medians are kept. The per-request CPU is split into
 the model's steps by fixed shares measured once with per-step thread CPU clocks
 (docs/notes/measurements.md, "CPU per request").
 """
@@ -47,6 +49,7 @@ from asim.validate.procs import RunningServer, ServerSpec, running_server
 WARM_N, COLD_N, MID_N, SAT_N, SAT_C = 1000, 40, 200, 5000, 50
 HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000
 COLD_SLEEP_S, MID_SLEEP_S = 0.05, 0.005
+REPEATS = 3  # ab runs per measurement, back to back on one server; the model takes the medians
 
 # Shares of the warm per-request CPU by step (thread-CPU split, docs/notes/measurements.md).
 LOOP_SHARES = {"accept": 0.33, "request": 0.40, "response": 0.19, "close": 0.08}
@@ -68,6 +71,7 @@ class CpuRun:
     server_cpu_s: float
     ab_cpu_s: float
     time_per_request_ms: float
+    repeats: int = 1
 
 
 def _group_cpu_s(server: RunningServer) -> float:
@@ -94,24 +98,42 @@ def measure_cpu(
     concurrency: int = 1,
     workers: int = 1,
     warmup: int = 20,
+    repeats: int = 1,
 ) -> CpuRun:
-    """Run the real server and ab -n requests -c concurrency; CPU per request of both sides."""
+    """Run the real server and ab -n requests -c concurrency ``repeats`` times back to back;
+    the median of each measure (throughput, CPU per request of both sides) over the repeats.
+
+    One run of a few hundred milliseconds moves by 10-30 % on this machine from one run to the
+    next (docs/notes/measurements.md, section 6); the median of a few keeps one slow or fast
+    run from becoming the model's constant."""
+    runs: list[tuple[float, float, float, float]] = []
     with running_server(ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)) as srv:
         run_ab(srv.url, requests=warmup, concurrency=1).checked()
-        srv_before, ab_before = _group_cpu_s(srv), _children_cpu_s()
-        report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
-        srv_after, ab_after = _group_cpu_s(srv), _children_cpu_s()
-    done = report.complete_requests
+        for _ in range(repeats):
+            srv_before, ab_before = _group_cpu_s(srv), _children_cpu_s()
+            report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
+            srv_after, ab_after = _group_cpu_s(srv), _children_cpu_s()
+            done = report.complete_requests
+            runs.append((
+                report.requests_per_second,
+                (srv_after - srv_before) / done,
+                (ab_after - ab_before) / done,
+                report.time_per_request_ms,
+            ))
+    rps, server_cpu_s, ab_cpu_s, tpr_ms = (
+        statistics.median(col) for col in zip(*runs, strict=True)
+    )
     return CpuRun(
         server=kind,
         sleep_s=sleep_s,
         requests=done,
         concurrency=concurrency,
         workers=workers,
-        requests_per_second=report.requests_per_second,
-        server_cpu_s=(srv_after - srv_before) / done,
-        ab_cpu_s=(ab_after - ab_before) / done,
-        time_per_request_ms=report.time_per_request_ms,
+        requests_per_second=rps,
+        server_cpu_s=server_cpu_s,
+        ab_cpu_s=ab_cpu_s,
+        time_per_request_ms=tpr_ms,
+        repeats=repeats,
     )
 
 
@@ -197,6 +219,36 @@ def _with_loop(costs: Costs, c1_cpu_s: float, iterations: float, iteration_s: fl
     )
 
 
+def _worker_wakes(costs: Costs, run: CpuRun) -> float:
+    """Workers woken from select() per request in the model of a Django run."""
+    sc = Scenario(server=DJANGO, sleep_s=run.sleep_s, concurrency=run.concurrency,
+                  requests=run.requests, workers=run.workers)
+    return simulate(sc, costs=costs, keep_records=False, fast_forward=False).worker_wakes / (
+        run.requests
+    )
+
+
+def _with_workers(costs: Costs, one: CpuRun, herd: CpuRun) -> Costs:
+    """Split the workers' CPU per request into a per-request part and a per-wake-up part
+    (select() returning and accept() tried): one worker at C = 1 is woken about once per
+    request, three idle workers are all woken by every connection (the thundering herd)."""
+    for _ in range(3):
+        k_one, k_herd = _worker_wakes(costs, one), _worker_wakes(costs, herd)
+        if k_herd - k_one < 0.05:
+            per_wake = 0.0
+        else:
+            per_wake = max((herd.server_cpu_s - one.server_cpu_s) / (k_herd - k_one), 0.0)
+        per_request = max(one.server_cpu_s - k_one * per_wake, 0.1 * one.server_cpu_s)
+        costs = replace(
+            costs,
+            worker_herd_cpu_s=per_wake,
+            worker_request_cpu_s=per_request * WORKER_SHARES["request"],
+            worker_response_cpu_s=per_request * WORKER_SHARES["response"],
+            worker_close_cpu_s=per_request * WORKER_SHARES["close"],
+        )
+    return costs
+
+
 def fit_switch_loss(costs: Costs, run: CpuRun) -> float:
     """The share of the cores lost to time-slicing that makes the model's throughput match an
     oversubscribed run (more busy workers than cores)."""
@@ -232,8 +284,8 @@ def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, 
     ]
     for name, kind, sleep_s, n, c, w in plan:
         workers = f", {w} workers" if w > 1 else ""
-        progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s{workers}")
-        runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c, workers=w)
+        progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s{workers}, {REPEATS} runs")
+        runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c, workers=w, repeats=REPEATS)
     progress("sleep overshoots")
     return runs, time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
 
@@ -255,9 +307,6 @@ def fit(
         DEFAULT_COSTS,
         ab_cold_cpu_s=max(ab_cold - ab_warm, 0.0),
         loop_cold_cpu_s=max(ac.server_cpu_s - aw.server_cpu_s, 0.0),
-        worker_request_cpu_s=dw.server_cpu_s * WORKER_SHARES["request"],
-        worker_response_cpu_s=dw.server_cpu_s * WORKER_SHARES["response"],
-        worker_close_cpu_s=dw.server_cpu_s * WORKER_SHARES["close"],
         worker_cold_cpu_s=max(dc.server_cpu_s - dw.server_cpu_s, 0.0),
         cold_tau_s=_tau_s(dw.server_cpu_s, dm.server_cpu_s, dc.server_cpu_s, MID_SLEEP_S),
         time_sleep_overshoot_s=max(ts_over, 0.0),
@@ -266,6 +315,7 @@ def fit(
         source="calibrated",
     )
     progress("splitting per-request and per-wake-up CPU")
+    costs = _with_workers(costs, dw, runs["django herd"])
     for _ in range(3):
         k1, w1 = _counts(costs, 1, WARM_N)
         k2, w2 = _counts(costs, SAT_C, SAT_N)
@@ -290,15 +340,6 @@ def fit(
     costs = _with_loop(costs, aw.server_cpu_s, k1, iteration_s)
     progress("fitting the share lost to time-slicing")
     costs = replace(costs, switch_loss=fit_switch_loss(costs, runs["django oversubscribed"]))
-    progress("fitting the thundering herd")
-    herd = runs["django herd"]
-    herd_sc = Scenario(server=DJANGO, sleep_s=0.0, concurrency=1, requests=herd.requests,
-                       workers=herd.workers)
-    costs = replace(costs, worker_herd_cpu_s=_bisect(
-        lambda h: predict(herd_sc, costs=replace(costs, worker_herd_cpu_s=h))
-        .requests_per_second,
-        herd.requests_per_second, 0.0, 1e-3, increasing=False,
-    ))
     progress("fitting the wake-up latency")
     wakeups = [
         fit_wakeup_s(costs, DJANGO, dc.time_per_request_ms, COLD_SLEEP_S),
@@ -320,6 +361,7 @@ def _measured(runs: dict[str, CpuRun], ts_over: float, aio_over: float,
             "concurrency": r.concurrency,
             "workers": r.workers,
             "requests_per_second": round(r.requests_per_second, 2),
+            "repeats": r.repeats,
         }
         for name, r in runs.items()
     }
@@ -358,6 +400,7 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
                 server_cpu_s=float(r["server_cpu_us_per_request"]) / 1e6,
                 ab_cpu_s=float(r["ab_cpu_us_per_request"]) / 1e6,
                 time_per_request_ms=float(r["time_per_request_ms"]),
+                repeats=int(r.get("repeats", 1)),
             )
             for name, r in m.items()
             if isinstance(r, dict)
