@@ -97,7 +97,7 @@ def calibrate(
     refit: str = typer.Option("", help="Measure nothing: fit again the runs recorded in this "
                               "calibration file."),
 ) -> None:
-    """Measure this machine's per-request costs with the real servers and ab (about 25 s)."""
+    """Measure this machine's per-request costs with the real servers and ab (about 45 s)."""
     from pathlib import Path
 
     from asim.calibration import default_path, load, save

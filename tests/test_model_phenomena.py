@@ -2,17 +2,39 @@
 was seen in the real system)."""
 
 import pytest
+import simpy
 
 from asim.sim.costs import Costs
+from asim.sim.machine import Cpu, Thread
 from asim.sim.model import simulate
 from asim.sim.spec import Scenario
 
 ZERO = Costs(**{f: 0.0 for f in Costs.__dataclass_fields__ if f != "source"})
 
 
-def test_cpu_is_shared_by_processor_sharing_on_k_cores():
-    # Four gunicorn workers doing 1 ms of CPU each per request, no sleep: on one core they share
-    # it (throughput = 1 / 1 ms), on four cores each has its own (4 / 1 ms).
+def test_bursts_run_to_completion_and_wait_their_turn_for_a_core():
+    # Three threads wake together on two cores with 1 ms of CPU each: two run at once and finish
+    # at 1 ms, the third waits and finishes at 2 ms (not all three at 1.5 ms). A burst that had
+    # to wait pays the switching loss on its CPU.
+    env = simpy.Environment()
+    cpu = Cpu(env, 2)
+    done: list[float] = []
+    for i in range(3):
+        cpu.run(Thread(f"t{i}"), 1e-3, lambda: done.append(env.now))
+    env.run()
+    assert done == pytest.approx([1e-3, 1e-3, 2e-3])
+    env = simpy.Environment()
+    cpu = Cpu(env, 1, switch_loss=0.5)
+    done = []
+    for i in range(2):
+        cpu.run(Thread(f"t{i}"), 1e-3, lambda: done.append(env.now))
+    env.run()
+    assert done == pytest.approx([1e-3, 3e-3])
+
+
+def test_k_cores_serve_k_times_the_cpu_bound_throughput():
+    # Four gunicorn workers doing 1 ms of CPU each per request, no sleep: on one core they take
+    # turns (throughput = 1 / 1 ms), on four cores each has its own (4 / 1 ms).
     costs = Costs(**{**ZERO.to_dict(), "worker_request_cpu_s": 1e-3})
     rps = {
         k: simulate(

@@ -1,8 +1,8 @@
-"""The machine: a SimPy clock, delayed calls, and K CPU cores shared by processor sharing.
+"""The machine: a SimPy clock, delayed calls, and K CPU cores.
 
 Every actor of the model (ab, the event loop, each gunicorn worker) is one thread that runs one
-CPU burst at a time. While n threads are on the CPU each progresses at rate min(1, K / n), which
-is how Linux's fair scheduler shares K cores among n runnable threads to a good approximation.
+CPU burst at a time. A burst runs to completion on a free core; bursts that find every core busy
+wait their turn in arrival order (see `Cpu`).
 
 Actors are written as callbacks on SimPy events rather than as SimPy processes: a request passes
 through a dozen steps, and a callback costs a fraction of a generator switch.
@@ -10,8 +10,8 @@ through a dozen steps, and a callback costs a fraction of a generator switch.
 
 from __future__ import annotations
 
-import heapq
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -70,17 +70,22 @@ class Thread:
 
 
 class Cpu:
-    """K cores shared by processor sharing among the CPU bursts in progress.
+    """K cores; each runs one CPU burst to completion, and bursts that find every core busy wait
+    in one FIFO run queue.
 
     `run` starts one burst for a thread; the caller guarantees that a thread has at most one
     burst in progress (a thread is sequential).
 
-    Processor sharing is kept in virtual time: ``v`` is the work every burst in progress has
-    received so far, growing at the shared rate min(1, K / n). A burst of w seconds started at
-    virtual time v finishes at v + w, so a heap of finish tags gives the next completion, and a
-    start or a finish only moves one scheduled event however many bursts share the cores.
-    With more bursts than cores a share ``switch_loss`` of the machine goes to switching between
-    them.
+    Linux (EEVDF since 6.6) lets a woken thread run until it blocks or has used its slice
+    (0.75 ms times 1 + log2(cores): 1.5 ms on two cores); every burst of this model (one
+    callback of the loop, one step of a worker, one socket event of ab) is shorter than that
+    slice, so the kernel runs them to completion rather than sharing a core between them, and a
+    thread woken while the cores are busy waits its turn. Three Django workers woken together on
+    two cores thus answer at 1, 1 and 2 burst times, not all three at 1.5.
+
+    A burst that had to wait ran after other threads had taken over the core's caches: with
+    ``switch_loss`` it needs 1 / (1 - switch_loss) times its CPU (the cold penalty of its
+    thread, which counts the wait as time off the CPU, comes on top).
     """
 
     def __init__(self, env: simpy.Environment, cores: int, *, switch_loss: float = 0.0) -> None:
@@ -90,83 +95,40 @@ class Cpu:
             raise ValueError(f"switch_loss must be in [0, 1), got {switch_loss}")
         self.env = env
         self.cores = cores
-        self._oversubscribed = 1.0 - switch_loss
-        self._heap: list[tuple[float, int, Thread, Callable, tuple]] = []
-        self._v = 0.0  # virtual time: work served to each burst in progress
-        self._t = 0.0  # real time at which _v was last brought up to date
-        self._seq = 0
-        self._token = 0
-        self._next_v = math.inf  # finish tag the scheduled completion event is for
-        self._firing = False
+        self._waited_factor = 1.0 / (1.0 - switch_loss)
+        self._busy = 0
+        self._queue: deque[tuple[Thread, float, Callable, tuple]] = deque()
 
     def shift(self, dt: float) -> None:
-        self._t += dt
+        """Nothing to move: bursts in progress are events on the clock, waiting ones hold no
+        time."""
 
     @property
-    def rate(self) -> float:
-        """Speed of each burst now: 1 while bursts <= cores, beyond that cores / bursts less the
-        share lost to time-slicing (context switches and caches refilled after each)."""
-        return self._rate(len(self._heap))
+    def busy(self) -> int:
+        """Cores running a burst now."""
+        return self._busy
 
-    def _rate(self, n: int) -> float:
-        return 1.0 if n <= self.cores else self.cores / n * self._oversubscribed
-
-    def _sync(self, now: float) -> None:
-        n = len(self._heap)
-        if n:
-            dt = now - self._t
-            self._v += dt if n <= self.cores else dt * self.cores / n * self._oversubscribed
-        self._t = now
-
-    # run, _schedule and _fire are the simulator's hot path: plain locals, no properties.
+    # run, _start and _done are the simulator's hot path: plain locals, no properties.
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
         """Run ``thread`` for ``cpu_s`` seconds of one core (plus its cold penalty), then call
         ``fn(*args)``."""
-        now = self.env._now
-        heap = self._heap
-        n = len(heap)
-        self._sync(now)
+        if self._busy < self.cores:
+            self._start(thread, cpu_s, fn, args, 1.0)
+        else:
+            self._queue.append((thread, cpu_s, fn, args))
+
+    def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple, factor: float) -> (
+        None
+    ):
+        self._busy += 1
         if thread.cold_s > 0:
-            cpu_s += thread.penalty_s(now)
-        self._seq += 1
-        finish = self._v + cpu_s
-        heapq.heappush(heap, (finish, self._seq, thread, fn, args))
-        if self._firing:
-            return  # _fire schedules once it has run every callback of this instant
-        if n >= self.cores or finish < self._next_v:  # the rate changed, or this ends first
-            self._schedule()
+            cpu_s += thread.penalty_s(self.env._now)
+        _Call(self.env, cpu_s * factor, self._done, (thread, fn, args))
 
-    def _schedule(self) -> None:
-        self._token += 1
-        heap = self._heap
-        if not heap:
-            self._next_v = math.inf
-            return
-        finish = heap[0][0]
-        self._next_v = finish
-        wait = finish - self._v
-        _Call(
-            self.env,
-            wait / self._rate(len(heap)) if wait > 0 else 0.0,
-            self._fire,
-            (self._token,),
-        )
-
-    def _fire(self, token: int) -> None:
-        if token != self._token:
-            return  # superseded: a start or a finish moved the next completion
-        now = self.env._now
-        self._sync(now)
-        heap = self._heap
-        limit = self._seq  # bursts started by these callbacks finish in a later event
-        due = self._v + 1e-12
-        pop = heapq.heappop
-        self._firing = True
-        try:
-            while heap and heap[0][0] <= due and heap[0][1] <= limit:
-                _, _, thread, fn, args = pop(heap)
-                thread.idle_since = now
-                fn(*args)
-        finally:
-            self._firing = False
-        self._schedule()
+    def _done(self, thread: Thread, fn: Callable, args: tuple) -> None:
+        thread.idle_since = self.env._now
+        self._busy -= 1
+        if self._queue:
+            t, cpu_s, f, a = self._queue.popleft()
+            self._start(t, cpu_s, f, a, self._waited_factor)
+        fn(*args)

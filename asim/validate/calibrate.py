@@ -372,7 +372,7 @@ def _measured(runs: dict[str, CpuRun], ts_over: float, aio_over: float,
 
 
 def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
-    """Measure this machine (about 25 s) and fit the model's costs."""
+    """Measure this machine (about 45 s) and fit the model's costs."""
     runs, ts_over, aio_over = measure(progress)
     costs, wakeups = fit(runs, ts_over, aio_over, progress)
     return Calibration(

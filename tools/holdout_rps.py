@@ -1,0 +1,66 @@
+"""RPS error of the current model on recorded hold-out runs, each with its own calibration
+fitted again by the current fitting (`asim calibrate --refit`).
+
+    .venv/bin/python tools/holdout_rps.py DIR [DIR ...] [-v]
+
+DIR holds `points.jsonl` and `calibration.json` as `asim validate holdout` leaves them (the
+calibration copied next to the points). Prints, per directory, the fitted switching loss and
+herd cost, and the median and max |RPS error| against the median of the repeats for the
+IO-dominated (sleep > 2 ms) and CPU-dominated points; `-v` adds every point.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from asim.calibration import load
+from asim.sim.model import predict
+from asim.sim.spec import Scenario
+from asim.validate.calibrate import refit
+
+
+def points(directory: Path) -> list[tuple[str, Scenario, float]]:
+    runs: dict[str, list[dict]] = {}
+    for line in (directory / "points.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("observed") and row["returncode"] == 0:
+            runs.setdefault(row["point_id"], []).append(row)
+    out = []
+    for point_id, rows in runs.items():
+        r = rows[0]
+        sc = Scenario(
+            server=r["server"], workers=r["workers"], sleep_s=r["sleep_s"],
+            concurrency=r["concurrency"], requests=r["requests"], keepalive=r["keepalive"],
+        )
+        rps = statistics.median(x["observed"]["requests_per_second"] for x in rows)
+        out.append((point_id, sc, rps))
+    return out
+
+
+def main() -> None:
+    verbose = "-v" in sys.argv
+    for name in (a for a in sys.argv[1:] if a != "-v"):
+        directory = Path(name)
+        costs = refit(load(directory / "calibration.json")).costs
+        errors = []
+        for point_id, sc, measured in points(directory):
+            model = predict(sc, costs=costs).requests_per_second
+            errors.append((point_id, sc.sleep_s > 0.002, (model - measured) / measured * 100))
+        io = [abs(e) for _, is_io, e in errors if is_io]
+        cpu = [abs(e) for _, is_io, e in errors if not is_io]
+        print(
+            f"{name}: switch_loss {costs.switch_loss:.2f},"
+            f" herd {costs.worker_herd_cpu_s * 1e6:.0f} us;"
+            f" IO median {statistics.median(io):.2f} % max {max(io):.1f} %;"
+            f" CPU median {statistics.median(cpu):.2f} % max {max(cpu):.1f} %"
+        )
+        if verbose:
+            for point_id, is_io, e in errors:
+                print(f"  {point_id:32s} {'IO ' if is_io else 'CPU'} {e:+6.1f} %")
+
+
+if __name__ == "__main__":
+    main()
