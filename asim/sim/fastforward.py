@@ -5,16 +5,18 @@ every p finished requests the same slots finish with the same Connect, Total and
 T seconds after the same requests of the previous cycle. Once the last three cycles agree in
 the slots that finish, the gaps between finishes (to a nanosecond: no drift) and the times ab
 records (to its microsecond), the state has repeated, and m more cycles would only repeat the
-samples, shifted by T. `FastForward` then appends those m·p samples, adds m·p to ab's counters,
-and moves the clock, the event queue and every stored time m·T later; the run goes on from
-there and simulates ab's drain exactly. It skips at most once, keeps two cycles of margin before
-ab stops opening connections, and stays off when the server is not shift-invariant (a worker
-killed on the arbiter's whole-second clock).
+samples, shifted by T. `FastForward` then appends those m·p samples, adds them to ab's
+counters (finished, and keep-alive as many as the cycles had), and moves the clock, the event
+queue and every stored time m·T later; the run goes on from there and simulates ab's drain
+exactly. It skips at most once, keeps two cycles of margin before ab stops opening connections,
+and stays off when the server is not shift-invariant (a worker killed on the arbiter's
+whole-second clock).
 """
 
 from __future__ import annotations
 
 import heapq
+from array import array
 
 import numpy as np
 import simpy
@@ -38,10 +40,12 @@ class FastForward:
         self.max_period = 2 * ab.concurrency + 2
         self.next_check = FIRST_CHECK
         self.skipped_requests = 0
+        self.keepalive_log = array("q")  # ab's keep-alive count after each finished request
         ab.on_record = self._on_record
 
     def _on_record(self) -> None:
         ab = self.ab
+        self.keepalive_log.append(ab.keepalive_requests)
         if ab.done < self.next_check:
             return
         # Check every few cycles' worth of requests: each check costs O(max_period^2).
@@ -96,6 +100,8 @@ class FastForward:
         for k in range(1, m + 1):
             ab.done_log.extend(t + k * period_s for t in last)
         skipped = m * p
+        kept = self.keepalive_log
+        ab.keepalive_requests += m * (kept[-1] - kept[-1 - p])
         ab.started += skipped
         ab.done += skipped
         self.skipped_requests = skipped
