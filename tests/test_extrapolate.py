@@ -1,11 +1,15 @@
 """Steady-state extrapolation: an estimate close to the full simulation, only where it is safe."""
 
+import json
+import subprocess
+import sys
 from array import array
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from asim.grid import predict, scenarios
 from asim.sim.fastforward import MIN_WINDOW, WINDOWS, FastForward
 from asim.sim.model import Jitter, simulate
 from asim.sim.spec import Scenario
@@ -134,3 +138,31 @@ def test_a_retransmitted_syn_or_an_uneven_slot_fails_the_test():
 def test_too_few_requests_left_or_run_too_short():
     assert fake_run(NOISE, requests=N_SYNTH + 200)._steady_block() is None
     assert fake_run(NOISE[: 2 * WINDOWS * MIN_WINDOW - 100])._steady_block() is None
+
+
+# -- what callers see ------------------------------------------------------------------------
+
+
+def test_grid_points_carry_the_extrapolated_count():
+    sc = scenarios(servers=("django",), workers=(8,), concurrencies=(200,), requests=70_000)
+    (point,) = predict(sc)
+    assert point.extrapolated_requests > 0
+    assert point.to_dict()["extrapolated_requests"] == point.extrapolated_requests
+
+
+def asim(*args):
+    return subprocess.run([sys.executable, "-m", "asim", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_notes_an_extrapolation_and_exact_turns_it_off():
+    shape = ("predict", "--server", "django", "--workers", "8", "-c", "200", "-n", "70000",
+             "--calibration", "none")
+    out = asim(*shape)
+    assert out.returncode == 0, out.stderr
+    assert "replicated a measured steady state" in out.stdout
+    assert "--exact" in out.stdout
+    out = asim(*shape, "--exact", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    (point,) = json.loads(out.stdout)["points"]
+    assert point["extrapolated_requests"] == 0
