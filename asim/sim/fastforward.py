@@ -85,8 +85,9 @@ class FastForward:
         self.keepalive_log.append(ab.keepalive_requests)
         n = ab.done
         if n >= self.next_check:
-            # Check every few cycles' worth of requests: each check costs O(max_period^2).
-            self.next_check = n + max(FIRST_CHECK, (REPEATS + 1) * self.max_period)
+            # A check costs O(max_period) and a few per period find a cycle soon after it
+            # has repeated REPEATS times.
+            self.next_check = n + max(FIRST_CHECK, self.max_period // 4)
             period = self._period()
             if period is not None:
                 self._skip(*period)
@@ -116,7 +117,14 @@ class FastForward:
             ],
             axis=1,
         )
-        for p in range(1, p_max + 1):
+        # Only periods at which the last request repeats can repeat as a whole: test those.
+        back = -1 - np.arange(1, p_max + 1)
+        candidates = np.flatnonzero(
+            (slots[back] == slots[-1])
+            & (np.abs(gaps[back] - gaps[-1]) <= GAP_TOLERANCE_S)
+            & (np.abs(stamps[back] - stamps[-1]).max(axis=1) <= 1)
+        )
+        for p in (candidates + 1).tolist():
             k = REPEATS * p
             if not np.array_equal(slots[-k + p :], slots[-k:-p]):
                 continue
