@@ -54,6 +54,10 @@ def predict(
     calibration: str = typer.Option(
         "auto", help="auto (this machine's file if `asim calibrate` wrote one), none, or a path."
     ),
+    exact: bool = typer.Option(
+        False, "--exact", help="Simulate every request of a long run instead of replicating "
+        "its measured steady state (slower)."
+    ),
 ) -> None:
     """Predict what ab prints for a grid of server shapes (no servers started)."""
     from asim.calibration import resolve
@@ -77,7 +81,7 @@ def predict(
         cores=cores or machine_cores(),
     )
     cal = resolve(calibration)
-    points = run_predict(grid, method=method, costs=cal.costs)
+    points = run_predict(grid, method=method, costs=cal.costs, exact=exact)
     if fmt == "json":
         typer.echo(to_json(points, calibration=cal.describe()))
     elif fmt == "csv":

@@ -8,8 +8,7 @@ from itertools import product
 
 from asim.errors import InputError
 from asim.sim.costs import DEFAULT_COSTS, Costs
-from asim.sim.model import Jitter
-from asim.sim.model import predict as simulate_report
+from asim.sim.model import Jitter, simulate
 from asim.sim.report import AbReport
 from asim.sim.spec import DJANGO, SERVER_KINDS, Scenario, machine_cores
 from asim.sim.theory import AbTerms, ab_terms
@@ -24,12 +23,15 @@ class Point:
 
     The simulation (``des``) fills ``report``, everything ab prints; the steady-state theories
     (``mva``, ``bounds``) fill ``terms``: RPS, both time-per-request lines and the time taken.
+    ``extrapolated_requests`` counts the simulated requests taken from a measured steady state
+    instead of simulated one by one (`asim.sim.fastforward`).
     """
 
     scenario: Scenario
     method: str = DES
     report: AbReport | None = None
     terms: AbTerms | None = None
+    extrapolated_requests: int = 0
 
     def __post_init__(self) -> None:
         if (self.report is None) == (self.terms is None):
@@ -65,6 +67,7 @@ class Point:
         }
         if self.report is not None:
             record.update(self.report.to_dict())
+            record["extrapolated_requests"] = self.extrapolated_requests
             return record
         t = self.terms
         record.update(
@@ -79,6 +82,7 @@ class Point:
                 "total_ms": None,
                 "percentiles_ms": None,
                 "is_bound": t.is_bound,
+                "extrapolated_requests": None,
             }
         )
         return record
@@ -127,12 +131,14 @@ def predict(
     costs: Costs | None = None,
     jitter: Jitter | None = None,
     seed: int | None = None,
+    exact: bool = False,
 ) -> list[Point]:
     """Predict what ab prints for one scenario or many.
 
     ``method`` is ``des`` (the simulation of ab and the server), ``mva`` (exact mean value
     analysis, steady state), ``bounds`` (asymptotic bounds), ``all``, or a list of these; the
-    result has one `Point` per scenario and method, scenario-major.
+    result has one `Point` per scenario and method, scenario-major. ``exact`` keeps the
+    simulation from extrapolating a long run's steady state (see `asim.sim.model.simulate`).
     """
     methods = _methods(method)
     costs = costs or DEFAULT_COSTS
@@ -141,8 +147,17 @@ def predict(
     for s in items:
         for m in methods:
             if m == DES:
-                report = simulate_report(s, costs=costs, jitter=jitter, seed=seed)
-                points.append(Point(scenario=s, method=m, report=report))
+                run = simulate(
+                    s, costs=costs, jitter=jitter, seed=seed, keep_records=False, exact=exact
+                )
+                points.append(
+                    Point(
+                        scenario=s,
+                        method=m,
+                        report=run.report,
+                        extrapolated_requests=run.extrapolated_requests,
+                    )
+                )
             else:
                 points.append(Point(scenario=s, method=m, terms=ab_terms(s, costs, method=m)))
     return points

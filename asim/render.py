@@ -109,6 +109,19 @@ def finite_run_note(points: Sequence[Point]) -> str | None:
     )
 
 
+def extrapolation_note(points: Sequence[Point]) -> str | None:
+    """One sentence when some simulated points replicated a measured steady state."""
+    shares = [p.extrapolated_requests / p.scenario.requests for p in points
+              if p.extrapolated_requests]
+    if not shares:
+        return None
+    runs = "1 simulation" if len(shares) == 1 else f"{len(shares)} simulations"
+    return (
+        f"{runs} replicated a measured steady state for up to {max(shares) * 100:.0f} % of "
+        "the requests (an estimate within about 0.5 %); --exact simulates every request."
+    )
+
+
 def _key(p: Point) -> tuple:
     s = p.scenario
     return (s.server, s.workers, s.sleep_s, s.concurrency, s.requests, s.keepalive, s.cores)
@@ -119,6 +132,6 @@ def print_table(points: Sequence[Point], *, title: str) -> None:
     if not console.is_terminal:
         console = Console(width=150)  # piped output keeps whole columns
     console.print(table(points, title=title))
-    note = finite_run_note(points)
-    if note:
-        console.print(note)
+    for note in (finite_run_note(points), extrapolation_note(points)):
+        if note:
+            console.print(note)

@@ -65,3 +65,13 @@ def test_fast_forward_stays_off_with_jitter_and_with_records():
     assert simulate(sc).skipped_requests == 0  # records kept for timelines
     jittered = simulate(sc, keep_records=False, jitter=Jitter(kind="uniform", cv=0.1), seed=1)
     assert jittered.skipped_requests == 0
+
+
+@pytest.mark.parametrize(("c", "n"), [(5, 2000), (20, 4000)])
+def test_fast_forward_counts_the_skipped_keepalive_requests(c, n):
+    sc = Scenario(server="aiohttp", concurrency=c, sleep_s=0.02, requests=n, keepalive=True)
+    fast = simulate(sc, keep_records=False)
+    assert fast.skipped_requests > 0
+    assert fast.report.keepalive_requests == n
+    assert fast.report.keepalive_requests == simulate(
+        sc, keep_records=False, fast_forward=False).report.keepalive_requests

@@ -1,54 +1,103 @@
-"""Skipping whole periods of a deterministic run that has become periodic.
+"""Skipping ahead in a long deterministic run: exactly over repeated cycles, or by extrapolating
+a measured steady state.
 
-With a deterministic sleep and no jitter the model settles, after ab's start, into a cycle:
-every p finished requests the same slots finish with the same Connect, Total and Waiting times,
-T seconds after the same requests of the previous cycle. Once the last three cycles agree in
-the slots that finish, the gaps between finishes (to a nanosecond: no drift) and the times ab
-records (to its microsecond), the state has repeated, and m more cycles would only repeat the
-samples, shifted by T. `FastForward` then appends those m·p samples, adds m·p to ab's counters,
-and moves the clock, the event queue and every stored time m·T later; the run goes on from
-there and simulates ab's drain exactly. It skips at most once, keeps two cycles of margin before
-ab stops opening connections, and stays off when the server is not shift-invariant (a worker
-killed on the arbiter's whole-second clock).
+The exact skip. With a deterministic sleep and no jitter the model usually settles, after ab's
+start, into a cycle: every p finished requests the same slots finish with the same Connect,
+Total and Waiting times, T seconds after the same requests of the previous cycle. Once the last
+three cycles agree in the slots that finish, the gaps between finishes (to a nanosecond: no
+drift) and the times ab records (to its microsecond), the state has repeated, and m more cycles
+would only repeat the samples, shifted by T. `FastForward` then appends those m·p samples, adds
+m·p to ab's counters, and moves the clock, the event queue and every stored time m·T later; the
+run goes on from there and simulates ab's drain exactly. The report is the one the full
+simulation prints.
+
+The extrapolation. Some runs are steady without ever repeating: 64 gunicorn workers behind
+1000 clients drift into groups of varying size, and the gaps between finishes differ by tens of
+milliseconds from one slot cycle to the next. When no cycle has been found, at least
+`WINDOWS` × `MIN_WINDOW` requests have finished and the last half of them splits into `WINDOWS`
+consecutive windows of whole slot cycles (multiples of C requests) that agree with each other,
+that half is taken as a sample of the steady state. The windows agree when each one's
+throughput, and its mean and printed percentiles (50 to 99 %) of Total and means of Connect and
+Waiting, lie within `STEADY_REL` (or `STEADY_ABS_US` for times) of the whole half's, when every
+slot finished equally often in the half, and when no SYN was retransmitted in it. Because the
+half grows with the run, an oscillation slower than the windows shows up as disagreement. The
+half is then replicated, whole copies and one partial copy of whole slot cycles, in the place
+of the requests that follow, and time shifts by their duration exactly as for the exact skip;
+ab's drain is again simulated from the real state. The report is an estimate: its measured
+error is in docs/model.md and `SimRun.extrapolated_requests` counts the copied samples.
+
+Both skip at most once, keep two cycles of margin before ab stops opening connections, and
+stay off when the server is not shift-invariant (a worker killed on the arbiter's whole-second
+clock). The exact skip is tried first at every check.
 """
 
 from __future__ import annotations
 
 import heapq
+from array import array
 
 import numpy as np
 import simpy
 
-from asim.sim.abclient import AbClient
+from asim.sim.abclient import SYN_RETRY_S, AbClient
 from asim.sim.machine import Cpu
+from asim.sim.report import PERCENTS
 
 REPEATS = 3
 FIRST_CHECK = 64
 GAP_TOLERANCE_S = 1e-9
 
+WINDOWS = 4
+MIN_WINDOW = 5000  # requests per window: enough to average out the drift between slot cycles
+# Windows of 5000 requests of the drifting 64-worker pool agree within about 0.5 %; the floor
+# keeps ab's microsecond rounding of short times from refusing a steady run.
+STEADY_REL = 0.005
+STEADY_ABS_US = 100.0
+MARGIN_CYCLES = 2  # slot cycles (or exact periods) simulated again before ab stops connecting
+_STEADY_PERCENTS = tuple(p for p in PERCENTS if p < 100)
+
 
 class FastForward:
-    """Watches ab's finished requests and skips repeated cycles once (see module docstring)."""
+    """Watches ab's finished requests and skips ahead once (see module docstring).
 
-    def __init__(self, env: simpy.Environment, cpu: Cpu, ab: AbClient, server) -> None:
+    ``extrapolate`` allows the steady-state extrapolation when no exact cycle is found.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, cpu: Cpu, ab: AbClient, server, *, extrapolate: bool
+    ) -> None:
         self.env = env
         self.cpu = cpu
         self.ab = ab
         self.server = server
         self.max_period = 2 * ab.concurrency + 2
         self.next_check = FIRST_CHECK
+        self.next_steady = (
+            2 * WINDOWS * max(MIN_WINDOW, ab.concurrency) if extrapolate else float("inf")
+        )
         self.skipped_requests = 0
+        self.extrapolated_requests = 0
+        self.keepalive_log = array("q")  # ab's keep-alive count after each finished request
         ab.on_record = self._on_record
 
     def _on_record(self) -> None:
         ab = self.ab
-        if ab.done < self.next_check:
-            return
-        # Check every few cycles' worth of requests: each check costs O(max_period^2).
-        self.next_check = ab.done + max(FIRST_CHECK, (REPEATS + 1) * self.max_period)
-        period = self._period()
-        if period is not None:
-            self._skip(*period)
+        self.keepalive_log.append(ab.keepalive_requests)
+        n = ab.done
+        if n >= self.next_check:
+            # A check costs O(max_period) and a few per period find a cycle soon after it
+            # has repeated REPEATS times.
+            self.next_check = n + max(FIRST_CHECK, self.max_period // 4)
+            period = self._period()
+            if period is not None:
+                self._skip(*period)
+                return
+        if n >= self.next_steady:
+            # Each test reads the last half of the run: check at growing intervals.
+            self.next_steady = max(n + MIN_WINDOW, n * 9 // 8)
+            block = self._steady_block()
+            if block is not None:
+                self._extrapolate(block)
 
     def _period(self) -> tuple[int, float] | None:
         ab = self.ab
@@ -68,7 +117,14 @@ class FastForward:
             ],
             axis=1,
         )
-        for p in range(1, p_max + 1):
+        # Only periods at which the last request repeats can repeat as a whole: test those.
+        back = -1 - np.arange(1, p_max + 1)
+        candidates = np.flatnonzero(
+            (slots[back] == slots[-1])
+            & (np.abs(gaps[back] - gaps[-1]) <= GAP_TOLERANCE_S)
+            & (np.abs(stamps[back] - stamps[-1]).max(axis=1) <= 1)
+        )
+        for p in (candidates + 1).tolist():
             k = REPEATS * p
             if not np.array_equal(slots[-k + p :], slots[-k:-p]):
                 continue
@@ -82,28 +138,105 @@ class FastForward:
         return None
 
     def _skip(self, p: int, period_s: float) -> None:
-        ab, server = self.ab, self.server
-        if not server.shift_safe or period_s <= 0:
-            self.next_check = float("inf")
+        ab = self.ab
+        if not self.server.shift_safe or period_s <= 0:
+            self._stop()
             return
-        m = (ab.requests - ab.started - 2 * p) // p
-        self.next_check = float("inf")  # one skip per run
+        m = (ab.requests - ab.started - MARGIN_CYCLES * p) // p
+        self._stop()  # one skip per run
         if m <= 0:
             return
-        for log in (ab.ctime_us, ab.time_us, ab.waittime_us, ab.slot_log):
-            log.extend(log[-p:] * m)
-        last = ab.done_log[-p:]
-        for k in range(1, m + 1):
-            ab.done_log.extend(t + k * period_s for t in last)
-        skipped = m * p
-        ab.started += skipped
-        ab.done += skipped
-        self.skipped_requests = skipped
-        dt = m * period_s
+        self.skipped_requests = self._replicate(p, m * p)
+
+    def _steady_block(self) -> int | None:
+        """The length of the last half of the run (whole windows) if it looks steady."""
+        ab = self.ab
+        n, c = ab.done, ab.concurrency
+        window = n // (2 * WINDOWS * c) * c
+        block = WINDOWS * window
+        if window < MIN_WINDOW or self._room() < block:
+            return None
+        if not self.server.shift_safe or ab.length_failures or ab.non_2xx:
+            return None
+        ctime = np.frombuffer(ab.ctime_us, dtype=np.int64)[-block:]
+        if int(ctime.max()) >= SYN_RETRY_S[0] * 1e6:
+            return None  # a retransmitted SYN: a slot stalled for a second or more
+        slots = np.bincount(np.frombuffer(ab.slot_log, dtype=np.int32)[-block:], minlength=c)
+        if slots.min() != slots.max():
+            return None
+        done = np.frombuffer(ab.done_log, dtype=np.float64)[-block - 1 :]
+        total = np.frombuffer(ab.time_us, dtype=np.int64)[-block:]
+        wait = np.frombuffer(ab.waittime_us, dtype=np.int64)[-block:]
+
+        def stats(lo: int, hi: int) -> np.ndarray:
+            ordered = np.sort(total[lo:hi])
+            k = hi - lo
+            return np.array(
+                [
+                    ordered.mean(),
+                    *(ordered[k * p // 100] for p in _STEADY_PERCENTS),
+                    ctime[lo:hi].mean(),
+                    wait[lo:hi].mean(),
+                ],
+                dtype=np.float64,
+            )
+
+        whole = stats(0, block)
+        tolerance = np.maximum(np.abs(whole) * STEADY_REL, STEADY_ABS_US)
+        rate = block / (done[-1] - done[0])
+        for i in range(WINDOWS):
+            lo, hi = i * window, (i + 1) * window
+            if abs(window / (done[hi] - done[lo]) - rate) > STEADY_REL * rate:
+                return None
+            if np.any(np.abs(stats(lo, hi) - whole) > tolerance):
+                return None
+        return block
+
+    def _extrapolate(self, block: int) -> None:
+        c = self.ab.concurrency
+        count = self._room() // c * c
+        self._stop()
+        self.extrapolated_requests = self._replicate(block, count)
+
+    def _room(self) -> int:
+        """Requests that may be skipped, leaving two slot cycles before ab stops connecting."""
+        ab = self.ab
+        return ab.requests - ab.started - MARGIN_CYCLES * ab.concurrency
+
+    def _stop(self) -> None:
+        self.next_check = self.next_steady = float("inf")
+        self.ab.on_record = None  # nothing reads the logs once the run has skipped
+
+    def _replicate(self, unit: int, count: int) -> int:
+        """Append ``count`` samples that continue the last ``unit`` requests periodically and
+        move the run on by their duration; returns ``count``.
+
+        The copies end with the last ``unit`` requests themselves (whole copies, preceded by
+        the tail of one more), so the real state after them is the present state, shifted.
+        """
+        ab = self.ab
+        m, r = divmod(count, unit)
+        done = ab.done_log
+        dt = m * (done[-1] - done[-1 - unit]) + (done[-1] - done[-1 - r] if r else 0.0)
+        for log in (ab.ctime_us, ab.time_us, ab.waittime_us):
+            tail = log[-unit:]
+            if r:
+                log.extend(tail[unit - r :])
+            log.extend(tail * m)
+        kept = self.keepalive_log
+        ab.keepalive_requests += m * (kept[-1] - kept[-1 - unit]) + (
+            kept[-1] - kept[-1 - r] if r else 0
+        )
+        ab.started += count
+        ab.done += count
+        self._shift(dt)
+        return count
+
+    def _shift(self, dt: float) -> None:
         env = self.env
         env._now += dt
         env._queue = [(t + dt, prio, eid, ev) for t, prio, eid, ev in env._queue]
         heapq.heapify(env._queue)
-        ab.shift(dt)
-        server.shift(dt)
+        self.ab.shift(dt)
+        self.server.shift(dt)
         self.cpu.shift(dt)

@@ -63,6 +63,12 @@ class SimRun:
     ab_wakes: int = 0
     worker_wakes: int = 0
     skipped_requests: int = 0
+    extrapolated_requests: int = 0
+
+    @property
+    def exact(self) -> bool:
+        """True when the report is the full simulation's (nothing was extrapolated)."""
+        return self.extrapolated_requests == 0
 
 
 def simulate(
@@ -73,11 +79,15 @@ def simulate(
     seed: int | np.random.Generator | None = None,
     keep_records: bool = True,
     fast_forward: bool = True,
+    exact: bool = False,
 ) -> SimRun:
     """Run the model of ``ab -n N -c C [-k]`` against ``scenario``'s server.
 
     ``fast_forward`` lets a deterministic run without kept records skip the cycles it repeats
-    (`asim.sim.fastforward`); the report is the same as without it.
+    (`asim.sim.fastforward`); the report is the same as without it. Unless ``exact``, a long
+    run that never repeats exactly may instead replicate a measured steady state: the report is
+    then an estimate and ``extrapolated_requests`` counts the replicated samples. Without
+    ``fast_forward`` every request is simulated.
     """
     costs = costs or DEFAULT_COSTS
     env = simpy.Environment()
@@ -120,7 +130,7 @@ def simulate(
     ab.server = server
     ff = None
     if fast_forward and jitter is None and not keep_records:
-        ff = FastForward(env, cpu, ab, server)
+        ff = FastForward(env, cpu, ab, server, extrapolate=not exact)
     ab.begin()
     try:
         env.run(until=finished)
@@ -148,6 +158,7 @@ def simulate(
         ab_wakes=ab.wakes,
         worker_wakes=getattr(server, "wakes", 0),
         skipped_requests=ff.skipped_requests if ff else 0,
+        extrapolated_requests=ff.extrapolated_requests if ff else 0,
     )
 
 
@@ -157,7 +168,11 @@ def predict(
     costs: Costs | None = None,
     jitter: Jitter | None = None,
     seed: int | np.random.Generator | None = None,
+    exact: bool = False,
 ) -> AbReport:
-    """What ab would print for ``scenario`` (deterministic unless ``jitter`` is given)."""
-    return simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False).report
+    """What ab would print for ``scenario`` (deterministic unless ``jitter`` is given; see
+    `simulate` for ``exact``)."""
+    return simulate(
+        scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False, exact=exact
+    ).report
 
