@@ -344,3 +344,27 @@ def test_broken_gnuplot_file_gives_a_parse_error(case):
 def test_gnuplot_header_is_abs():
     assert GOOD_TSV.splitlines()[0].split("\t") == list(GNUPLOT_HEADER)
     assert math.isfinite(parse_gnuplot(GOOD_TSV)[0].ttime_ms)
+
+
+@pytest.mark.parametrize("done", [1, 2, 3, 10, 11, 1000, 1001])
+def test_rows_and_percentiles_by_selection_equal_those_of_the_sorted_column(done):
+    # The report picks order statistics by selection; ab sorts. Same elements either way.
+    import numpy as np
+
+    from asim.sim.report import percentiles_from_us
+
+    rng = np.random.default_rng(done)
+    values = rng.integers(0, 5_000_000, size=done)
+    ordered = np.sort(values)
+    row = TimesRow.from_us(values)
+    if done > 1 and done % 2:
+        median = (int(ordered[done // 2]) + int(ordered[done // 2 + 1])) // 2
+    else:
+        median = int(ordered[done // 2])
+    assert (row.min_ms, row.median_ms, row.max_ms) == (
+        round_ms(int(ordered[0])), round_ms(median), round_ms(int(ordered[-1]))
+    )
+    table = percentiles_from_us(values)
+    for p in PERCENTS:
+        index = done - 1 if p >= 100 else done * p // 100
+        assert table[p] == round_ms(int(ordered[index]))
