@@ -5,7 +5,7 @@ import pytest
 import simpy
 
 from asim.sim.costs import Costs
-from asim.sim.machine import Cpu, Thread
+from asim.sim.machine import Cpu, Thread, call_later
 from asim.sim.model import simulate
 from asim.sim.spec import Scenario
 
@@ -117,6 +117,25 @@ def test_every_idle_worker_wakes_and_the_worker_that_finished_last_keeps_serving
     one = simulate(Scenario(server="django", sleep_s=0.0, concurrency=1, requests=n))
     assert one.worker_wakes / n < 0.1
     assert run.report.time_taken_s > one.report.time_taken_s
+
+
+def test_the_cold_penalty_counts_only_time_the_whole_machine_idled():
+    # A thread back after 50 ms off the CPU pays its cold penalty when every core idled
+    # meanwhile, and none when another thread was running on the machine as it started.
+    def finish_of_cold_burst(with_neighbour: bool) -> float:
+        env = simpy.Environment()
+        cpu = Cpu(env, 2)
+        cold = Thread("worker", cold_s=1e-3, tau_s=1e-3)
+        done: list[float] = []
+        cpu.run(cold, 1e-4, lambda: None)  # ran once, then sleeps
+        if with_neighbour:
+            call_later(env, 0.01, cpu.run, Thread("busy"), 0.1, lambda: None)
+        call_later(env, 0.05, cpu.run, cold, 1e-4, lambda: done.append(env.now))
+        env.run()
+        return done[0] - 0.05
+
+    assert finish_of_cold_burst(with_neighbour=False) == pytest.approx(1e-4 + 1e-3, rel=1e-3)
+    assert finish_of_cold_burst(with_neighbour=True) == pytest.approx(1e-4)
 
 
 def test_cold_threads_pay_extra_cpu_after_long_gaps():

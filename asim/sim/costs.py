@@ -38,39 +38,40 @@ class Costs:
 
     ``wakeup_s`` is how long a thread blocked in poll/select/recv/epoll_wait takes to run
     again once its event arrives (scheduler wake-up; on a VM, also the idle vCPU's exit).
-    ``switch_loss`` is the share of the cores lost to time-slicing while more threads want to
-    run than there are cores (a fraction, not seconds).
+    ``switch_loss`` is what a burst that had to wait for a core loses to the threads that ran
+    meanwhile: it needs 1 / (1 - switch_loss) times its CPU (a fraction, not seconds).
     ``*_cold_cpu_s`` is the extra CPU a thread needs for its first burst after a long time off
-    the CPU (cold caches), reached with time constant ``cold_tau_s`` (see `machine.Thread`).
+    the CPU while the whole machine idled (cold caches, idle cores), reached with time constant
+    ``cold_tau_s`` (see `machine.Thread`).
     ``time_sleep_overshoot_s`` is how much longer than asked time.sleep lasts;
     ``timer_overshoot_s`` how late epoll_wait returns after its (whole-millisecond, rounded up)
     timeout: together with the rounding the loop models, that is asyncio.sleep's overshoot.
     """
 
-    ab_connect_cpu_s: float = 15e-6
-    ab_write_cpu_s: float = 6e-6
-    ab_read_cpu_s: float = 11e-6
-    ab_close_cpu_s: float = 11e-6
-    ab_poll_cpu_s: float = 33e-6
-    ab_cold_cpu_s: float = 275e-6
-    loop_accept_cpu_s: float = 35e-6
-    loop_request_cpu_s: float = 42e-6
-    loop_response_cpu_s: float = 20e-6
-    loop_close_cpu_s: float = 8e-6
+    ab_connect_cpu_s: float = 21e-6
+    ab_write_cpu_s: float = 9e-6
+    ab_read_cpu_s: float = 15e-6
+    ab_close_cpu_s: float = 15e-6
+    ab_poll_cpu_s: float = 20e-6
+    ab_cold_cpu_s: float = 315e-6
+    loop_accept_cpu_s: float = 40e-6
+    loop_request_cpu_s: float = 49e-6
+    loop_response_cpu_s: float = 23e-6
+    loop_close_cpu_s: float = 10e-6
     loop_callback_cpu_s: float = 2e-6
-    loop_iteration_cpu_s: float = 18e-6
-    loop_cold_cpu_s: float = 750e-6
-    worker_request_cpu_s: float = 280e-6
-    worker_response_cpu_s: float = 100e-6
-    worker_close_cpu_s: float = 25e-6
-    worker_cold_cpu_s: float = 740e-6
-    worker_herd_cpu_s: float = 50e-6
+    loop_iteration_cpu_s: float = 19e-6
+    loop_cold_cpu_s: float = 760e-6
+    worker_request_cpu_s: float = 325e-6
+    worker_response_cpu_s: float = 120e-6
+    worker_close_cpu_s: float = 28e-6
+    worker_cold_cpu_s: float = 910e-6
+    worker_herd_cpu_s: float = 32e-6
     worker_boot_s: float = 0.5
-    cold_tau_s: float = 0.01
-    switch_loss: float = 0.2
-    wakeup_s: float = 0.0
-    timer_overshoot_s: float = 230e-6
-    time_sleep_overshoot_s: float = 100e-6
+    cold_tau_s: float = 0.0065
+    switch_loss: float = 0.14
+    wakeup_s: float = 45e-6
+    timer_overshoot_s: float = 195e-6
+    time_sleep_overshoot_s: float = 140e-6
     source: str = "defaults"
 
     def __post_init__(self) -> None:

@@ -52,11 +52,14 @@ def call_later(env: simpy.Environment, delay: float, fn: Callable, *args: Any) -
 class Thread:
     """One thread of execution (ab, the event loop, a worker): at most one CPU burst at a time.
 
-    A thread that was off the CPU for a while runs its next burst slower: its caches, TLB and
-    branch predictors were taken over by others and the core may have left its fast state. On
-    this project's machines the per-request CPU of every process triples between back-to-back
-    requests and requests 20-100 ms apart (docs/notes/measurements.md). The model adds
-    ``cold_s * (1 - exp(-gap / tau_s))`` of CPU to the first burst after an off-CPU gap.
+    A thread that was off the CPU for a while runs its next burst slower. On this project's
+    machines the per-request CPU of every process triples between back-to-back requests and
+    requests 20-100 ms apart, but only when the whole machine idled in between: four Django
+    workers that each sleep 20 ms while the others and ab keep the cores busy answer almost as
+    fast as warm ones (docs/notes/measurements.md, section 9). So the gap that counts is the
+    shorter of the thread's own time off the CPU and the time the cores have all been idle
+    (`Cpu`): the model adds ``cold_s * (1 - exp(-gap / tau_s))`` of CPU to the first burst
+    after such a gap.
     """
 
     __slots__ = ("name", "cold_s", "tau_s", "idle_since")
@@ -71,10 +74,12 @@ class Thread:
         if self.idle_since >= 0:
             self.idle_since += dt
 
-    def penalty_s(self, now: float) -> float:
+    def penalty_s(self, now: float, machine_idle_s: float = math.inf) -> float:
+        """Extra CPU of a burst starting at ``now`` when the cores have all been idle for
+        ``machine_idle_s`` (0 while any burst runs)."""
         if self.cold_s <= 0 or self.idle_since < 0:
             return 0.0
-        gap = now - self.idle_since
+        gap = min(now - self.idle_since, machine_idle_s)
         return self.cold_s * -math.expm1(-gap / self.tau_s) if gap > 0 else 0.0
 
 
@@ -93,8 +98,9 @@ class Cpu:
     two cores thus answer at 1, 1 and 2 burst times, not all three at 1.5.
 
     A burst that had to wait ran after other threads had taken over the core's caches: with
-    ``switch_loss`` it needs 1 / (1 - switch_loss) times its CPU (the cold penalty of its
-    thread, which counts the wait as time off the CPU, comes on top).
+    ``switch_loss`` it needs 1 / (1 - switch_loss) times its CPU. A burst that starts on an idle
+    machine pays its thread's cold penalty for the shorter of its own gap and the time every core
+    has been idle (`Thread`).
     """
 
     def __init__(self, env: simpy.Environment, cores: int, *, switch_loss: float = 0.0) -> None:
@@ -107,10 +113,12 @@ class Cpu:
         self._waited_factor = 1.0 / (1.0 - switch_loss)
         self._busy = 0
         self._queue: deque[tuple[Thread, float, Callable, tuple]] = deque()
+        self._idle_since = 0.0  # when the last burst ended with no other running or waiting
 
     def shift(self, dt: float) -> None:
-        """Nothing to move: bursts in progress are events on the clock, waiting ones hold no
-        time."""
+        """Move the one time the cores hold (bursts in progress are events on the clock,
+        waiting ones hold no time)."""
+        self._idle_since += dt
 
     @property
     def busy(self) -> int:
@@ -129,9 +137,10 @@ class Cpu:
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple, factor: float) -> (
         None
     ):
-        self._busy += 1
         if thread.cold_s > 0:
-            cpu_s += thread.penalty_s(self.env._now)
+            now = self.env._now
+            cpu_s += thread.penalty_s(now, now - self._idle_since if self._busy == 0 else 0.0)
+        self._busy += 1
         _Call(self.env, cpu_s * factor, self._done, (thread, fn, args))
 
     def _done(self, thread: Thread, fn: Callable, args: tuple) -> None:
@@ -140,4 +149,6 @@ class Cpu:
         if self._queue:
             t, cpu_s, f, a = self._queue.popleft()
             self._start(t, cpu_s, f, a, self._waited_factor)
+        elif self._busy == 0:
+            self._idle_since = self.env._now
         fn(*args)
