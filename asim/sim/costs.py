@@ -48,30 +48,30 @@ class Costs:
     timeout: together with the rounding the loop models, that is asyncio.sleep's overshoot.
     """
 
-    ab_connect_cpu_s: float = 21e-6
-    ab_write_cpu_s: float = 9e-6
-    ab_read_cpu_s: float = 15e-6
-    ab_close_cpu_s: float = 15e-6
-    ab_poll_cpu_s: float = 20e-6
-    ab_cold_cpu_s: float = 315e-6
-    loop_accept_cpu_s: float = 40e-6
-    loop_request_cpu_s: float = 49e-6
-    loop_response_cpu_s: float = 23e-6
-    loop_close_cpu_s: float = 10e-6
+    ab_connect_cpu_s: float = 14e-6
+    ab_write_cpu_s: float = 6e-6
+    ab_read_cpu_s: float = 10e-6
+    ab_close_cpu_s: float = 10e-6
+    ab_poll_cpu_s: float = 28e-6
+    ab_cold_cpu_s: float = 310e-6
+    loop_accept_cpu_s: float = 31e-6
+    loop_request_cpu_s: float = 38e-6
+    loop_response_cpu_s: float = 18e-6
+    loop_close_cpu_s: float = 7.5e-6
     loop_callback_cpu_s: float = 2e-6
-    loop_iteration_cpu_s: float = 19e-6
-    loop_cold_cpu_s: float = 760e-6
+    loop_iteration_cpu_s: float = 20e-6
+    loop_cold_cpu_s: float = 680e-6
     worker_request_cpu_s: float = 325e-6
-    worker_response_cpu_s: float = 120e-6
+    worker_response_cpu_s: float = 118e-6
     worker_close_cpu_s: float = 28e-6
-    worker_cold_cpu_s: float = 910e-6
-    worker_herd_cpu_s: float = 32e-6
+    worker_cold_cpu_s: float = 870e-6
+    worker_herd_cpu_s: float = 39e-6
     worker_boot_s: float = 0.5
-    cold_tau_s: float = 0.0065
-    switch_loss: float = 0.14
-    wakeup_s: float = 45e-6
-    timer_overshoot_s: float = 195e-6
-    time_sleep_overshoot_s: float = 140e-6
+    cold_tau_s: float = 0.0066
+    switch_loss: float = 0.08
+    wakeup_s: float = 30e-6
+    timer_overshoot_s: float = 265e-6
+    time_sleep_overshoot_s: float = 125e-6
     source: str = "defaults"
 
     def __post_init__(self) -> None:
