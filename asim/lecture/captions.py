@@ -118,15 +118,6 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "at N = {aio_n}); past it the simulated loop, busy and warm, beats the cold-CPU bound "
             "of {aio_max}: {des_max} at N = {des_n}.",
         ),
-        "capacity-below": (
-            "Django's W sync workers cap throughput at about W/S: {dj1_max} requests/s with one "
-            "worker and {dj4_max} with four, reached past the knees N* ≈ {dj1_knee} and "
-            "{dj4_knee} clients.",
-            "The event loop scales with clients up to N* ≈ {aio_knee} (MVA: {aio_x} requests/s "
-            "at N = {aio_n}); the simulated ab runs stay below the cold-CPU bound of {aio_max} "
-            "({des_max} at N = {des_n}): a finite run starts with one request alone and ends "
-            "with a partial wave, and ab shares the cores with the loop.",
-        ),
         "little": (
             "{label}: on average L = {L} requests were in the system, and X·R = {X} requests/s "
             "× {R} s = {XR}; not yet in the handler: L = {Lq} and X·W = {X} × {W} s = {XW}.",
@@ -168,15 +159,6 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "N = {aio_n}); дальше симулированный цикл, занятый и с прогретым кэшем, превосходит "
             "границу {aio_max}, посчитанную по холодному CPU: {des_max} при N = {des_n}.",
         ),
-        "capacity-below": (
-            "W синхронных воркеров Django ограничивают пропускную способность величиной около "
-            "W/S: {dj1_max} запросов/с с одним воркером и {dj4_max} с четырьмя; предел "
-            "достигается за коленом, при N* ≈ {dj1_knee} и {dj4_knee} соответственно.",
-            "Цикл событий масштабируется до N* ≈ {aio_knee} (по MVA {aio_x} запросов/с при "
-            "N = {aio_n}); симулированные прогоны ab остаются ниже границы {aio_max}, "
-            "посчитанной по холодному CPU ({des_max} при N = {des_n}): конечный прогон "
-            "начинается с одного запроса и кончается неполной волной, а ab делит ядра с циклом.",
-        ),
         "little": (
             "{label}: в среднем в системе находилось L = {L} запроса, а X·R = {X} запросов/с × "
             "{R} с = {XR}; ещё не дошли до обработчика: L = {Lq} и X·W = {X} × {W} с = {XW}.",
@@ -213,6 +195,32 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# Second captions of a figure for when its numbers tell the other story.
+_VARIANTS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "capacity-below": (
+            "Django's W sync workers cap throughput at about W/S: {dj1_max} requests/s with one "
+            "worker and {dj4_max} with four, reached past the knees N* ≈ {dj1_knee} and "
+            "{dj4_knee} clients.",
+            "The event loop scales with clients up to N* ≈ {aio_knee} (MVA: {aio_x} requests/s "
+            "at N = {aio_n}); the simulated ab runs stay below the cold-CPU bound of {aio_max} "
+            "({des_max} at N = {des_n}): a finite run starts with one request alone and ends "
+            "with a partial wave, and ab shares the cores with the loop.",
+        ),
+    },
+    "ru": {
+        "capacity-below": (
+            "W синхронных воркеров Django ограничивают пропускную способность величиной около "
+            "W/S: {dj1_max} запросов/с с одним воркером и {dj4_max} с четырьмя; предел "
+            "достигается за коленом, при N* ≈ {dj1_knee} и {dj4_knee} соответственно.",
+            "Цикл событий масштабируется до N* ≈ {aio_knee} (по MVA {aio_x} запросов/с при "
+            "N = {aio_n}); симулированные прогоны ab остаются ниже границы {aio_max}, "
+            "посчитанной по холодному CPU ({des_max} при N = {des_n}): конечный прогон "
+            "начинается с одного запроса и кончается неполной волной, а ab делит ядра с циклом.",
+        ),
+    },
+}
+
 FIGURES: tuple[str, ...] = tuple(_CAPTIONS["en"])
 
 
@@ -230,7 +238,8 @@ def texts(lang: str) -> Mapping[str, str]:
 
 def caption(lang: str, figure: str, **numbers: object) -> tuple[str, str]:
     """The two caption lines of ``figure`` in ``lang`` with ``numbers`` filled in."""
-    first, second = _CAPTIONS[check_lang(lang)][figure]
+    lang = check_lang(lang)
+    first, second = _CAPTIONS[lang].get(figure) or _VARIANTS[lang][figure]
     return first.format(**numbers), second.format(**numbers)
 
 
