@@ -24,7 +24,10 @@ class Point:
     The simulation (``des``) fills ``report``, everything ab prints; the steady-state theories
     (``mva``, ``bounds``) fill ``terms``: RPS, both time-per-request lines and the time taken.
     ``extrapolated_requests`` counts the simulated requests taken from a measured steady state
-    instead of simulated one by one (`asim.sim.fastforward`).
+    instead of simulated one by one (`asim.sim.fastforward`). ``accept_queue_peak`` (of
+    ``accept_queue_capacity``) and ``syns_dropped`` say how close the simulated run came to the
+    server's listen backlog, over the requests it simulated: near it, real runs split between
+    ones that lose SYNs (and wait a 1 s retransmission) and ones that do not.
     """
 
     scenario: Scenario
@@ -32,6 +35,9 @@ class Point:
     report: AbReport | None = None
     terms: AbTerms | None = None
     extrapolated_requests: int = 0
+    accept_queue_peak: int = 0
+    accept_queue_capacity: int = 0
+    syns_dropped: int = 0
 
     def __post_init__(self) -> None:
         if (self.report is None) == (self.terms is None):
@@ -68,6 +74,9 @@ class Point:
         if self.report is not None:
             record.update(self.report.to_dict())
             record["extrapolated_requests"] = self.extrapolated_requests
+            record["accept_queue_peak"] = self.accept_queue_peak
+            record["accept_queue_capacity"] = self.accept_queue_capacity
+            record["syns_dropped"] = self.syns_dropped
             return record
         t = self.terms
         record.update(
@@ -83,6 +92,9 @@ class Point:
                 "percentiles_ms": None,
                 "is_bound": t.is_bound,
                 "extrapolated_requests": None,
+                "accept_queue_peak": None,
+                "accept_queue_capacity": None,
+                "syns_dropped": None,
             }
         )
         return record
@@ -156,6 +168,9 @@ def predict(
                         method=m,
                         report=run.report,
                         extrapolated_requests=run.extrapolated_requests,
+                        accept_queue_peak=run.accept_queue_peak,
+                        accept_queue_capacity=run.accept_queue_capacity,
+                        syns_dropped=run.syns_dropped,
                     )
                 )
             else:

@@ -122,6 +122,28 @@ def extrapolation_note(points: Sequence[Point]) -> str | None:
     )
 
 
+BACKLOG_EDGE = 0.9  # share of the accept queue at which a run is near the listen backlog
+
+
+def backlog_note(points: Sequence[Point]) -> str | None:
+    """One sentence when a simulated run came near the listen backlog or overflowed it."""
+    near = [p for p in points if p.report is not None and p.accept_queue_capacity
+            and p.accept_queue_peak >= BACKLOG_EDGE * p.accept_queue_capacity]
+    if not near:
+        return None
+    p = max(near, key=lambda q: (q.syns_dropped, q.accept_queue_peak / q.accept_queue_capacity))
+    s = p.scenario
+    what = (f"dropped {p.syns_dropped} SYNs" if p.syns_dropped
+            else f"filled its accept queue to {p.accept_queue_peak} of "
+                 f"{p.accept_queue_capacity}")
+    more = f" (and {len(near) - 1} more point(s))" if len(near) > 1 else ""
+    return (
+        f"At {s.server} C={s.concurrency} S={s.sleep_s:g}{more} the model {what}: near the "
+        "listen backlog real runs split between ones that lose SYNs (each waits a 1 s "
+        "retransmission) and ones that do not, so expect either outcome."
+    )
+
+
 def _key(p: Point) -> tuple:
     s = p.scenario
     return (s.server, s.workers, s.sleep_s, s.concurrency, s.requests, s.keepalive, s.cores)
@@ -132,6 +154,6 @@ def print_table(points: Sequence[Point], *, title: str) -> None:
     if not console.is_terminal:
         console = Console(width=150)  # piped output keeps whole columns
     console.print(table(points, title=title))
-    for note in (finite_run_note(points), extrapolation_note(points)):
+    for note in (finite_run_note(points), extrapolation_note(points), backlog_note(points)):
         if note:
             console.print(note)

@@ -94,3 +94,23 @@ def test_csv_has_a_header_and_one_row_per_point():
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("method,server,workers,sleep_s,concurrency")
     assert len(lines) == 3
+
+
+def test_a_run_near_the_listen_backlog_is_flagged_and_counted():
+    # 300 clients against aiohttp's 129-connection accept queue with a 1 s sleep: the model fills
+    # the queue, and the table says that real runs split at this edge; 10 clients are far from it.
+    out = asim("predict", "--server", "aiohttp", "--sleep", "1", "-c", "300", "-n", "600",
+               "--calibration", "none")
+    assert out.returncode == 0, out.stderr
+    assert "near the" in out.stdout and "listen backlog" in out.stdout
+    out = asim("predict", "--server", "aiohttp,django", "--sleep", "1", "-c", "10,300", "-n",
+               "600", "--calibration", "none", "--format", "json")
+    points = {(p["server"], p["concurrency"]): p for p in json.loads(out.stdout)["points"]}
+    edge, far = points[("aiohttp", 300)], points[("aiohttp", 10)]
+    assert edge["accept_queue_capacity"] == 129
+    assert edge["accept_queue_peak"] == 129
+    assert far["accept_queue_peak"] <= 10 and far["syns_dropped"] == 0
+    assert points[("django", 300)]["accept_queue_capacity"] == 2049  # gunicorn's backlog 2048
+    out = asim("predict", "--server", "aiohttp", "--sleep", "1", "-c", "10", "-n", "600",
+               "--calibration", "none")
+    assert "listen backlog" not in out.stdout

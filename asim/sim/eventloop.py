@@ -60,6 +60,8 @@ class EventLoopServer:
         self.capacity = backlog + 1  # Linux holds backlog + 1 established connections
         self.ab = None  # set by the model
         self.accept_queue: deque[Conn] = deque()
+        self.queue_peak = 0  # most connections ever waiting in the accept queue
+        self.syns_dropped = 0  # SYNs refused because the accept queue was full
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
         self._timers: list[tuple[float, int, Callable, object]] = []
@@ -72,9 +74,13 @@ class EventLoopServer:
 
     # -- the kernel side ---------------------------------------------------------------------
     def syn(self, conn: Conn) -> bool:
-        if len(self.accept_queue) >= self.capacity:
+        queued = len(self.accept_queue)
+        if queued >= self.capacity:
+            self.syns_dropped += 1
             return False
         self.accept_queue.append(conn)
+        if queued >= self.queue_peak:
+            self.queue_peak = queued + 1
         self._poke()
         return True
 

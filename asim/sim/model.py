@@ -62,6 +62,9 @@ class SimRun:
     loop_iterations: int = 0
     ab_wakes: int = 0
     worker_wakes: int = 0
+    accept_queue_peak: int = 0
+    accept_queue_capacity: int = 0
+    syns_dropped: int = 0
     skipped_requests: int = 0
     extrapolated_requests: int = 0
 
@@ -157,6 +160,9 @@ def simulate(
         loop_iterations=getattr(server, "iterations", 0),
         ab_wakes=ab.wakes,
         worker_wakes=getattr(server, "wakes", 0),
+        accept_queue_peak=server.queue_peak,
+        accept_queue_capacity=server.capacity,
+        syns_dropped=server.syns_dropped,
         skipped_requests=ff.skipped_requests if ff else 0,
         extrapolated_requests=ff.extrapolated_requests if ff else 0,
     )
