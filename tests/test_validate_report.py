@@ -80,3 +80,24 @@ def test_markdown_has_tables_figures_errors_and_flags():
     assert "| Requests per second (#/s) | 15 | 10.0 % | 10.0 % |" in md
     assert "## Flagged points" in md and f"`{bad.point.id}`: 1 run(s) without a report" in md
     assert "| aiohttp | 10 | 100.0 | 110.0 | +10.0 % |" in md
+    assert "listen backlog" not in md
+
+
+def test_points_near_the_listen_backlog_are_named_in_the_report():
+    comparisons = _comparisons(LAB, error=1.1)
+    point_id = comparisons[0].point.id
+    md = render_markdown(
+        PLAN, comparisons, figures={}, meta={"machine": "test"},
+        backlog_edges={point_id: "the model's accept queue reached 129 of 129, no SYN dropped"},
+    )
+    assert "Near the listen backlog" in md
+    assert f"- `{point_id}`: the model's accept queue reached 129 of 129" in md
+
+
+def test_backlog_edges_come_from_the_simulated_accept_queue():
+    from asim.validate.run import backlog_edges
+    from asim.validate.tasks import resolve_plan
+
+    assert backlog_edges(resolve_plan("all")) == {}  # the lab never nears a backlog
+    edges = backlog_edges(resolve_plan("holdout"))
+    assert "aiohttp-s1-c300-n600" in edges and "129" in edges["aiohttp-s1-c300-n600"]

@@ -391,8 +391,10 @@ def render_markdown(
     *,
     figures: Mapping[str, Sequence[str]],
     meta: Mapping[str, str],
+    backlog_edges: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole report.md; ``figures`` maps a study name to its image file names."""
+    """The whole report.md; ``figures`` maps a study name to its image file names,
+    ``backlog_edges`` a point id to what the model saw near the listen backlog."""
     lines = [f"# asim validate: {plan.name}", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
     lines += [
@@ -411,6 +413,15 @@ def render_markdown(
     lines += error_table(comparisons)
     lines += ["", "### Against the accuracy goals", ""]
     lines += accuracy_lines(comparisons)
+    if backlog_edges:
+        lines += [
+            "",
+            "Near the listen backlog, real runs split between ones that lose SYNs (each waits a "
+            "1 s retransmission) and ones that do not, so one prediction can match only one "
+            "kind; the model came near it at:",
+            "",
+        ]
+        lines += [f"- `{pid}`: {text}" for pid, text in backlog_edges.items()]
     lines += ["", "## Conclusions", ""]
     for c in conclusions(plan, comparisons):
         lines += [f"### {c.question}", "", " ".join(c.sentences), ""]

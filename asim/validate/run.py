@@ -97,6 +97,27 @@ def predictions_for(plan: Plan, *, costs: Costs | None = None) -> dict[Point, Ab
     return {p: predict(p.scenario(cores=cores), costs=costs) for p in plan.points()}
 
 
+BACKLOG_EDGE = 0.9  # share of the accept queue at which the model is near the listen backlog
+
+
+def backlog_edges(plan: Plan, *, costs: Costs | None = None) -> dict[str, str]:
+    """For the points whose simulated run came near the server's listen backlog (or dropped
+    SYNs), what the model saw there, by point id: real runs split at that edge."""
+    from asim.sim.model import simulate
+
+    cores = machine_cores()
+    edges = {}
+    for p in plan.points():
+        run = simulate(p.scenario(cores=cores), costs=costs, keep_records=False)
+        cap = run.accept_queue_capacity
+        if cap and run.accept_queue_peak >= BACKLOG_EDGE * cap:
+            dropped = f"{run.syns_dropped} SYNs dropped" if run.syns_dropped else "no SYN dropped"
+            edges[p.id] = (
+                f"the model's accept queue reached {run.accept_queue_peak} of {cap}, {dropped}"
+            )
+    return edges
+
+
 def validate(
     plan: Plan,
     out_dir: Path,
@@ -243,7 +264,10 @@ def render(
         saved = save_study_figures(study, comparisons, store.root)
         figures[study.name] = [p.name for p in saved]
         paths += saved
-    text = render_markdown(plan, comparisons, figures=figures, meta=_meta(records, costs))
+    text = render_markdown(
+        plan, comparisons, figures=figures, meta=_meta(records, costs),
+        backlog_edges=backlog_edges(plan, costs=costs),
+    )
     report_path = store.root / REPORT_FILE
     report_path.write_text(text + "\n", encoding="utf-8")
     return ValidateResult(
