@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from asim.grid import Point
+from asim.sim.conn import near_backlog
 from asim.sim.report import PERCENTS
 
 CSV_FIELDS = (
@@ -122,13 +123,10 @@ def extrapolation_note(points: Sequence[Point]) -> str | None:
     )
 
 
-BACKLOG_EDGE = 0.9  # share of the accept queue at which a run is near the listen backlog
-
-
 def backlog_note(points: Sequence[Point]) -> str | None:
     """One sentence when a simulated run came near the listen backlog or overflowed it."""
-    near = [p for p in points if p.report is not None and p.accept_queue_capacity
-            and p.accept_queue_peak >= BACKLOG_EDGE * p.accept_queue_capacity]
+    near = [p for p in points if p.report is not None
+            and near_backlog(p.accept_queue_peak, p.accept_queue_capacity)]
     if not near:
         return None
     p = max(near, key=lambda q: (q.syns_dropped, q.accept_queue_peak / q.accept_queue_capacity))

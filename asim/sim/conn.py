@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 NOT_YET = -1.0
+BACKLOG_EDGE = 0.9  # share of the accept queue from which real runs may or may not drop SYNs
 
 # The stamps of one request: ab's (support/ab.c) and the server's, in simulated seconds.
 STAMPS: tuple[str, ...] = (
@@ -82,3 +85,31 @@ class RequestRecord:
         self.done = done
         self.worker = getattr(conn.worker, "index", None)
         self.status_ok = conn.status_ok
+
+
+class AcceptQueue(deque):
+    """A listening socket's queue of established connections: Linux holds ``capacity``
+    (backlog + 1) of them and drops a SYN that finds it full. Counts its peak and its drops."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.peak = 0
+        self.dropped = 0
+
+    def offer(self, conn: Conn) -> bool:
+        """Queue ``conn`` if there is room; False (a dropped SYN) if not."""
+        queued = len(self)
+        if queued >= self.capacity:
+            self.dropped += 1
+            return False
+        self.append(conn)
+        if queued >= self.peak:
+            self.peak = queued + 1
+        return True
+
+
+def near_backlog(peak: int, capacity: int) -> bool:
+    """A run whose accept queue reached `BACKLOG_EDGE` of its capacity: near the listen
+    backlog, real runs split between ones that lose SYNs and ones that do not."""
+    return capacity > 0 and peak >= BACKLOG_EDGE * capacity

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import simpy
 
-from asim.sim.conn import Conn
+from asim.sim.conn import AcceptQueue, Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 
@@ -57,11 +57,8 @@ class EventLoopServer:
         self.blocking = blocking
         self.thread = Thread("event loop", cold_s=costs.loop_cold_cpu_s, tau_s=costs.cold_tau_s)
         self.backlog = backlog
-        self.capacity = backlog + 1  # Linux holds backlog + 1 established connections
         self.ab = None  # set by the model
-        self.accept_queue: deque[Conn] = deque()
-        self.queue_peak = 0  # most connections ever waiting in the accept queue
-        self.syns_dropped = 0  # SYNs refused because the accept queue was full
+        self.accept_queue = AcceptQueue(backlog + 1)  # Linux holds backlog + 1 connections
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
         self._timers: list[tuple[float, int, Callable, object]] = []
@@ -74,13 +71,8 @@ class EventLoopServer:
 
     # -- the kernel side ---------------------------------------------------------------------
     def syn(self, conn: Conn) -> bool:
-        queued = len(self.accept_queue)
-        if queued >= self.capacity:
-            self.syns_dropped += 1
+        if not self.accept_queue.offer(conn):
             return False
-        self.accept_queue.append(conn)
-        if queued >= self.queue_peak:
-            self.queue_peak = queued + 1
         self._poke()
         return True
 

@@ -160,9 +160,9 @@ def simulate(
         loop_iterations=getattr(server, "iterations", 0),
         ab_wakes=ab.wakes,
         worker_wakes=getattr(server, "wakes", 0),
-        accept_queue_peak=server.queue_peak,
-        accept_queue_capacity=server.capacity,
-        syns_dropped=server.syns_dropped,
+        accept_queue_peak=server.accept_queue.peak,
+        accept_queue_capacity=server.accept_queue.capacity,
+        syns_dropped=server.accept_queue.dropped,
         skipped_requests=ff.skipped_requests if ff else 0,
         extrapolated_requests=ff.extrapolated_requests if ff else 0,
     )

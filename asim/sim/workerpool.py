@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import simpy
 
-from asim.sim.conn import Conn
+from asim.sim.conn import AcceptQueue, Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 
@@ -73,11 +73,8 @@ class WorkerPoolServer:
         self.timeout_s = timeout_s
         self.killed = 0
         self.wakes = 0  # workers woken from select() by a connection
-        self.capacity = min(backlog, somaxconn) + 1
         self.ab = None  # set by the model
-        self.accept_queue: deque[Conn] = deque()
-        self.queue_peak = 0  # most connections ever waiting in the accept queue
-        self.syns_dropped = 0  # SYNs refused because the accept queue was full
+        self.accept_queue = AcceptQueue(min(backlog, somaxconn) + 1)
         self.workers = [Worker(i, costs) for i in range(workers)]
         # Idle workers, the one that went idle last at the right end: it wins the next accept.
         self._idle: deque[Worker] = deque(reversed(self.workers))
@@ -95,13 +92,8 @@ class WorkerPoolServer:
 
     # -- the kernel side ---------------------------------------------------------------------
     def syn(self, conn: Conn) -> bool:
-        queued = len(self.accept_queue)
-        if queued >= self.capacity:
-            self.syns_dropped += 1
+        if not self.accept_queue.offer(conn):
             return False
-        self.accept_queue.append(conn)
-        if queued >= self.queue_peak:
-            self.queue_peak = queued + 1
         if self._idle:
             # Idle workers all sleep in select() on the listening socket, and a connection wakes
             # every one of them (the kernel wakes the newest sleeper first). Each returns from

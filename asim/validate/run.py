@@ -97,12 +97,10 @@ def predictions_for(plan: Plan, *, costs: Costs | None = None) -> dict[Point, Ab
     return {p: predict(p.scenario(cores=cores), costs=costs) for p in plan.points()}
 
 
-BACKLOG_EDGE = 0.9  # share of the accept queue at which the model is near the listen backlog
-
-
 def backlog_edges(plan: Plan, *, costs: Costs | None = None) -> dict[str, str]:
     """For the points whose simulated run came near the server's listen backlog (or dropped
     SYNs), what the model saw there, by point id: real runs split at that edge."""
+    from asim.sim.conn import near_backlog
     from asim.sim.model import simulate
 
     cores = machine_cores()
@@ -110,7 +108,7 @@ def backlog_edges(plan: Plan, *, costs: Costs | None = None) -> dict[str, str]:
     for p in plan.points():
         run = simulate(p.scenario(cores=cores), costs=costs, keep_records=False)
         cap = run.accept_queue_capacity
-        if cap and run.accept_queue_peak >= BACKLOG_EDGE * cap:
+        if near_backlog(run.accept_queue_peak, cap):
             dropped = f"{run.syns_dropped} SYNs dropped" if run.syns_dropped else "no SYN dropped"
             edges[p.id] = (
                 f"the model's accept queue reached {run.accept_queue_peak} of {cap}, {dropped}"
