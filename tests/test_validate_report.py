@@ -95,9 +95,9 @@ def test_points_near_the_listen_backlog_are_named_in_the_report():
 
 
 def test_backlog_edges_come_from_the_simulated_accept_queue():
-    from asim.validate.run import backlog_edges
+    from asim.validate.run import backlog_edges, model_runs
     from asim.validate.tasks import resolve_plan
 
-    assert backlog_edges(resolve_plan("all")) == {}  # the lab never nears a backlog
-    edges = backlog_edges(resolve_plan("holdout"))
+    assert backlog_edges(model_runs(resolve_plan("all"))) == {}  # the lab never nears a backlog
+    edges = backlog_edges(model_runs(resolve_plan("holdout")))
     assert "aiohttp-s1-c300-n600" in edges and "129" in edges["aiohttp-s1-c300-n600"]

@@ -234,11 +234,9 @@ def _with_workers(costs: Costs, one: CpuRun, herd: CpuRun) -> Costs:
     request, three idle workers are all woken by every connection (the thundering herd)."""
     for _ in range(3):
         k_one, k_herd = _worker_wakes(costs, one), _worker_wakes(costs, herd)
-        if k_herd - k_one < 0.05:
-            per_wake = 0.0
-        else:
-            per_wake = max((herd.server_cpu_s - one.server_cpu_s) / (k_herd - k_one), 0.0)
-        per_request = max(one.server_cpu_s - k_one * per_wake, 0.1 * one.server_cpu_s)
+        # The herd run is the one with more wake-ups per request: it plays the C = 1 role of
+        # `_two_parts`, and its per-request part is the single worker's.
+        per_request, per_wake = _two_parts(herd.server_cpu_s, one.server_cpu_s, k_herd, k_one)
         costs = replace(
             costs,
             worker_herd_cpu_s=per_wake,

@@ -13,13 +13,13 @@ from __future__ import annotations
 import platform
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from asim.errors import AbError, InputError
 from asim.sim.costs import DEFAULT_COSTS, Costs
@@ -28,6 +28,9 @@ from asim.sim.spec import machine_cores
 from asim.validate.compare import MetricError, PointComparison, compare, error_summary
 from asim.validate.store import Record, ResultsDir
 from asim.validate.tasks import Plan, Point
+
+if TYPE_CHECKING:
+    from asim.sim.model import SimRun
 
 SERVER_START_S = 1.5  # what a server start adds to the progress estimate
 FAILURES_IN_A_ROW = 2
@@ -89,24 +92,24 @@ def default_out_dir(now: datetime | None = None) -> Path:
     return Path("results") / (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
 
 
-def predictions_for(plan: Plan, *, costs: Costs | None = None) -> dict[Point, AbReport]:
-    """The model's report for every point of ``plan`` on this machine's cores."""
-    from asim.sim.model import predict
-
-    cores = machine_cores()
-    return {p: predict(p.scenario(cores=cores), costs=costs) for p in plan.points()}
-
-
-def backlog_edges(plan: Plan, *, costs: Costs | None = None) -> dict[str, str]:
-    """For the points whose simulated run came near the server's listen backlog (or dropped
-    SYNs), what the model saw there, by point id: real runs split at that edge."""
-    from asim.sim.conn import near_backlog
+def model_runs(plan: Plan, *, costs: Costs | None = None) -> dict[Point, SimRun]:
+    """The model's run of every point of ``plan`` on this machine's cores."""
     from asim.sim.model import simulate
 
     cores = machine_cores()
+    return {
+        p: simulate(p.scenario(cores=cores), costs=costs, keep_records=False)
+        for p in plan.points()
+    }
+
+
+def backlog_edges(runs: Mapping[Point, SimRun]) -> dict[str, str]:
+    """For the points whose simulated run came near the server's listen backlog (or dropped
+    SYNs), what the model saw there, by point id: real runs split at that edge."""
+    from asim.sim.conn import near_backlog
+
     edges = {}
-    for p in plan.points():
-        run = simulate(p.scenario(cores=cores), costs=costs, keep_records=False)
+    for p, run in runs.items():
         cap = run.accept_queue_capacity
         if near_backlog(run.accept_queue_peak, cap):
             dropped = f"{run.syns_dropped} SYNs dropped" if run.syns_dropped else "no SYN dropped"
@@ -137,7 +140,8 @@ def _validate(
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
     store = ResultsDir.prepare(out_dir, plan)
-    predictions = predictions_for(plan, costs=costs)
+    runs = model_runs(plan, costs=costs)
+    predictions = {p: run.report for p, run in runs.items()}
     store.write_predictions(predictions)
     todo = store.missing(plan)
     expected = {p: r.time_taken_s for p, r in predictions.items()}
@@ -154,7 +158,8 @@ def _validate(
             failed += f
     listener.rendering()
     return render(
-        store, plan, predictions, measured_runs=measured, failed_runs=failed, costs=costs
+        store, plan, predictions, measured_runs=measured, failed_runs=failed, costs=costs,
+        backlog=backlog_edges(runs),
     )
 
 
@@ -249,8 +254,10 @@ def render(
     measured_runs: int = 0,
     failed_runs: int = 0,
     costs: Costs | None = None,
+    backlog: Mapping[str, str] | None = None,
 ) -> ValidateResult:
-    """Compare, draw the figures and write report.md from what ``store`` holds."""
+    """Compare, draw the figures and write report.md from what ``store`` holds; ``backlog``
+    names the points where the model came near the listen backlog (`backlog_edges`)."""
     from asim.validate.figures import save_study_figures
     from asim.validate.report import render_markdown
 
@@ -264,7 +271,7 @@ def render(
         paths += saved
     text = render_markdown(
         plan, comparisons, figures=figures, meta=_meta(records, costs),
-        backlog_edges=backlog_edges(plan, costs=costs),
+        backlog_edges=backlog,
     )
     report_path = store.root / REPORT_FILE
     report_path.write_text(text + "\n", encoding="utf-8")
