@@ -74,7 +74,7 @@ class Thread:
         if self.idle_since >= 0:
             self.idle_since += dt
 
-    def penalty_s(self, now: float, machine_idle_s: float = math.inf) -> float:
+    def penalty_s(self, now: float, machine_idle_s: float) -> float:
         """Extra CPU of a burst starting at ``now`` when the cores have all been idle for
         ``machine_idle_s`` (0 while any burst runs)."""
         if self.cold_s <= 0 or self.idle_since < 0:
@@ -119,11 +119,6 @@ class Cpu:
         """Move the one time the cores hold (bursts in progress are events on the clock,
         waiting ones hold no time)."""
         self._idle_since += dt
-
-    @property
-    def busy(self) -> int:
-        """Cores running a burst now."""
-        return self._busy
 
     # run, _start and _done are the simulator's hot path: plain locals, no properties.
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
