@@ -39,3 +39,15 @@ def test_report_lines_split_io_and_cpu_points():
     )
     assert "IO-dominated (sleep > 2 ms) | 1 | 1.00 %" in lines
     assert "CPU-dominated (sleep ≤ 2 ms) | 1 | 30.00 %" in lines
+
+
+def test_repeat_spread_is_reported_next_to_the_error():
+    # 100, 110 and 90 ms per request at C=2: RPS 20, 18.18 and 22.22 -> spread 4.04 of 20.
+    c = comparison(0.001, 100.0, [100.0, 110.0, 90.0])
+    g = group_accuracy("cpu", [c])
+    assert g.spread_max_pct == pytest.approx((2000 / 90 - 2000 / 110) / 20 * 100, rel=1e-2)
+    assert "20.2 % / 20.2 %" in "\n".join(accuracy_lines([c]))
+
+
+def test_a_single_run_has_no_spread():
+    assert group_accuracy("io", [comparison(0.1, 100.0, [100.0])]).spread_max_pct is None

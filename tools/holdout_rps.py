@@ -6,7 +6,8 @@ fitted again by the current fitting (`asim calibrate --refit`).
 DIR holds `points.jsonl` and `calibration.json` as `asim validate holdout` leaves them (the
 calibration copied next to the points). Prints, per directory, the fitted switching loss and
 herd cost, and the median and max |RPS error| against the median of the repeats for the
-IO-dominated (sleep > 2 ms) and CPU-dominated points; `-v` adds every point.
+IO-dominated (sleep > 2 ms) and CPU-dominated points, and the model's |RPS error| on the
+calibration's own runs (which the fit should reproduce); `-v` adds every point.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from asim.calibration import load
+from asim.calibration import Calibration, load
 from asim.sim.model import predict
 from asim.sim.spec import Scenario
 from asim.validate.calibrate import refit
@@ -40,11 +41,33 @@ def points(directory: Path) -> list[tuple[str, Scenario, float]]:
     return out
 
 
+def summary(errors: list[float]) -> str:
+    if not errors:
+        return "none"
+    return f"median {statistics.median(errors):.2f} % max {max(errors):.1f} %"
+
+
+def own(calibration: Calibration) -> list[float]:
+    """|RPS error| of the model on the calibration's own runs (what it was fitted on)."""
+    out = []
+    for run in calibration.measured.values():
+        if not isinstance(run, dict):
+            continue
+        sc = Scenario(
+            server=run["server"], workers=run["workers"], sleep_s=run["sleep_s"],
+            concurrency=run["concurrency"], requests=run["requests"],
+        )
+        model = predict(sc, costs=calibration.costs).requests_per_second
+        out.append(abs(model / run["requests_per_second"] - 1) * 100)
+    return out
+
+
 def main() -> None:
     verbose = "-v" in sys.argv
     for name in (a for a in sys.argv[1:] if a != "-v"):
         directory = Path(name)
-        costs = refit(load(directory / "calibration.json")).costs
+        calibration = refit(load(directory / "calibration.json"))
+        costs = calibration.costs
         errors = []
         for point_id, sc, measured in points(directory):
             model = predict(sc, costs=costs).requests_per_second
@@ -54,8 +77,7 @@ def main() -> None:
         print(
             f"{name}: switch_loss {costs.switch_loss:.2f},"
             f" herd {costs.worker_herd_cpu_s * 1e6:.0f} us;"
-            f" IO median {statistics.median(io):.2f} % max {max(io):.1f} %;"
-            f" CPU median {statistics.median(cpu):.2f} % max {max(cpu):.1f} %"
+            f" IO {summary(io)}; CPU {summary(cpu)}; calibration runs {summary(own(calibration))}"
         )
         if verbose:
             for point_id, is_io, e in errors:
