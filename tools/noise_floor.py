@@ -13,7 +13,7 @@ the repeats:
 The oracle row is the noise floor: no model whose inputs are measured minutes earlier can be
 expected to beat, point for point, what the same measurement repeated minutes later gives.
 `--analyse` skips the measuring and prints the table for the passes already in OUT (the two
-recorded experiments: figures/noise-floor/short and figures/noise-floor/long).
+recorded experiments: figures/noise-floor/short, long and warmed).
 `--requests N,M` measures the no-sleep study with ab -n N and the 0-2 ms study with -n M
 (the hold-out's are 2000, 2000); `--longer K` makes calibration's sleep-0 runs K times longer.
 """
@@ -28,7 +28,6 @@ import sys
 from pathlib import Path
 
 import asim.validate.calibrate as calibration_runs
-
 from asim.calibration import load, save
 from asim.sim.model import predict
 from asim.validate.calibrate import calibrate
@@ -88,7 +87,9 @@ def analyse(root: Path) -> None:
         oracle = {k: v for k, (_, v) in measured[a].items()}
         print(f"oracle {a} on {b}:  {summary(err(oracle, measured[b]))}")
     print()
-    print(f"{'point':28s}" + "".join(f"{n:>10s}" for n in names) + "".join(f"{'model ' + n[-1]:>10s}" for n in names))
+    header = "".join(f"{n:>10s}" for n in names)
+    header += "".join(f"{'model ' + n[-1]:>10s}" for n in names)
+    print(f"{'point':28s}{header}")
     for k in measured[names[0]]:
         row = "".join(f"{measured[n][k][1]:10.0f}" for n in names if k in measured[n])
         row += "".join(f"{predicted[n][k]:10.0f}" for n in names if k in predicted[n])
@@ -104,7 +105,9 @@ def main() -> None:
     studies = CPU_STUDIES
     if "--requests" in args:
         counts = [int(x) for x in args[args.index("--requests") + 1].split(",")]
-        studies = tuple(dataclasses.replace(s, requests=n) for s, n in zip(studies, counts))
+        studies = tuple(
+            dataclasses.replace(s, requests=n) for s, n in zip(studies, counts, strict=True)
+        )
     if "--longer" in args:
         k = int(args[args.index("--longer") + 1])
         for name in ("WARM_N", "SAT_N", "OVER_N"):

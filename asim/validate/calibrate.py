@@ -49,6 +49,7 @@ from asim.validate.procs import RunningServer, ServerSpec, running_server
 WARM_N, COLD_N, MID_N, SAT_N, SAT_C = 1000, 40, 200, 5000, 50
 HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000
 COLD_SLEEP_S, MID_SLEEP_S = 0.05, 0.005
+WARMUP_N, WARMUP_C = 50, 10  # the burst every calibration server serves before it is measured
 REPEATS = 3  # ab runs per measurement, back to back on one server; the model takes the medians
 
 # Shares of the warm per-request CPU by step (thread-CPU split, docs/notes/measurements.md).
@@ -97,7 +98,6 @@ def measure_cpu(
     *,
     concurrency: int = 1,
     workers: int = 1,
-    warmup: int = 20,
     repeats: int = 1,
 ) -> CpuRun:
     """Run the real server and ab -n requests -c concurrency ``repeats`` times back to back;
@@ -105,10 +105,17 @@ def measure_cpu(
 
     One run of a few hundred milliseconds moves by 10-30 % on this machine from one run to the
     next (docs/notes/measurements.md, section 6); the median of a few keeps one slow or fast
-    run from becoming the model's constant."""
+    run from becoming the model's constant.
+
+    The server first serves a short concurrent burst (`WARMUP_N` requests at `WARMUP_C`): a
+    fresh aiohttp process that has only seen one request at a time takes two page faults per
+    request (glibc serves asyncio's 256 KiB recv buffer with mmap until a burst raises its
+    dynamic mmap threshold) and runs ~10 % slower than the same process after any burst, which
+    is the state every measured run after the first of a validate series is in
+    (docs/notes/measurements.md, section 12)."""
     runs: list[tuple[float, float, float, float]] = []
     with running_server(ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)) as srv:
-        run_ab(srv.url, requests=warmup, concurrency=1).checked()
+        run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C).checked()
         for _ in range(repeats):
             srv_before, ab_before = _group_cpu_s(srv), _children_cpu_s()
             report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
