@@ -25,6 +25,11 @@ WAIT_S = 60.0  # a generous deadline for what normally takes well under a second
 # the test says otherwise.
 os.environ["ASIM_CALIBRATION"] = "none"
 
+# A suite started with SIGINT ignored (a shell's background job, nohup) would pass the ignored
+# disposition on to every child, and the children these tests interrupt with Ctrl-C would never
+# see it. A handler here is reset to the default in each child at exec, as from a terminal.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(scope="session")
 def ab_path() -> str:
