@@ -17,6 +17,7 @@ from pathlib import Path
 
 from asim.errors import CalibrationError
 from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.spec import CPU_DOMINATED_SLEEP_S
 
 NONE = "none"
 AUTO = "auto"
@@ -46,6 +47,18 @@ class Calibration:
         if self.path is None:
             return "calibration: built-in defaults (run `asim calibrate` to measure this machine)"
         return f"calibration: {self.path} (measured {self.created})"
+
+    def cpu_spread_pct(self) -> float | None:
+        """The largest run-to-run spread among the calibration's CPU-dominated runs: (max - min)
+        / median of the RPS of one ab command's repeats, in %, if the file recorded it."""
+        spreads = [
+            float(r["rps_spread_pct"])
+            for r in self.measured.values()
+            if isinstance(r, dict)
+            and r.get("rps_spread_pct") is not None
+            and float(r.get("sleep_s", 1.0)) <= CPU_DOMINATED_SLEEP_S
+        ]
+        return max(spreads) if spreads else None
 
     def to_json(self) -> str:
         return json.dumps(

@@ -91,6 +91,8 @@ def predict(
         print_table(
             points,
             title=f"Predicted ab -n {requests} ({grid[0].cores} cores; {cal.describe()})",
+            cpu_spread_pct=cal.cpu_spread_pct(),
+            calibrated=cal.path is not None,
         )
 
 
@@ -127,6 +129,10 @@ def calibrate(
         ("wake-up latency (fitted)", f"{c.wakeup_s * 1e6:.0f} us"),
     ):
         typer.echo(f"  {label:52} {value}")
+    spread = cal.cpu_spread_pct()
+    if spread is not None:
+        typer.echo(f"  {'run-to-run spread of the sleep-0 runs (max)':52} {spread:.0f} %"
+                   "  (CPU-dominated predictions vary about that much)")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from asim.grid import Point
 from asim.sim.conn import near_backlog
 from asim.sim.report import PERCENTS
+from asim.sim.spec import CPU_DOMINATED_SLEEP_S
 
 CSV_FIELDS = (
     "method",
@@ -142,16 +143,50 @@ def backlog_note(points: Sequence[Point]) -> str | None:
     )
 
 
+def cpu_speed_note(
+    points: Sequence[Point], spread_pct: float | None, *, calibrated: bool = True
+) -> str | None:
+    """One sentence when some points are CPU-dominated: they follow the machine's CPU speed,
+    and how much that moved between repeated runs during calibration (``spread_pct``, None
+    when the calibration did not record it or for the built-in costs, ``calibrated`` False)."""
+    if not any(p.scenario.sleep_s <= CPU_DOMINATED_SLEEP_S for p in points):
+        return None
+    if not calibrated:
+        moved = ("the built-in costs come from a 2-core VM where repeated runs of such points "
+                 "spread by 10-40 %")
+    elif spread_pct is None:
+        moved = ("this calibration file does not record how its repeated runs spread (a "
+                 "newer `asim calibrate` does); on the reference VM they spread by 10-40 %")
+    else:
+        moved = (f"in this calibration, repeats of one ab command spread by up to "
+                 f"{spread_pct:.0f} %")
+    return (
+        f"Points with a sleep of {CPU_DOMINATED_SLEEP_S * 1e3:g} ms or less are CPU-dominated "
+        f"and follow the machine's CPU speed: {moved}; real runs vary about that much, and a "
+        "fresh `asim calibrate` tracks a machine whose speed drifts."
+    )
+
+
 def _key(p: Point) -> tuple:
     s = p.scenario
     return (s.server, s.workers, s.sleep_s, s.concurrency, s.requests, s.keepalive, s.cores)
 
 
-def print_table(points: Sequence[Point], *, title: str) -> None:
+def print_table(
+    points: Sequence[Point],
+    *,
+    title: str,
+    cpu_spread_pct: float | None = None,
+    calibrated: bool = False,
+) -> None:
     console = Console()
     if not console.is_terminal:
         console = Console(width=150)  # piped output keeps whole columns
     console.print(table(points, title=title))
-    for note in (finite_run_note(points), extrapolation_note(points), backlog_note(points)):
+    notes = (
+        finite_run_note(points), extrapolation_note(points), backlog_note(points),
+        cpu_speed_note(points, cpu_spread_pct, calibrated=calibrated),
+    )
+    for note in notes:
         if note:
             console.print(note)

@@ -43,6 +43,9 @@ def test_fitted_costs_are_positive_and_physically_plausible(calibration):
         measured["django cold"]["server_cpu_us_per_request"]
     )
     assert calibration.machine["cores"] >= 1
+    # Every measurement repeats its ab run and records how far the repeats lay apart.
+    assert all(r["rps_spread_pct"] >= 0 for r in measured.values() if isinstance(r, dict))
+    assert calibration.cpu_spread_pct() is not None
 
 
 @pytest.mark.parametrize(

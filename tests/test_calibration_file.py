@@ -53,3 +53,16 @@ def test_bad_files_give_one_clear_error(tmp_path, content, needle):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(CalibrationError, match="no calibration file"):
         resolve(str(tmp_path / "absent.json"))
+
+
+def test_the_run_to_run_spread_counts_only_cpu_dominated_runs():
+    cal = Calibration(costs=Costs(), measured={
+        "aiohttp warm": {"sleep_s": 0.0, "rps_spread_pct": 12.5},
+        "django herd": {"sleep_s": 0.0, "rps_spread_pct": 31.0},
+        "django cold": {"sleep_s": 0.05, "rps_spread_pct": 90.0},
+        "time_sleep_overshoot_us": 120.0,
+    })
+    assert cal.cpu_spread_pct() == 31.0
+    assert DEFAULTS.cpu_spread_pct() is None
+    assert Calibration(costs=Costs(), measured={"django warm": {"sleep_s": 0.0}}).cpu_spread_pct(
+    ) is None  # a file from before the spread was recorded

@@ -6,6 +6,9 @@ import sys
 
 import pytest
 
+from asim.calibration import Calibration, save
+from asim.sim.costs import Costs
+
 ASIM = [sys.executable, "-m", "asim"]
 
 
@@ -114,3 +117,24 @@ def test_a_run_near_the_listen_backlog_is_flagged_and_counted():
     out = asim("predict", "--server", "aiohttp", "--sleep", "1", "-c", "10", "-n", "600",
                "--calibration", "none")
     assert "listen backlog" not in out.stdout
+
+
+def test_cpu_dominated_points_carry_the_calibrations_run_to_run_spread(tmp_path):
+    # A sleep of 2 ms or less follows the machine's CPU speed: the table says how much the
+    # calibration's repeated runs of such points spread, or the reference VM's range without one.
+    out = asim("predict", "--server", "django", "--sleep", "0.001", "-c", "10", "-n", "200",
+               "--calibration", "none")
+    assert out.returncode == 0, out.stderr
+    assert "CPU-dominated" in out.stdout and "10-40 %" in " ".join(out.stdout.split())
+    path = tmp_path / "calibration.json"
+    save(Calibration(costs=Costs(), created="now", measured={
+        "django warm": {"sleep_s": 0.0, "rps_spread_pct": 23.4},
+        "django cold": {"sleep_s": 0.05, "rps_spread_pct": 80.0},  # IO-dominated: not counted
+    }), path)
+    out = asim("predict", "--server", "django", "--sleep", "0.001", "-c", "10", "-n", "200",
+               "--calibration", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "spread by up to 23 %" in " ".join(out.stdout.split())  # rich wraps long lines
+    out = asim("predict", "--server", "django", "--sleep", "0.1", "-c", "10", "-n", "200",
+               "--calibration", str(path))
+    assert "CPU-dominated" not in out.stdout

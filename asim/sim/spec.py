@@ -13,6 +13,9 @@ DJANGO = "django"
 SERVER_KINDS: tuple[str, ...] = (AIOHTTP, AIOHTTP_BLOCKING, DJANGO)
 
 MAX_CONCURRENCY = 20000  # ab's MAX_CONCURRENCY
+# Sleeps up to this are CPU-dominated: the server's and ab's CPU on K cores decide the numbers,
+# so they follow the machine's CPU speed (docs/model.md).
+CPU_DOMINATED_SLEEP_S = 0.002
 MAX_WORKERS = 1024
 
 

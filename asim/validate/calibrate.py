@@ -73,6 +73,7 @@ class CpuRun:
     ab_cpu_s: float
     time_per_request_ms: float
     repeats: int = 1
+    rps_spread_pct: float | None = None  # (max - min) / median of the repeats' RPS
 
 
 def _group_cpu_s(server: RunningServer) -> float:
@@ -130,6 +131,7 @@ def measure_cpu(
     rps, server_cpu_s, ab_cpu_s, tpr_ms = (
         statistics.median(col) for col in zip(*runs, strict=True)
     )
+    every_rps = [r[0] for r in runs]
     return CpuRun(
         server=kind,
         sleep_s=sleep_s,
@@ -141,6 +143,7 @@ def measure_cpu(
         ab_cpu_s=ab_cpu_s,
         time_per_request_ms=tpr_ms,
         repeats=repeats,
+        rps_spread_pct=(max(every_rps) - min(every_rps)) / rps * 100 if rps > 0 else None,
     )
 
 
@@ -367,6 +370,7 @@ def _measured(runs: dict[str, CpuRun], ts_over: float, aio_over: float,
             "workers": r.workers,
             "requests_per_second": round(r.requests_per_second, 2),
             "repeats": r.repeats,
+            **({} if r.rps_spread_pct is None else {"rps_spread_pct": round(r.rps_spread_pct, 1)}),
         }
         for name, r in runs.items()
     }
@@ -406,6 +410,9 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
                 ab_cpu_s=float(r["ab_cpu_us_per_request"]) / 1e6,
                 time_per_request_ms=float(r["time_per_request_ms"]),
                 repeats=int(r.get("repeats", 1)),
+                rps_spread_pct=(
+                    float(r["rps_spread_pct"]) if r.get("rps_spread_pct") is not None else None
+                ),
             )
             for name, r in m.items()
             if isinstance(r, dict)

@@ -15,9 +15,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from asim.sim.spec import CPU_DOMINATED_SLEEP_S
 from asim.validate.compare import METRICS_BY_KEY, PointComparison
 
-CPU_DOMINATED_SLEEP_S = 0.002
 MEAN_METRICS = ("rps", "tpr", "tpr_all")
 BAND_METRICS = ("p50", "p90", "p100")
 BAND_WIDEN = 0.05
