@@ -144,7 +144,7 @@ def backlog_note(points: Sequence[Point]) -> str | None:
 
 
 def cpu_speed_note(
-    points: Sequence[Point], spread_pct: float | None, *, calibrated: bool = True
+    points: Sequence[Point], spread_pct: float | None, *, calibrated: bool
 ) -> str | None:
     """One sentence when some points are CPU-dominated: they follow the machine's CPU speed,
     and how much that moved between repeated runs during calibration (``spread_pct``, None

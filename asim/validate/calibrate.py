@@ -111,7 +111,7 @@ def measure_cpu(
     The server first serves a short concurrent burst (`WARMUP_N` requests at `WARMUP_C`): a
     fresh aiohttp process that has only seen one request at a time takes two page faults per
     request (glibc serves asyncio's 256 KiB recv buffer with mmap until a burst raises its
-    dynamic mmap threshold) and runs ~10 % slower than the same process after any burst, which
+    dynamic mmap threshold) and runs ~5-7 % slower than the same process after any burst, which
     is the state every measured run after the first of a validate series is in
     (docs/notes/measurements.md, section 12)."""
     runs: list[tuple[float, float, float, float]] = []
@@ -214,19 +214,17 @@ def _bisect(
     return (lo + hi) / 2
 
 
+def _split(actor: str, cpu_s: float, shares: dict[str, float]) -> dict[str, float]:
+    """``cpu_s`` per request split into ``{actor}_{step}_cpu_s`` costs by ``shares``."""
+    return {f"{actor}_{step}_cpu_s": cpu_s * share for step, share in shares.items()}
+
+
 def _with_loop(costs: Costs, c1_cpu_s: float, iterations: float, iteration_s: float) -> Costs:
     """Costs whose loop spends ``iteration_s`` per select() round and the rest of the C = 1
     CPU per request (``iterations`` rounds per request at C = 1)."""
     per_request = max(c1_cpu_s - iterations * iteration_s, 0.1 * c1_cpu_s)
     steps = max(per_request - LOOP_CALLBACKS * costs.loop_callback_cpu_s, 0.1 * per_request)
-    return replace(
-        costs,
-        loop_iteration_cpu_s=iteration_s,
-        loop_accept_cpu_s=steps * LOOP_SHARES["accept"],
-        loop_request_cpu_s=steps * LOOP_SHARES["request"],
-        loop_response_cpu_s=steps * LOOP_SHARES["response"],
-        loop_close_cpu_s=steps * LOOP_SHARES["close"],
-    )
+    return replace(costs, loop_iteration_cpu_s=iteration_s, **_split("loop", steps, LOOP_SHARES))
 
 
 def _worker_wakes(costs: Costs, run: CpuRun) -> float:
@@ -248,11 +246,7 @@ def _with_workers(costs: Costs, one: CpuRun, herd: CpuRun) -> Costs:
         # `_two_parts`, and its per-request part is the single worker's.
         per_request, per_wake = _two_parts(herd.server_cpu_s, one.server_cpu_s, k_herd, k_one)
         costs = replace(
-            costs,
-            worker_herd_cpu_s=per_wake,
-            worker_request_cpu_s=per_request * WORKER_SHARES["request"],
-            worker_response_cpu_s=per_request * WORKER_SHARES["response"],
-            worker_close_cpu_s=per_request * WORKER_SHARES["close"],
+            costs, worker_herd_cpu_s=per_wake, **_split("worker", per_request, WORKER_SHARES)
         )
     return costs
 
@@ -328,14 +322,7 @@ def fit(
         k1, w1 = _counts(costs, 1, WARM_N)
         k2, w2 = _counts(costs, SAT_C, SAT_N)
         ab_req, ab_poll = _two_parts(ab_warm, asat.ab_cpu_s, w1, w2)
-        costs = replace(
-            costs,
-            ab_poll_cpu_s=ab_poll,
-            ab_connect_cpu_s=ab_req * AB_SHARES["connect"],
-            ab_write_cpu_s=ab_req * AB_SHARES["write"],
-            ab_read_cpu_s=ab_req * AB_SHARES["read"],
-            ab_close_cpu_s=ab_req * AB_SHARES["close"],
-        )
+        costs = replace(costs, ab_poll_cpu_s=ab_poll, **_split("ab", ab_req, AB_SHARES))
     # The loop's select() round: the cost that makes the model's saturated run as fast as the
     # real one, the rest of the C = 1 CPU being per request (a dearer round leaves less per
     # request, so the saturated model, which shares rounds, gets faster).
