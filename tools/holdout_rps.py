@@ -12,7 +12,6 @@ calibration's own runs (which the fit should reproduce); `-v` adds every point.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -21,24 +20,19 @@ from asim.calibration import Calibration, load
 from asim.sim.model import predict
 from asim.sim.spec import Scenario
 from asim.validate.calibrate import refit
+from asim.validate.store import Record, ResultsDir
 
 
 def points(directory: Path) -> list[tuple[str, Scenario, float]]:
-    runs: dict[str, list[dict]] = {}
-    for line in (directory / "points.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row.get("observed") and row["returncode"] == 0:
-            runs.setdefault(row["point_id"], []).append(row)
-    out = []
-    for point_id, rows in runs.items():
-        r = rows[0]
-        sc = Scenario(
-            server=r["server"], workers=r["workers"], sleep_s=r["sleep_s"],
-            concurrency=r["concurrency"], requests=r["requests"], keepalive=r["keepalive"],
-        )
-        rps = statistics.median(x["observed"]["requests_per_second"] for x in rows)
-        out.append((point_id, sc, rps))
-    return out
+    """Each point's id, scenario and median RPS over its complete runs in ``directory``."""
+    runs: dict[str, list[Record]] = {}
+    for record in ResultsDir(directory).completed().values():
+        runs.setdefault(record.point.id, []).append(record)
+    return [
+        (point_id, rs[0].point.scenario(),
+         statistics.median(r.observed.requests_per_second for r in rs if r.observed))
+        for point_id, rs in runs.items()
+    ]
 
 
 def summary(errors: list[float]) -> str:

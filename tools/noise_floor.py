@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import statistics
 import sys
 from pathlib import Path
 
+from holdout_rps import points  # tools/, next to this script
+
 import asim.validate.calibrate as calibration_runs
 from asim.calibration import load, save
 from asim.sim.model import predict
+from asim.sim.spec import Scenario
 from asim.validate.calibrate import calibrate
 from asim.validate.run import validate
 from asim.validate.tasks import HOLDOUT, Plan
@@ -44,22 +46,6 @@ def measure_pass(directory: Path, studies: tuple) -> None:
     validate(plan, directory, costs=calibration.costs)
 
 
-def medians(directory: Path) -> dict[str, tuple[object, float]]:
-    runs: dict[str, list[dict]] = {}
-    for line in (directory / "points.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row.get("observed") and row["returncode"] == 0:
-            runs.setdefault(row["point_id"], []).append(row)
-    from asim.validate.tasks import Point
-
-    out = {}
-    for point_id, rows in runs.items():
-        point = Point.from_dict(rows[0])
-        rps = statistics.median(r["observed"]["requests_per_second"] for r in rows)
-        out[point_id] = (point, rps)
-    return out
-
-
 def summary(errors: list[float]) -> str:
     a = [abs(e) for e in errors]
     return f"median {statistics.median(a):5.1f} %  max {max(a):5.1f} %"
@@ -67,15 +53,15 @@ def summary(errors: list[float]) -> str:
 
 def analyse(root: Path) -> None:
     passes = sorted(p for p in root.glob("pass-*") if (p / "points.jsonl").exists())
-    measured = {p.name: medians(p) for p in passes}
+    measured = {p.name: {pid: (sc, rps) for pid, sc, rps in points(p)} for p in passes}
     costs = {p.name: load(p / "calibration.json").costs for p in passes}
     predicted = {
-        name: {pid: predict(pt.scenario(), costs=c).requests_per_second
-               for pid, (pt, _) in measured[name].items()}
+        name: {pid: predict(sc, costs=c).requests_per_second
+               for pid, (sc, _) in measured[name].items()}
         for name, c in costs.items()
     }
 
-    def err(pred: dict[str, float], meas: dict[str, tuple[object, float]]) -> list[float]:
+    def err(pred: dict[str, float], meas: dict[str, tuple[Scenario, float]]) -> list[float]:
         return [(pred[k] - v) / v * 100 for k, (_, v) in meas.items() if k in pred]
 
     names = [p.name for p in passes]
