@@ -60,7 +60,7 @@ def predict(
     ),
 ) -> None:
     """Predict what ab prints for a grid of server shapes (no servers started)."""
-    from asim.calibration import resolve
+    from asim.calibration.file import resolve
     from asim.errors import InputError
     from asim.grid import predict as run_predict
     from asim.grid import scenarios
@@ -106,9 +106,9 @@ def calibrate(
     """Measure this machine's per-request costs with the real servers and ab (about 45 s)."""
     from pathlib import Path
 
-    from asim.calibration import default_path, load, save
-    from asim.validate.calibrate import calibrate as run_calibrate
-    from asim.validate.calibrate import refit as run_refit
+    from asim.calibration.file import default_path, load, save
+    from asim.calibration.fit import calibrate as run_calibrate
+    from asim.calibration.fit import refit as run_refit
 
     path = Path(out) if out else (Path(refit) if refit else default_path())
     progress = lambda msg: typer.echo(f"  {msg}", err=True)  # noqa: E731
@@ -202,7 +202,7 @@ def validate(
     from rich.console import Console
     from rich.table import Table
 
-    from asim.calibration import resolve
+    from asim.calibration.file import resolve
     from asim.errors import AbError
     from asim.validate.report import console_rows
     from asim.validate.run import RichProgress, plan_and_folder
@@ -263,8 +263,8 @@ def serve(
 ) -> None:
     """Run one of the lab's real servers in the foreground until Ctrl-C."""
     from asim.errors import InputError
-    from asim.validate.procs import DEFAULT_PORTS, ServerSpec
-    from asim.validate.procs import serve as run_serve
+    from asim.lab.procs import DEFAULT_PORTS, ServerSpec
+    from asim.lab.procs import serve as run_serve
 
     if kind != "django" and workers != 1:
         raise InputError(f"--workers applies to django only (got {workers} for {kind})")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from asim.validate.procs import group_members
+from asim.lab.procs import group_members
 
 AB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ab"
 WAIT_S = 60.0  # a generous deadline for what normally takes well under a second
@@ -35,7 +35,7 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 def ab_path() -> str:
     """The real ab. It is required (``make setup`` installs it), so its absence fails."""
     from asim.errors import AbNotFoundError
-    from asim.validate.abrun import find_ab
+    from asim.lab.abrun import find_ab
 
     try:
         return find_ab()

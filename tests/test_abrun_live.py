@@ -12,9 +12,9 @@ import pytest
 from conftest import group_members, owner_child, pid_alive, wait_until
 
 from asim.errors import AbError, AbNotFoundError, InputError
+from asim.lab.abrun import ab_command, find_ab, run_ab
+from asim.lab.procs import ServerSpec, free_port, running_server
 from asim.sim.abtext import parse_gnuplot
-from asim.validate.abrun import ab_command, find_ab, run_ab
-from asim.validate.procs import ServerSpec, free_port, running_server
 
 live = pytest.mark.live
 
@@ -123,8 +123,8 @@ def test_a_silent_server_ends_in_abs_poll_timeout(ab_path):
 
 CHILD = textwrap.dedent("""
     import os, subprocess
-    from asim.validate.abrun import run_ab
-    from asim.validate.procs import ServerSpec, running_server
+    from asim.lab.abrun import run_ab
+    from asim.lab.procs import ServerSpec, running_server
     try:
         with running_server(ServerSpec(kind="aiohttp", sleep_s=0.5)) as server:
             print(server.pid, flush=True)

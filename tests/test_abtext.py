@@ -15,6 +15,7 @@ import pytest
 from conftest import AB_FIXTURES
 
 from asim.errors import AbParseError
+from asim.lab.abrun import read_run
 from asim.sim.abtext import (
     GNUPLOT_HEADER,
     GnuplotRow,
@@ -24,7 +25,6 @@ from asim.sim.abtext import (
     parse_gnuplot,
 )
 from asim.sim.report import PERCENTS, AbReport, TimesRow, round_ms
-from asim.validate.abrun import read_run
 
 MANIFEST = AB_FIXTURES / "manifest.json"
 

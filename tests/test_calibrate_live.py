@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from asim.calibration import load, save
+from asim.calibration.file import load, save
+from asim.calibration.fit import calibrate
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, running_server
 from asim.sim.model import predict
 from asim.sim.spec import Scenario
-from asim.validate.abrun import run_ab
-from asim.validate.calibrate import calibrate
-from asim.validate.procs import ServerSpec, running_server
 
 pytestmark = pytest.mark.live
 
@@ -92,7 +92,7 @@ def test_fitted_model_reproduces_the_saturated_loop_it_was_fitted_on(calibration
 
 
 def test_refit_of_the_recorded_runs_gives_the_same_costs(calibration, tmp_path):
-    from asim.validate.calibrate import refit
+    from asim.calibration.fit import refit
 
     again = refit(load(save(calibration, tmp_path / "cal.json")))
     for name, value in calibration.costs.to_dict().items():

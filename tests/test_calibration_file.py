@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from asim.calibration import DEFAULTS, Calibration, load, resolve, save
+from asim.calibration.file import DEFAULTS, Calibration, load, resolve, save
 from asim.errors import CalibrationError
 from asim.sim.costs import Costs
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from asim.calibration import Calibration, save
+from asim.calibration.file import Calibration, save
 from asim.sim.costs import Costs
 
 ASIM = [sys.executable, "-m", "asim"]

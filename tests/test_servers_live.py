@@ -17,10 +17,10 @@ import pytest
 from conftest import group_members, owner_child, port_refuses, wait_until
 
 from asim.errors import InputError, ServerStartError
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, free_port, running_server
 from asim.servers.trace import read_trace
 from asim.sim.spec import SERVER_KINDS
-from asim.validate.abrun import run_ab
-from asim.validate.procs import ServerSpec, free_port, running_server
 
 SLEEP_S = 0.01
 
@@ -190,7 +190,7 @@ def test_an_exception_inside_the_block_still_stops_the_server(assert_server_gone
 
 CHILD = textwrap.dedent("""
     import sys, time
-    from asim.validate.procs import ServerSpec, running_server
+    from asim.lab.procs import ServerSpec, running_server
     spec = ServerSpec(kind=sys.argv[1], sleep_s=0.01, workers=2 if sys.argv[1] == "django" else 1)
     try:
         with running_server(spec) as server:
@@ -292,7 +292,7 @@ def test_serve_runs_until_ctrl_c_and_leaves_nothing(kind):
 @live
 def test_a_picked_port_taken_before_the_bind_is_replaced_by_another(monkeypatch, tmp_path):
     """The race between choosing a free port and the server's bind: the start is retried."""
-    import asim.validate.procs as procs
+    import asim.lab.procs as procs
 
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

@@ -28,7 +28,7 @@ def synthetic_report(
 
 @dataclass
 class FakeAbRun:
-    """The fields of asim.validate.abrun.AbRun the store reads."""
+    """The fields of asim.lab.abrun.AbRun the store reads."""
 
     report: AbReport | None
     raw_text: str = "This is ApacheBench, Version 2.3\n"

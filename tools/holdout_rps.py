@@ -16,10 +16,10 @@ import statistics
 import sys
 from pathlib import Path
 
-from asim.calibration import Calibration, load
+from asim.calibration.file import Calibration, load
+from asim.calibration.fit import refit
 from asim.sim.model import predict
 from asim.sim.spec import Scenario
-from asim.validate.calibrate import refit
 from asim.validate.store import Record, ResultsDir
 
 

@@ -28,11 +28,11 @@ from pathlib import Path
 
 from holdout_rps import points  # tools/, next to this script
 
-import asim.validate.calibrate as calibration_runs
-from asim.calibration import load, save
+import asim.calibration.fit as calibration_runs
+from asim.calibration.file import load, save
+from asim.calibration.fit import calibrate
 from asim.sim.model import predict
 from asim.sim.spec import Scenario
-from asim.validate.calibrate import calibrate
 from asim.validate.run import validate
 from asim.validate.tasks import HOLDOUT, Plan
 

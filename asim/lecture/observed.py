@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asim.errors import AbError
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, running_server
 from asim.lecture.timeline import Timeline, build_timeline
 from asim.servers.trace import TraceRecord, read_trace
 from asim.sim.abtext import GnuplotRow, parse_gnuplot
 from asim.sim.spec import DJANGO, Scenario
-from asim.validate.abrun import run_ab
-from asim.validate.procs import ServerSpec, running_server
 
 TRACE_WAIT_S = 5.0  # how long the last trace lines may take to appear after ab exits
 

@@ -6,7 +6,7 @@ Everything not set here is gunicorn's default, as in the seed's start.sh: sync w
 2048, timeout 30 s, no access log. Command-line options (``--workers``, ``--bind``) override it.
 
 - Each worker logs ``asim: worker ready pid=N`` once it has loaded the application, so
-  `asim.validate.procs.running_server` can wait until all W workers can take requests.
+  `asim.lab.procs.running_server` can wait until all W workers can take requests.
 - gunicorn 27's control socket is off (see below).
 - With ``ASIM_TRACE_FILE`` set, the worker class is `asim.servers.gtrace.TracingSyncWorker`.
 """

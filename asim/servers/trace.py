@@ -21,7 +21,7 @@ for its start, or ``-`` when the server cannot see that moment):
                connection); gunicorn: the graceful close finished, i.e. the worker saw the
                client's close (or gave up after its 2 s wait)
 
-The readiness probe of `asim.validate.procs.running_server` is a real request and is traced too;
+The readiness probe of `asim.lab.procs.running_server` is a real request and is traced too;
 ``RunningServer.ready_wall_ns`` tells where the probe ends.
 """
 

@@ -149,7 +149,7 @@ def _validate(
     listener.planned(todo, sum(expected[p] for p, _ in todo) + SERVER_START_S * len(groups))
     measured = failed = 0
     if todo:
-        from asim.validate.abrun import find_ab
+        from asim.lab.abrun import find_ab
 
         find_ab()
         for items in groups:
@@ -195,8 +195,8 @@ def _measure_group(
     expected: dict[Point, float],
     listener: Listener,
 ) -> tuple[int, int]:
-    from asim.validate.abrun import run_ab
-    from asim.validate.procs import ServerSpec, running_server
+    from asim.lab.abrun import run_ab
+    from asim.lab.procs import ServerSpec, running_server
 
     first = items[0][0]
     spec = ServerSpec(kind=first.server, sleep_s=first.sleep_s, workers=first.workers)

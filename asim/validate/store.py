@@ -38,7 +38,7 @@ STDERR_KEEP_CHARS = 2000
 
 
 class AbRunLike(Protocol):
-    """What the store needs of `asim.validate.abrun.AbRun`."""
+    """What the store needs of `asim.lab.abrun.AbRun`."""
 
     command: Any
     raw_text: str

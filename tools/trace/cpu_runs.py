@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from asim.validate.abrun import run_ab
-from asim.validate.calibrate import _children_cpu_s, _group_cpu_s
-from asim.validate.procs import ServerSpec, running_server
+from asim.lab.abrun import run_ab
+from asim.lab.measure import children_cpu_s, group_cpu_s
+from asim.lab.procs import ServerSpec, running_server
 
 
 def main() -> None:
@@ -26,9 +26,9 @@ def main() -> None:
         run_ab(srv.url, requests=20, concurrency=1).checked()
         for _ in range(repeats):
             for c in concurrencies:
-                s0, a0 = _group_cpu_s(srv), _children_cpu_s()
+                s0, a0 = group_cpu_s(srv), children_cpu_s()
                 rep = run_ab(srv.url, requests=requests, concurrency=c).checked()
-                s1, a1 = _group_cpu_s(srv), _children_cpu_s()
+                s1, a1 = group_cpu_s(srv), children_cpu_s()
                 done = rep.complete_requests
                 print(
                     f"{kind} w{workers} c{c:4d} rps {rep.requests_per_second:7.0f}"

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from asim.validate.abrun import run_ab
-from asim.validate.procs import ServerSpec, running_server
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, running_server
 
 
 def main() -> None:

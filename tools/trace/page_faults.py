@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sys
 
-from asim.validate.abrun import run_ab
-from asim.validate.procs import RunningServer, ServerSpec, running_server
+from asim.lab.abrun import run_ab
+from asim.lab.procs import RunningServer, ServerSpec, running_server
 
 
 def minor_faults(server: RunningServer) -> int:

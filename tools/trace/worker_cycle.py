@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from asim.validate.abrun import run_ab
-from asim.validate.procs import ServerSpec, running_server
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, running_server
 
 PARTS = ("accept->parsed", "parsed->view", "view", "view end->close", "close->next accept")
 

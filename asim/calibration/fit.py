@@ -29,27 +29,21 @@ the model's steps by fixed shares measured once with per-step thread CPU clocks
 
 from __future__ import annotations
 
-import asyncio
 import math
-import resource
 import statistics
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
-from asim.calibration import Calibration, machine_facts, now_text
+from asim.calibration.file import Calibration, machine_facts, now_text
 from asim.errors import CalibrationError
+from asim.lab.measure import CpuRun, asyncio_sleep_overshoot_s, measure_cpu, time_sleep_overshoot_s
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.model import predict, simulate
 from asim.sim.spec import AIOHTTP, DJANGO, Scenario
-from asim.validate.abrun import run_ab
-from asim.validate.procs import RunningServer, ServerSpec, running_server
 
 WARM_N, COLD_N, MID_N, SAT_N, SAT_C = 1000, 40, 200, 5000, 50
 HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000
 COLD_SLEEP_S, MID_SLEEP_S = 0.05, 0.005
-WARMUP_N, WARMUP_C = 50, 10  # the burst every calibration server serves before it is measured
 REPEATS = 3  # ab runs per measurement, back to back on one server; the model takes the medians
 
 # Shares of the warm per-request CPU by step (thread-CPU split, docs/notes/measurements.md).
@@ -57,116 +51,6 @@ LOOP_SHARES = {"accept": 0.33, "request": 0.40, "response": 0.19, "close": 0.08}
 WORKER_SHARES = {"request": 0.69, "response": 0.25, "close": 0.06}
 AB_SHARES = {"connect": 0.35, "write": 0.15, "read": 0.25, "close": 0.25}
 LOOP_CALLBACKS = 8  # callbacks per request
-
-
-@dataclass(frozen=True, kw_only=True)
-class CpuRun:
-    """One ab run at C = 1 with the CPU both sides used, per request."""
-
-    server: str
-    sleep_s: float
-    requests: int
-    concurrency: int
-    workers: int
-    requests_per_second: float
-    server_cpu_s: float
-    ab_cpu_s: float
-    time_per_request_ms: float
-    repeats: int = 1
-    rps_spread_pct: float | None = None  # (max - min) / median of the repeats' RPS
-
-
-def _group_cpu_s(server: RunningServer) -> float:
-    total_ns = 0
-    for pid in server.pids():
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                total_ns += int((task / "schedstat").read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue  # a thread that ended between listing and reading
-    return total_ns / 1e9
-
-
-def _children_cpu_s() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def measure_cpu(
-    kind: str,
-    sleep_s: float,
-    requests: int,
-    *,
-    concurrency: int = 1,
-    workers: int = 1,
-    repeats: int = 1,
-) -> CpuRun:
-    """Run the real server and ab -n requests -c concurrency ``repeats`` times back to back;
-    the median of each measure (throughput, CPU per request of both sides) over the repeats.
-
-    One run of a few hundred milliseconds moves by 10-30 % on this machine from one run to the
-    next (docs/notes/measurements.md, section 6); the median of a few keeps one slow or fast
-    run from becoming the model's constant.
-
-    The server first serves a short concurrent burst (`WARMUP_N` requests at `WARMUP_C`): a
-    fresh aiohttp process that has only seen one request at a time takes two page faults per
-    request (glibc serves asyncio's 256 KiB recv buffer with mmap until a burst raises its
-    dynamic mmap threshold) and runs ~5-7 % slower than the same process after any burst, which
-    is the state every measured run after the first of a validate series is in
-    (docs/notes/measurements.md, section 12)."""
-    runs: list[tuple[float, float, float, float]] = []
-    with running_server(ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)) as srv:
-        run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C).checked()
-        for _ in range(repeats):
-            srv_before, ab_before = _group_cpu_s(srv), _children_cpu_s()
-            report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
-            srv_after, ab_after = _group_cpu_s(srv), _children_cpu_s()
-            done = report.complete_requests
-            runs.append((
-                report.requests_per_second,
-                (srv_after - srv_before) / done,
-                (ab_after - ab_before) / done,
-                report.time_per_request_ms,
-            ))
-    rps, server_cpu_s, ab_cpu_s, tpr_ms = (
-        statistics.median(col) for col in zip(*runs, strict=True)
-    )
-    every_rps = [r[0] for r in runs]
-    return CpuRun(
-        server=kind,
-        sleep_s=sleep_s,
-        requests=done,
-        concurrency=concurrency,
-        workers=workers,
-        requests_per_second=rps,
-        server_cpu_s=server_cpu_s,
-        ab_cpu_s=ab_cpu_s,
-        time_per_request_ms=tpr_ms,
-        repeats=repeats,
-        rps_spread_pct=(max(every_rps) - min(every_rps)) / rps * 100 if rps > 0 else None,
-    )
-
-
-def time_sleep_overshoot_s(n: int = 100, sleep_s: float = 0.01) -> float:
-    over = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        time.sleep(sleep_s)
-        over.append(time.perf_counter() - t0 - sleep_s)
-    return statistics.median(over)
-
-
-def asyncio_sleep_overshoot_s(n: int = 100, sleep_s: float = 0.01) -> float:
-    async def run() -> list[float]:
-        loop = asyncio.get_running_loop()
-        over = []
-        for _ in range(n):
-            t0 = loop.time()
-            await asyncio.sleep(sleep_s)
-            over.append(loop.time() - t0 - sleep_s)
-        return over
-
-    return statistics.median(asyncio.run(run()))
 
 
 def fit_wakeup_s(costs: Costs, server: str, observed_ms: float, sleep_s: float) -> float:
@@ -269,27 +153,6 @@ def _tau_s(warm: float, mid: float, cold: float, gap_s: float) -> float:
     if not 0.02 < frac < 0.98:
         return DEFAULT_COSTS.cold_tau_s
     return min(max(-gap_s / math.log(1 - frac), 1e-3), 0.1)
-
-
-def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, float]:
-    """The real runs calibration fits on, and the two sleep overshoots."""
-    runs: dict[str, CpuRun] = {}
-    plan = [  # name, server, sleep, -n, -c, workers
-        ("aiohttp warm", AIOHTTP, 0.0, WARM_N, 1, 1),
-        ("aiohttp cold", AIOHTTP, COLD_SLEEP_S, COLD_N, 1, 1),
-        ("aiohttp saturated", AIOHTTP, 0.0, SAT_N, SAT_C, 1),
-        ("django warm", DJANGO, 0.0, WARM_N, 1, 1),
-        ("django cold", DJANGO, COLD_SLEEP_S, COLD_N, 1, 1),
-        ("django mid", DJANGO, MID_SLEEP_S, MID_N, 1, 1),
-        ("django herd", DJANGO, 0.0, WARM_N, 1, HERD_WORKERS),
-        ("django oversubscribed", DJANGO, 0.0, OVER_N, OVER_C, OVER_WORKERS),
-    ]
-    for name, kind, sleep_s, n, c, w in plan:
-        workers = f", {w} workers" if w > 1 else ""
-        progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s{workers}, {REPEATS} runs")
-        runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c, workers=w, repeats=REPEATS)
-    progress("sleep overshoots")
-    return runs, time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
 
 
 def fit(
@@ -417,3 +280,26 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
         machine=calibration.machine,
         created=calibration.created,
     )
+
+
+def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, float]:
+    """The real runs calibration fits on, and the two sleep overshoots."""
+    runs: dict[str, CpuRun] = {}
+    plan = [  # name, server, sleep, -n, -c, workers
+        ("aiohttp warm", AIOHTTP, 0.0, WARM_N, 1, 1),
+        ("aiohttp cold", AIOHTTP, COLD_SLEEP_S, COLD_N, 1, 1),
+        ("aiohttp saturated", AIOHTTP, 0.0, SAT_N, SAT_C, 1),
+        ("django warm", DJANGO, 0.0, WARM_N, 1, 1),
+        ("django cold", DJANGO, COLD_SLEEP_S, COLD_N, 1, 1),
+        ("django mid", DJANGO, MID_SLEEP_S, MID_N, 1, 1),
+        ("django herd", DJANGO, 0.0, WARM_N, 1, HERD_WORKERS),
+        ("django oversubscribed", DJANGO, 0.0, OVER_N, OVER_C, OVER_WORKERS),
+    ]
+    for name, kind, sleep_s, n, c, w in plan:
+        workers = f", {w} workers" if w > 1 else ""
+        progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s{workers}, {REPEATS} runs")
+        runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c, workers=w, repeats=REPEATS)
+    progress("sleep overshoots")
+    return runs, time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
+
+

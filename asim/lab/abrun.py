@@ -23,10 +23,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from asim.errors import AbError, AbNotFoundError, AbParseError, InputError
+from asim.lab.procs import die_with_parent, is_loopback, signals_deferred
 from asim.sim.abtext import AbText, parse_ab_text
 from asim.sim.report import AbReport
 from asim.sim.spec import MAX_CONCURRENCY
-from asim.validate.procs import die_with_parent, is_loopback, signals_deferred
 
 # stderr lines ab prints on every healthy run (progress when -n > 150)
 _PROGRESS_PREFIXES = ("Completed ", "Finished ")

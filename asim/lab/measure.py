@@ -1,0 +1,133 @@
+"""Measuring the real servers for calibration: CPU per request of both sides and sleep overshoots.
+
+- CPU per request of the server processes: on-CPU nanoseconds from /proc/<pid>/task/*/schedstat
+  of every process in the server's group, before and after ab;
+- CPU per request of ab: getrusage(RUSAGE_CHILDREN) around the ab run (ab is our child);
+- the overshoot of time.sleep and of asyncio.sleep, in this Python, 10 ms sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from asim.lab.abrun import run_ab
+from asim.lab.procs import RunningServer, ServerSpec, running_server
+
+WARMUP_N, WARMUP_C = 50, 10  # the burst every calibration server serves before it is measured
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuRun:
+    """One ab run at C = 1 with the CPU both sides used, per request."""
+
+    server: str
+    sleep_s: float
+    requests: int
+    concurrency: int
+    workers: int
+    requests_per_second: float
+    server_cpu_s: float
+    ab_cpu_s: float
+    time_per_request_ms: float
+    repeats: int = 1
+    rps_spread_pct: float | None = None  # (max - min) / median of the repeats' RPS
+
+
+def group_cpu_s(server: RunningServer) -> float:
+    total_ns = 0
+    for pid in server.pids():
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                total_ns += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended between listing and reading
+    return total_ns / 1e9
+
+
+def children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def measure_cpu(
+    kind: str,
+    sleep_s: float,
+    requests: int,
+    *,
+    concurrency: int = 1,
+    workers: int = 1,
+    repeats: int = 1,
+) -> CpuRun:
+    """Run the real server and ab -n requests -c concurrency ``repeats`` times back to back;
+    the median of each measure (throughput, CPU per request of both sides) over the repeats.
+
+    One run of a few hundred milliseconds moves by 10-30 % on this machine from one run to the
+    next (docs/notes/measurements.md, section 6); the median of a few keeps one slow or fast
+    run from becoming the model's constant.
+
+    The server first serves a short concurrent burst (`WARMUP_N` requests at `WARMUP_C`): a
+    fresh aiohttp process that has only seen one request at a time takes two page faults per
+    request (glibc serves asyncio's 256 KiB recv buffer with mmap until a burst raises its
+    dynamic mmap threshold) and runs ~5-7 % slower than the same process after any burst, which
+    is the state every measured run after the first of a validate series is in
+    (docs/notes/measurements.md, section 12)."""
+    runs: list[tuple[float, float, float, float]] = []
+    with running_server(ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)) as srv:
+        run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C).checked()
+        for _ in range(repeats):
+            srv_before, ab_before = group_cpu_s(srv), children_cpu_s()
+            report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
+            srv_after, ab_after = group_cpu_s(srv), children_cpu_s()
+            done = report.complete_requests
+            runs.append((
+                report.requests_per_second,
+                (srv_after - srv_before) / done,
+                (ab_after - ab_before) / done,
+                report.time_per_request_ms,
+            ))
+    rps, server_cpu_s, ab_cpu_s, tpr_ms = (
+        statistics.median(col) for col in zip(*runs, strict=True)
+    )
+    every_rps = [r[0] for r in runs]
+    return CpuRun(
+        server=kind,
+        sleep_s=sleep_s,
+        requests=done,
+        concurrency=concurrency,
+        workers=workers,
+        requests_per_second=rps,
+        server_cpu_s=server_cpu_s,
+        ab_cpu_s=ab_cpu_s,
+        time_per_request_ms=tpr_ms,
+        repeats=repeats,
+        rps_spread_pct=(max(every_rps) - min(every_rps)) / rps * 100 if rps > 0 else None,
+    )
+
+
+def time_sleep_overshoot_s(n: int = 100, sleep_s: float = 0.01) -> float:
+    over = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        time.sleep(sleep_s)
+        over.append(time.perf_counter() - t0 - sleep_s)
+    return statistics.median(over)
+
+
+def asyncio_sleep_overshoot_s(n: int = 100, sleep_s: float = 0.01) -> float:
+    async def run() -> list[float]:
+        loop = asyncio.get_running_loop()
+        over = []
+        for _ in range(n):
+            t0 = loop.time()
+            await asyncio.sleep(sleep_s)
+            over.append(loop.time() - t0 - sleep_s)
+        return over
+
+    return statistics.median(asyncio.run(run()))
+
+
