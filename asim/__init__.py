@@ -5,10 +5,10 @@
 [True]
 """
 
-from asim.grid import Point, predict, scenarios
+from asim.grid import Prediction, predict, scenarios
+from asim.sim.abreport import AbReport
 from asim.sim.costs import Costs
-from asim.sim.report import AbReport
 from asim.sim.spec import Scenario
 
 __version__ = "0.1.0"
-__all__ = ["AbReport", "Costs", "Point", "Scenario", "predict", "scenarios", "__version__"]
+__all__ = ["AbReport", "Costs", "Prediction", "Scenario", "predict", "scenarios", "__version__"]

@@ -1,4 +1,8 @@
-"""The `asim` command line: parse, call the library, render. Nothing else lives here."""
+"""The `asim` command line: parse, call the library, render. Nothing else lives here.
+
+Commands import what they need inside their own body, for start-up time: `asim predict` must
+start without loading matplotlib (about 1 s), rich's tables, or the real-world runners.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import sys
 
 import typer
 
-from asim.errors import AsimError
+from asim.errors import AsimError, InputError
+from asim.sim.shapes import NAMES, WORKERS, choices_help, shape, takers
 
 app = typer.Typer(
     name="asim",
@@ -19,8 +24,6 @@ app = typer.Typer(
 
 def parse_list(option: str, text: str, kind: type) -> list:
     """Parse a comma-separated option value (``"5,10,20"``) into numbers of ``kind``."""
-    from asim.errors import InputError
-
     items = [part.strip() for part in text.split(",")]
     if not text.strip() or any(not part for part in items):
         raise InputError(f"{option}: malformed list {text!r} (expected e.g. 5,10,20)")
@@ -36,10 +39,10 @@ def parse_list(option: str, text: str, kind: type) -> list:
 
 @app.command()
 def predict(
-    server: str = typer.Option(
-        "aiohttp,django", help="aiohttp, aiohttp-blocking, django (comma list)."
+    server: str = typer.Option("aiohttp,django", help=f"{choices_help()} (comma list)."),
+    workers: str = typer.Option(
+        "1", help=f"Worker processes for {', '.join(takers(WORKERS))} (comma list)."
     ),
-    workers: str = typer.Option("1", help="gunicorn sync workers for django (comma list)."),
     sleep: str = typer.Option("0.1", help="Handler IO wait in seconds (comma list)."),
     concurrency: str = typer.Option(
         "5,10,20,40", "--concurrency", "-c", help="ab -c (comma list)."
@@ -61,7 +64,6 @@ def predict(
 ) -> None:
     """Predict what ab prints for a grid of server shapes (no servers started)."""
     from asim.calibration.file import resolve
-    from asim.errors import InputError
     from asim.grid import predict as run_predict
     from asim.grid import scenarios
     from asim.render import print_table, to_csv, to_json
@@ -109,75 +111,22 @@ def calibrate(
     from asim.calibration.file import default_path, load, save
     from asim.calibration.fit import calibrate as run_calibrate
     from asim.calibration.fit import refit as run_refit
+    from asim.render import calibration_summary
 
     path = Path(out) if out else (Path(refit) if refit else default_path())
     progress = lambda msg: typer.echo(f"  {msg}", err=True)  # noqa: E731
     cal = run_refit(load(Path(refit)), progress) if refit else run_calibrate(progress=progress)
     save(cal, path)
-    c = cal.costs
     typer.echo(f"wrote {path}")
-    for label, value in (
-        ("ab CPU per request, warm / cold extra",
-         f"{c.ab_cpu_s * 1e6:.0f} / {c.ab_cold_cpu_s * 1e6:.0f} us"),
-        ("event loop CPU per request, warm / cold extra",
-         f"{c.loop_cpu_s * 1e6:.0f} / {c.loop_cold_cpu_s * 1e6:.0f} us"),
-        ("gunicorn worker CPU per request, warm / cold extra",
-         f"{c.worker_cpu_s * 1e6:.0f} / {c.worker_cold_cpu_s * 1e6:.0f} us"),
-        ("cold time constant", f"{c.cold_tau_s * 1e3:.1f} ms"),
-        ("time.sleep / epoll timer overshoot",
-         f"{c.time_sleep_overshoot_s * 1e6:.0f} / {c.timer_overshoot_s * 1e6:.0f} us"),
-        ("wake-up latency (fitted)", f"{c.wakeup_s * 1e6:.0f} us"),
-    ):
-        typer.echo(f"  {label:52} {value}")
-    spread = cal.cpu_spread_pct()
-    if spread is not None:
-        typer.echo(f"  {'run-to-run spread of the sleep-0 runs (max)':52} {spread:.0f} %"
-                   "  (CPU-dominated predictions vary about that much)")
-
-
-def main() -> None:
-    """Console entry point: every expected failure is one line on stderr and an exit code."""
-    try:
-        result = app(standalone_mode=False)
-    except AsimError as exc:
-        typer.echo(f"asim: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except typer.exceptions.TyperException as exc:  # usage errors: unknown option, bad value
-        if getattr(exc, "exit_code", 1) == 2 and "NoArgsIsHelp" in type(exc).__name__:
-            typer.echo(app_help_text(), err=False)
-            sys.exit(0)
-        typer.echo(f"asim: error: {exc.format_message()}", err=True)
-        sys.exit(getattr(exc, "exit_code", 2))
-    except (KeyboardInterrupt, typer.Abort):
-        typer.echo("asim: interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:  # the reader went away (`asim predict | head`): nothing to say
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
-    sys.exit(result if isinstance(result, int) else 0)
-
-
-def app_help_text() -> str:
-    """The top-level --help text (shown when asim runs with no arguments)."""
-    from typer.testing import CliRunner
-
-    return CliRunner().invoke(app, ["--help"]).output
-
-
-@app.command()
-def version() -> None:
-    """Print asim's version."""
-    from asim import __version__
-
-    typer.echo(__version__)
+    for line in calibration_summary(cal):
+        typer.echo(line)
 
 
 @app.command()
 def validate(
     task: str = typer.Argument(
-        None, help="task7, task8, task9, all, or a .toml scenario file.", show_default=False
+        None, help="task7, task8, task9, all, holdout, or a .toml scenario file.",
+        show_default=False,
     ),
     repeat: int = typer.Option(
         None, "--repeat", "-r", help="Runs per point (default 3, or the file's repeats).",
@@ -200,11 +149,10 @@ def validate(
     from pathlib import Path
 
     from rich.console import Console
-    from rich.table import Table
 
     from asim.calibration.file import resolve
     from asim.errors import AbError
-    from asim.validate.report import console_rows
+    from asim.render import validate_summary, validate_table
     from asim.validate.run import RichProgress, plan_and_folder
     from asim.validate.run import validate as run_validate
 
@@ -226,19 +174,9 @@ def validate(
         typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
                    f"measure the rest with: asim validate --resume {folder}", err=True)
         raise
-    header, rows = console_rows(result.comparisons)
-    table = Table(title="measured / model, error = (model − measured) / measured",
-                  show_lines=True)
-    for name in header:
-        first = name == "Point"
-        table.add_column(name, justify="left" if first else "right", no_wrap=first)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    for e in result.errors:
-        if e.points:
-            console.print(f"{e.metric.label}: median |error| {e.median_abs_pct:.1f} %, "
-                          f"max {e.max_abs_pct:.1f} % ({e.worst_point_id})")
+    console.print(validate_table(result.comparisons))
+    for line in validate_summary(result.errors):
+        console.print(line)
     console.print(f"report: {result.report_path}")
     missing = [c.point.id for c in result.comparisons if not c.observed]
     if missing:
@@ -248,12 +186,14 @@ def validate(
 
 @app.command()
 def serve(
-    kind: str = typer.Argument(..., help="aiohttp, aiohttp-blocking or django."),
+    kind: str = typer.Argument(..., help=f"{', '.join(NAMES)}."),
     sleep: float = typer.Option(0.1, help="Handler IO wait in seconds."),
-    workers: int = typer.Option(1, help="gunicorn sync workers (django only)."),
+    workers: int = typer.Option(
+        1, help=f"Worker processes ({', '.join(takers(WORKERS))} only)."
+    ),
     host: str = typer.Option("127.0.0.1", help="Loopback address to listen on."),
     port: int = typer.Option(
-        None, help="TCP port (default 8088 for aiohttp kinds, 8089 for django, as in the lab).",
+        None, help="TCP port (default: the lab's, 8088 for aiohttp shapes, 8089 for django).",
         show_default=False,
     ),
     trace: str = typer.Option(
@@ -262,23 +202,20 @@ def serve(
     ),
 ) -> None:
     """Run one of the lab's real servers in the foreground until Ctrl-C."""
-    from asim.errors import InputError
-    from asim.lab.procs import DEFAULT_PORTS, ServerSpec
+    from asim.lab.procs import ServerSpec, server_command
     from asim.lab.procs import serve as run_serve
 
-    if kind != "django" and workers != 1:
-        raise InputError(f"--workers applies to django only (got {workers} for {kind})")
     spec = ServerSpec(
         kind=kind, sleep_s=sleep, workers=workers, host=host,
-        port=port if port is not None else DEFAULT_PORTS.get(kind),
+        port=port if port is not None else shape(kind).default_port,
     )
 
     def ready(server) -> None:
         typer.echo(f"{spec.label()} listening on {server.url} (pid {server.pid}); "
                    "Ctrl-C to stop")
         typer.echo("server: " + " ".join(server.command))
-        if spec.kind == "django":
-            typer.echo(f"        with ASIM_SLEEP_S={spec.sleep_s!r}")
+        for name, value in server_command(spec, server.port)[1].items():
+            typer.echo(f"        with {name}={value}")
 
     run_serve(spec, on_ready=ready, trace_file=trace)
     typer.echo("stopped")
@@ -286,8 +223,8 @@ def serve(
 
 @app.command()
 def timeline(
-    server: str = typer.Option("django", help="aiohttp, aiohttp-blocking or django."),
-    workers: int = typer.Option(1, help="gunicorn sync workers (django only)."),
+    server: str = typer.Option("django", help=f"{', '.join(NAMES)}."),
+    workers: int = typer.Option(1, help=f"Worker processes ({', '.join(takers(WORKERS))} only)."),
     concurrency: int = typer.Option(5, "--concurrency", "-c", help="ab -c."),
     requests: int = typer.Option(12, "--requests", "-n", help="ab -n."),
     sleep: float = typer.Option(0.1, help="Handler IO wait in seconds."),
@@ -336,3 +273,42 @@ def lecture(
     made = build_lecture(out, lang=lang)
     typer.echo(f"{len(made.figures)} figures in {made.folder}/: "
                f"{', '.join(f.png.name for f in made.figures)}; captions in {made.markdown}")
+
+
+@app.command()
+def version() -> None:
+    """Print asim's version."""
+    from asim import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console entry point: every expected failure is one line on stderr and an exit code."""
+    try:
+        result = app(standalone_mode=False)
+    except AsimError as exc:
+        typer.echo(f"asim: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.exceptions.TyperException as exc:  # usage errors: unknown option, bad value
+        if type(exc).__name__.startswith("NoArgsIsHelp"):  # `asim` alone
+            typer.echo(help_text())
+            sys.exit(0)
+        typer.echo(f"asim: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        typer.echo("asim: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`asim predict | head`): nothing to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def help_text() -> str:
+    """The top-level --help text (shown when asim runs with no arguments)."""
+    command = typer.main.get_command(app)
+    with command.make_context("asim", ["--help"], resilient_parsing=True) as ctx:
+        return command.get_help(ctx)

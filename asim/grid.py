@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from itertools import product
 
 from asim.errors import InputError
+from asim.sim.abreport import AbReport
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.model import Jitter, simulate
-from asim.sim.report import AbReport
-from asim.sim.spec import DJANGO, SERVER_KINDS, Scenario, machine_cores
+from asim.sim.shapes import WORKERS, shape
+from asim.sim.spec import Scenario, machine_cores
 from asim.sim.theory import AbTerms, ab_terms
 
 DES, MVA, BOUNDS = "des", "mva", "bounds"
@@ -18,7 +19,7 @@ METHODS: tuple[str, ...] = (DES, MVA, BOUNDS)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Point:
+class Prediction:
     """One grid point: the scenario and what ab prints for it, by one method.
 
     The simulation (``des``) fills ``report``, everything ab prints; the steady-state theories
@@ -41,7 +42,7 @@ class Point:
 
     def __post_init__(self) -> None:
         if (self.report is None) == (self.terms is None):
-            raise ValueError("a Point carries either an AbReport or theory terms")
+            raise ValueError("a Prediction carries either an AbReport or theory terms")
 
     @property
     def requests_per_second(self) -> float:
@@ -115,16 +116,14 @@ def scenarios(
     Event-loop servers ignore ``workers``, so they appear once per sleep and concurrency.
     """
     cores = machine_cores() if cores is None else cores
-    for name in servers:
-        if name not in SERVER_KINDS:
-            raise InputError(f"unknown server {name!r}; choose from {', '.join(SERVER_KINDS)}")
+    shapes = [shape(name) for name in servers]  # every name checked before any work
     out = []
-    for server in servers:
-        ws = workers if server == DJANGO else (1,)
+    for server in shapes:
+        ws = workers if server.takes(WORKERS) else (1,)
         for w, sleep, c in product(ws, sleeps_s, concurrencies):
             out.append(
                 Scenario(
-                    server=server,
+                    server=server.name,
                     workers=w,
                     sleep_s=sleep,
                     concurrency=c,
@@ -144,12 +143,12 @@ def predict(
     jitter: Jitter | None = None,
     seed: int | None = None,
     exact: bool = False,
-) -> list[Point]:
+) -> list[Prediction]:
     """Predict what ab prints for one scenario or many.
 
     ``method`` is ``des`` (the simulation of ab and the server), ``mva`` (exact mean value
     analysis, steady state), ``bounds`` (asymptotic bounds), ``all``, or a list of these; the
-    result has one `Point` per scenario and method, scenario-major. ``exact`` keeps the
+    result has one `Prediction` per scenario and method, scenario-major. ``exact`` keeps the
     simulation from extrapolating a long run's steady state (see `asim.sim.model.simulate`).
     """
     methods = _methods(method)
@@ -163,7 +162,7 @@ def predict(
                     s, costs=costs, jitter=jitter, seed=seed, keep_records=False, exact=exact
                 )
                 points.append(
-                    Point(
+                    Prediction(
                         scenario=s,
                         method=m,
                         report=run.report,
@@ -174,7 +173,7 @@ def predict(
                     )
                 )
             else:
-                points.append(Point(scenario=s, method=m, terms=ab_terms(s, costs, method=m)))
+                points.append(Prediction(scenario=s, method=m, terms=ab_terms(s, costs, method=m)))
     return points
 
 

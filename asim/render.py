@@ -1,4 +1,5 @@
-"""Rendering of predicted points for the terminal and for files: table, JSON, CSV."""
+"""Rendering for the terminal and for files: predicted points (table, JSON, CSV), validate's
+comparison table and calibrate's summary."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from asim.grid import Point
+from asim.calibration.file import Calibration
+from asim.grid import Prediction
+from asim.sim.abreport import PERCENTS
 from asim.sim.conn import near_backlog
-from asim.sim.report import PERCENTS
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S
+from asim.validate.compare import MetricError, PointComparison
+from asim.validate.report import console_rows
 
 CSV_FIELDS = (
     "method",
@@ -33,14 +37,14 @@ CSV_FIELDS = (
 )
 
 
-def to_json(points: Sequence[Point], *, calibration: str | None = None) -> str:
+def to_json(points: Sequence[Prediction], *, calibration: str | None = None) -> str:
     doc: dict[str, object] = {"points": [p.to_dict() for p in points]}
     if calibration is not None:
         doc = {"calibration": calibration, **doc}
     return json.dumps(doc, indent=2)
 
 
-def to_csv(points: Sequence[Point]) -> str:
+def to_csv(points: Sequence[Prediction]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -55,7 +59,7 @@ def to_csv(points: Sequence[Point]) -> str:
     return buf.getvalue()
 
 
-def table(points: Sequence[Point], *, title: str) -> Table:
+def table(points: Sequence[Prediction], *, title: str) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold")
     for name, justify in (
         ("server", "left"),
@@ -92,7 +96,7 @@ def table(points: Sequence[Point], *, title: str) -> Table:
     return t
 
 
-def finite_run_note(points: Sequence[Point]) -> str | None:
+def finite_run_note(points: Sequence[Prediction]) -> str | None:
     """One sentence on how ab's finite run (DES) differs from steady state (MVA), if both are
     present: the largest gap in RPS and where it is."""
     des = {_key(p): p for p in points if p.method == "des"}
@@ -111,7 +115,7 @@ def finite_run_note(points: Sequence[Point]) -> str | None:
     )
 
 
-def extrapolation_note(points: Sequence[Point]) -> str | None:
+def extrapolation_note(points: Sequence[Prediction]) -> str | None:
     """One sentence when some simulated points replicated a measured steady state."""
     shares = [p.extrapolated_requests / p.scenario.requests for p in points
               if p.extrapolated_requests]
@@ -124,7 +128,7 @@ def extrapolation_note(points: Sequence[Point]) -> str | None:
     )
 
 
-def backlog_note(points: Sequence[Point]) -> str | None:
+def backlog_note(points: Sequence[Prediction]) -> str | None:
     """One sentence when a simulated run came near the listen backlog or overflowed it."""
     near = [p for p in points if p.report is not None
             and near_backlog(p.accept_queue_peak, p.accept_queue_capacity)]
@@ -144,7 +148,7 @@ def backlog_note(points: Sequence[Point]) -> str | None:
 
 
 def cpu_speed_note(
-    points: Sequence[Point], spread_pct: float | None, *, calibrated: bool
+    points: Sequence[Prediction], spread_pct: float | None, *, calibrated: bool
 ) -> str | None:
     """One sentence when some points are CPU-dominated: they follow the machine's CPU speed,
     and how much that moved between repeated runs during calibration (``spread_pct``, None
@@ -167,13 +171,13 @@ def cpu_speed_note(
     )
 
 
-def _key(p: Point) -> tuple:
+def _key(p: Prediction) -> tuple:
     s = p.scenario
     return (s.server, s.workers, s.sleep_s, s.concurrency, s.requests, s.keepalive, s.cores)
 
 
 def print_table(
-    points: Sequence[Point],
+    points: Sequence[Prediction],
     *,
     title: str,
     cpu_spread_pct: float | None = None,
@@ -190,3 +194,48 @@ def print_table(
     for note in notes:
         if note:
             console.print(note)
+
+
+def validate_table(comparisons: Sequence[PointComparison]) -> Table:
+    """validate's terminal table: measured / model and the error for every point."""
+    header, rows = console_rows(comparisons)
+    out = Table(title="measured / model, error = (model − measured) / measured", show_lines=True)
+    for name in header:
+        first = name == header[0]
+        out.add_column(name, justify="left" if first else "right", no_wrap=first)
+    for row in rows:
+        out.add_row(*row)
+    return out
+
+
+def validate_summary(errors: Sequence[MetricError]) -> list[str]:
+    """One line per metric: the median and the largest error and where it was."""
+    return [
+        f"{e.metric.label}: median |error| {e.median_abs_pct:.1f} %, "
+        f"max {e.max_abs_pct:.1f} % ({e.worst_point_id})"
+        for e in errors
+        if e.points
+    ]
+
+
+def calibration_summary(cal: Calibration) -> list[str]:
+    """What `asim calibrate` prints about the costs it fitted, one line each."""
+    c = cal.costs
+    lines = [
+        ("ab CPU per request, warm / cold extra",
+         f"{c.ab_cpu_s * 1e6:.0f} / {c.ab_cold_cpu_s * 1e6:.0f} us"),
+        ("event loop CPU per request, warm / cold extra",
+         f"{c.loop_cpu_s * 1e6:.0f} / {c.loop_cold_cpu_s * 1e6:.0f} us"),
+        ("gunicorn worker CPU per request, warm / cold extra",
+         f"{c.worker_cpu_s * 1e6:.0f} / {c.worker_cold_cpu_s * 1e6:.0f} us"),
+        ("cold time constant", f"{c.cold_tau_s * 1e3:.1f} ms"),
+        ("time.sleep / epoll timer overshoot",
+         f"{c.time_sleep_overshoot_s * 1e6:.0f} / {c.timer_overshoot_s * 1e6:.0f} us"),
+        ("wake-up latency (fitted)", f"{c.wakeup_s * 1e6:.0f} us"),
+    ]
+    out = [f"  {label:52} {value}" for label, value in lines]
+    spread = cal.cpu_spread_pct()
+    if spread is not None:
+        out.append(f"  {'run-to-run spread of the sleep-0 runs (max)':52} {spread:.0f} %"
+                   "  (CPU-dominated predictions vary about that much)")
+    return out

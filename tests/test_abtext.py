@@ -16,6 +16,7 @@ from conftest import AB_FIXTURES
 
 from asim.errors import AbParseError
 from asim.lab.abrun import read_run
+from asim.sim.abreport import PERCENTS, AbReport, TimesRow, round_ms
 from asim.sim.abtext import (
     GNUPLOT_HEADER,
     GnuplotRow,
@@ -24,7 +25,6 @@ from asim.sim.abtext import (
     parse_ab_text,
     parse_gnuplot,
 )
-from asim.sim.report import PERCENTS, AbReport, TimesRow, round_ms
 
 MANIFEST = AB_FIXTURES / "manifest.json"
 
@@ -351,7 +351,7 @@ def test_rows_and_percentiles_by_selection_equal_those_of_the_sorted_column(done
     # The report picks order statistics by selection; ab sorts. Same elements either way.
     import numpy as np
 
-    from asim.sim.report import percentiles_from_us
+    from asim.sim.abreport import percentiles_from_us
 
     rng = np.random.default_rng(done)
     values = rng.integers(0, 5_000_000, size=done)

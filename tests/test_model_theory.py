@@ -63,6 +63,7 @@ def test_worker_pool_with_deterministic_service_is_lockstep(c, w):
     seed=st.integers(0, 10_000),
 )
 def test_littles_law_and_response_time_law_hold_on_long_runs(server, c, w, sleep_ms, cv, seed):
+    w = w if server == "django" else 1  # only the worker pool takes workers
     sc = Scenario(server=server, sleep_s=sleep_ms / 1000, concurrency=c, workers=w, requests=30 * c)
     run_ = simulate(sc, jitter=Jitter(kind="lognormal", cv=cv) if cv else None, seed=seed)
     recs = run_.records

@@ -20,7 +20,7 @@ from asim.errors import InputError, ServerStartError
 from asim.lab.abrun import run_ab
 from asim.lab.procs import ServerSpec, free_port, running_server
 from asim.servers.trace import read_trace
-from asim.sim.spec import SERVER_KINDS
+from asim.sim.shapes import NAMES as SERVER_KINDS
 
 SLEEP_S = 0.01
 

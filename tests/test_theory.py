@@ -21,6 +21,7 @@ from asim.errors import InputError
 from asim.sim.bounds import asymptotic_bounds, lockstep
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.mva import Network, Station, flow_equivalent_station, solve_mva
+from asim.sim.networks import worker_hold_s, workers_station
 from asim.sim.spec import Scenario
 from asim.sim.theory import (
     METHODS,
@@ -29,9 +30,7 @@ from asim.sim.theory import (
     mva_point,
     scenario_network,
     theory_curve,
-    worker_hold_s,
     workers_lockstep,
-    workers_station,
 )
 
 # Tolerances, named so each assertion says what kind of agreement it expects.

@@ -5,11 +5,11 @@ from validate_helpers import synthetic_report
 
 from asim.validate.compare import PointComparison
 from asim.validate.fidelity import accuracy_lines, band_accuracy, group_accuracy
-from asim.validate.tasks import Point
+from asim.validate.study import StudyPoint
 
 
 def comparison(sleep_s, predicted_ms, observed_ms):
-    point = Point(server="aiohttp", sleep_s=sleep_s, concurrency=2, requests=20)
+    point = StudyPoint(server="aiohttp", sleep_s=sleep_s, concurrency=2, requests=20)
     return PointComparison(
         point=point,
         predicted=synthetic_report(concurrency=2, request_ms=predicted_ms),

@@ -6,15 +6,8 @@ import pytest
 
 from asim.errors import InputError, ScenarioError
 from asim.validate.scenario_file import load_plan, parse_plan
-from asim.validate.tasks import (
-    BUILTIN_TASKS,
-    DEFAULT_REPEATS,
-    X_CONCURRENCY,
-    X_SLEEP,
-    Plan,
-    Point,
-    resolve_plan,
-)
+from asim.validate.study import DEFAULT_REPEATS, X_CONCURRENCY, X_SLEEP, Plan, StudyPoint
+from asim.validate.tasks import BUILTIN_TASKS, resolve_plan
 
 GOOD = """
 servers = ["aiohttp", "django"]
@@ -43,7 +36,7 @@ def test_single_values_without_brackets_and_defaults():
     plan = parse_plan('servers = "aiohttp"\nsleeps_s = 0.01\nconcurrencies = 2\n')
     assert plan.repeats == DEFAULT_REPEATS
     (point,) = plan.points()
-    assert point == Point(server="aiohttp", sleep_s=0.01, concurrency=2, requests=100)
+    assert point == StudyPoint(server="aiohttp", sleep_s=0.01, concurrency=2, requests=100)
 
 
 @pytest.mark.parametrize(

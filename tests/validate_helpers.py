@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asim.sim.report import AbReport, Sample
+from asim.sim.abreport import AbReport, Sample
 
 
 def synthetic_report(

@@ -34,7 +34,8 @@ from asim.calibration.fit import calibrate
 from asim.sim.model import predict
 from asim.sim.spec import Scenario
 from asim.validate.run import validate
-from asim.validate.tasks import HOLDOUT, Plan
+from asim.validate.study import Plan
+from asim.validate.tasks import HOLDOUT
 
 CPU_STUDIES = tuple(s for s in HOLDOUT if s.name.startswith("holdout-cpu"))
 

@@ -34,12 +34,15 @@ import statistics
 from collections.abc import Callable
 from dataclasses import replace
 
-from asim.calibration.file import Calibration, machine_facts, now_text
+from asim.calibration.file import Calibration, now_text
 from asim.errors import CalibrationError
+from asim.lab.facts import machine_facts
 from asim.lab.measure import CpuRun, asyncio_sleep_overshoot_s, measure_cpu, time_sleep_overshoot_s
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.model import predict, simulate
-from asim.sim.spec import AIOHTTP, DJANGO, Scenario
+from asim.sim.spec import Scenario
+
+AIOHTTP, DJANGO = "aiohttp", "django"  # the shapes whose runs the costs are fitted on
 
 WARM_N, COLD_N, MID_N, SAT_N, SAT_C = 1000, 40, 200, 5000, 50
 HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from asim.errors import AbError, AbNotFoundError, AbParseError, InputError
 from asim.lab.procs import die_with_parent, is_loopback, signals_deferred
+from asim.sim.abreport import AbReport
 from asim.sim.abtext import AbText, parse_ab_text
-from asim.sim.report import AbReport
 from asim.sim.spec import MAX_CONCURRENCY
 
 # stderr lines ab prints on every healthy run (progress when -n > 150)

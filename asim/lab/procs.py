@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asim.errors import InputError, ServerStartError
-from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, MAX_WORKERS, SERVER_KINDS
+from asim.sim.shapes import WORKERS, Shape, check_workers, shape
+from asim.sim.spec import MAX_SLEEP_S, MAX_WORKERS
 
-DEFAULT_PORTS = {AIOHTTP: 8088, AIOHTTP_BLOCKING: 8088, DJANGO: 8089}  # the seed's ports
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 20
 PROBE_TIMEOUT_S = 5.0
-MAX_SLEEP_S = 3600.0
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PRIVATE_PORTS_FROM = 20000  # free ports are drawn from here up to the ephemeral range
 START_ATTEMPTS = 3
@@ -66,13 +65,13 @@ class ServerSpec:
     port: int | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in SERVER_KINDS:
-            raise InputError(f"unknown server {self.kind!r}; choose from {', '.join(SERVER_KINDS)}")
+        shape(self.kind)  # an unknown name is an InputError
         if not (isinstance(self.sleep_s, int | float) and math.isfinite(self.sleep_s)
                 and 0 <= self.sleep_s <= MAX_SLEEP_S):
             raise InputError(f"sleep must be between 0 and {MAX_SLEEP_S:g} s, got {self.sleep_s}")
         if not (isinstance(self.workers, int) and 1 <= self.workers <= MAX_WORKERS):
             raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        check_workers(self.kind, self.workers)
         if not is_loopback(self.host):
             raise InputError(
                 f"host {self.host!r} is not a loopback address; asim serves and loads "
@@ -82,32 +81,29 @@ class ServerSpec:
             raise InputError(f"port must be between 1 and 65535, got {self.port}")
 
     @property
-    def is_django(self) -> bool:
-        return self.kind == DJANGO
+    def shape(self) -> Shape:
+        return shape(self.kind)
 
     def label(self) -> str:
         """E.g. ``django w=2 S=0.1``."""
-        w = f" w={self.workers}" if self.is_django else ""
+        w = f" w={self.workers}" if self.shape.takes(WORKERS) else ""
         return f"{self.kind}{w} S={self.sleep_s:g}"
 
 
 def server_command(spec: ServerSpec, port: int) -> tuple[list[str], dict[str, str]]:
-    """The argv and the extra environment that start ``spec`` on ``port``."""
-    python = sys.executable
-    if spec.is_django:
-        argv = [
-            python, "-m", "gunicorn",
-            "-c", "python:asim.servers.gunicorn_conf",
-            "--workers", str(spec.workers),
-            "--bind", _bind_address(spec.host, port),
-            "asim.servers.djlab.wsgi",
-        ]
-        return argv, {"ASIM_SLEEP_S": repr(float(spec.sleep_s))}
-    argv = [python, "-m", "asim.servers.aio", "--sleep", repr(float(spec.sleep_s)),
-            "--host", spec.host.strip("[]"), "--port", str(port)]
-    if spec.kind == AIOHTTP_BLOCKING:
-        argv.append("--blocking")
-    return argv, {}
+    """The argv and the extra environment that start ``spec`` on ``port`` (its shape's
+    `asim.sim.shapes.ServerCommand` with the placeholders filled in)."""
+    values = {
+        "sleep_s": repr(float(spec.sleep_s)),
+        "workers": str(spec.workers),
+        "host": spec.host.strip("[]"),
+        "port": str(port),
+        "bind": _bind_address(spec.host, port),
+    }
+    command = spec.shape.command
+    argv = [sys.executable, *(part.format(**values) for part in command.argv)]
+    env = {name: value.format(**values) for name, value in command.env}
+    return argv, env
 
 
 def _bind_address(host: str, port: int) -> str:
@@ -316,7 +312,8 @@ def _wait_ready(
             )
         status = _probe(spec.host, port, timeout_s=min(PROBE_TIMEOUT_S + spec.sleep_s,
                                                         max(deadline - time.monotonic(), 0.1)))
-        if status == 200 and (not spec.is_django or _workers_ready(log_path) >= spec.workers):
+        ready_lines = spec.shape.command.ready_lines
+        if status == 200 and (not ready_lines or _workers_ready(log_path) >= spec.workers):
             return
         last_problem = f"probe: {status}" if isinstance(status, str) else f"GET / gave {status}"
         if status == 200:

@@ -22,7 +22,7 @@ from asim.lecture.captions import caption, check_lang, number, server_name, text
 from asim.lecture.timeline import Timeline, build_timeline, plot_timeline
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.model import simulate
-from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, Scenario
+from asim.sim.spec import Scenario
 
 SLEEP_S = 0.1
 CORES = 2
@@ -34,7 +34,7 @@ MAX_TIMELINE_CONCURRENCY = 64
 CAPACITY_MAX_CLIENTS = 300
 CAPACITY_DES_CLIENTS = (1, 2, 5, 10, 20, 50, 100, 200, 300)
 DES_REQUESTS = 2000
-LITTLE_RUN = {"server": DJANGO, "workers": 2, "concurrency": 10, "requests": 60}
+LITTLE_RUN = {"server": "django", "workers": 2, "concurrency": 10, "requests": 60}
 TIMELINE_RUN = {"workers": 2, "concurrency": 5, "requests": 12}
 FINITE_CLIENTS = (1, 2, 5, 10, 20, 40, 60, 80, 100)
 FINITE_SHORT, FINITE_LONG, FINITE_AT = 100, 10000, 40
@@ -112,8 +112,6 @@ def timeline_scenario(
     cores: int = CORES,
 ) -> Scenario:
     """The ab run a timeline shows; refuses runs too large to read as one picture."""
-    if server != DJANGO and workers != 1:
-        raise InputError(f"--workers applies to django only (got {workers} for {server})")
     scenario = Scenario(server=server, workers=workers, concurrency=concurrency,
                         requests=requests, sleep_s=sleep_s, cores=cores)
     if requests > MAX_TIMELINE_REQUESTS:
@@ -192,7 +190,7 @@ def _saved(folder: Path, name: str, fig: Figure, lines: tuple[str, str]) -> Lect
 
 
 def _capacity(folder: Path, lang: str, costs: Costs) -> LectureFigure:
-    shapes = ((AIOHTTP, 1), (DJANGO, 1), (DJANGO, 4))
+    shapes = (("aiohttp", 1), ("django", 1), ("django", 4))
     curves = [
         data.capacity_curve(
             server_name(lang, server, workers), server, workers=workers, sleep_s=SLEEP_S,
@@ -243,7 +241,7 @@ def _little(folder: Path, lang: str, costs: Costs) -> LectureFigure:
 
 def _timelines(folder: Path, lang: str, costs: Costs) -> LectureFigure:
     run = TIMELINE_RUN
-    shapes = ((AIOHTTP, 1), (AIOHTTP_BLOCKING, 1), (DJANGO, run["workers"]))
+    shapes = (("aiohttp", 1), ("aiohttp-blocking", 1), ("django", run["workers"]))
     scenarios = [Scenario(server=s, workers=w, sleep_s=SLEEP_S, concurrency=run["concurrency"],
                           requests=run["requests"], cores=CORES) for s, w in shapes]
     timelines = [simulated_timeline(sc, costs) for sc in scenarios]
@@ -268,7 +266,7 @@ def _timelines(folder: Path, lang: str, costs: Costs) -> LectureFigure:
 
 
 def _finite(folder: Path, lang: str, costs: Costs) -> LectureFigure:
-    shapes = ((AIOHTTP, 1), (DJANGO, 1))
+    shapes = (("aiohttp", 1), ("django", 1))
     curves = [
         data.finite_run_curve(
             server_name(lang, server, workers), server, workers=workers, sleep_s=SLEEP_S,
@@ -322,7 +320,7 @@ def _workers(folder: Path, lang: str, costs: Costs) -> LectureFigure:
 
 
 def _percentiles(folder: Path, lang: str, costs: Costs) -> LectureFigure:
-    shapes = ((AIOHTTP, 1), (DJANGO, 1), (AIOHTTP_BLOCKING, 1))
+    shapes = (("aiohttp", 1), ("django", 1), ("aiohttp-blocking", 1))
     curves = [
         data.percentile_curve(
             server_name(lang, server, workers), server, workers=workers, sleep_s=SLEEP_S,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from asim.errors import InputError
-from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO
+from asim.sim.shapes import WORKERS, shape
 
 LANGS: tuple[str, ...] = ("en", "ru")
 
@@ -251,10 +251,8 @@ def number(value: float, digits: int, lang: str) -> str:
 
 def server_name(lang: str, server: str, workers: int = 1) -> str:
     """How a figure names a server, e.g. "Django, 4 workers" / "Django, 4 воркера"."""
-    if server != DJANGO:
-        if server not in (AIOHTTP, AIOHTTP_BLOCKING):
-            raise InputError(f"unknown server {server!r}")
-        return texts(lang)[f"server_{server}"]
+    if not shape(server).takes(WORKERS):
+        return texts(lang).get(f"server_{server}", shape(server).label)
     if lang == "ru":
         return f"Django, {workers} {_ru_plural(workers, 'воркер', 'воркера', 'воркеров')}"
     return f"Django, {workers} worker{'s' if workers != 1 else ''}"

@@ -14,7 +14,7 @@ import numpy as np
 
 from asim.sim.costs import Costs
 from asim.sim.model import SimRun, simulate
-from asim.sim.spec import DJANGO, Scenario
+from asim.sim.spec import Scenario
 from asim.sim.theory import theory_curve
 
 
@@ -219,10 +219,10 @@ def workers_curve(
     workers = tuple(range(1, max_workers + 1))
     mva = []
     for w in workers:
-        sc = _scenario(DJANGO, workers=w, sleep_s=sleep_s, clients=1, requests=1, cores=cores)
+        sc = _scenario("django", workers=w, sleep_s=sleep_s, clients=1, requests=1, cores=cores)
         mva.append(theory_curve(sc, costs, max_clients=concurrency).throughput_rps[-1])
     des = [
-        simulate(_scenario(DJANGO, workers=w, sleep_s=sleep_s, clients=concurrency,
+        simulate(_scenario("django", workers=w, sleep_s=sleep_s, clients=concurrency,
                            requests=des_requests, cores=cores),
                  costs=costs, keep_records=False).report.requests_per_second
         for w in des_workers

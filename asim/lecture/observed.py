@@ -30,7 +30,8 @@ from asim.lab.procs import ServerSpec, running_server
 from asim.lecture.timeline import Timeline, build_timeline
 from asim.servers.trace import TraceRecord, read_trace
 from asim.sim.abtext import GnuplotRow, parse_gnuplot
-from asim.sim.spec import DJANGO, Scenario
+from asim.sim.shapes import WORKERS, shape
+from asim.sim.spec import Scenario
 
 TRACE_WAIT_S = 5.0  # how long the last trace lines may take to appear after ab exits
 
@@ -131,7 +132,7 @@ def observed_records(
             handler_end=(t.end_us - t0) / 1e6,
             done=(t.close_us - t0) / 1e6,
             fin_sent=(t.close_us - t0) / 1e6,
-            worker=pids.index(t.pid) if t.server == DJANGO else None,
+            worker=pids.index(t.pid) if shape(t.server).takes(WORKERS) else None,
         ))
     return tuple(records)
 

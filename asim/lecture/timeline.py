@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
 from asim.errors import InputError
-from asim.sim.spec import AIOHTTP_BLOCKING, DJANGO, SERVER_KINDS
+from asim.sim.shapes import WORKERS, shape
 
 CONNECT = "connect"  # ab's connect(): start -> connect
 QUEUED = "queued"  # written, not yet in the handler: accept queue, loop, worker busy
@@ -109,8 +109,7 @@ def build_timeline(
     a batch is cut where a handler starts after an earlier handler's connection closed
     (``closes_s``, one per record: asyncio closes a batch's connections only after the batch).
     """
-    if server not in SERVER_KINDS:
-        raise InputError(f"unknown server {server!r}; choose from {', '.join(SERVER_KINDS)}")
+    pool = shape(server).takes(WORKERS)  # an unknown name is an InputError
     if not records:
         raise InputError("a timeline needs at least one finished request")
     slots: dict[int, list[Segment]] = {}
@@ -119,7 +118,7 @@ def build_timeline(
         steps = ((r.start, r.connect, CONNECT), (r.connect, r.handler_start, QUEUED),
                  (r.handler_start, r.handler_end, HANDLER), (r.handler_end, r.done, CLOSE))
         slots.setdefault(r.slot, []).extend(_segments(steps))
-        if server == DJANGO and r.worker is not None:
+        if pool and r.worker is not None:
             held = ((r.accepted, r.handler_start, READ), (r.handler_start, r.handler_end, HANDLER),
                     (r.handler_end, r.done, CLOSE))
             workers.setdefault(r.worker, []).extend(_segments(held))
@@ -127,7 +126,7 @@ def build_timeline(
     lanes += [Lane(role=WORKER, index=w, segments=tuple(sorted(workers[w], key=_by_start)))
               for w in sorted(workers)]
     batches: tuple[int, ...] = ()
-    if server == AIOHTTP_BLOCKING:
+    if server == "aiohttp-blocking":  # the one shape whose loop runs handlers in batches
         groups = _batches(records, loop_batches, closes_s)
         batches = tuple(len(g) for g in groups)
         loop = tuple(

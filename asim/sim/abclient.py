@@ -26,6 +26,7 @@ from asim.errors import PredictedAbortError
 from asim.sim.conn import Conn, RequestRecord
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
+from asim.sim.server import ServerModel
 
 SYN_RETRY_S: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 POLL_TIMEOUT_S = 30.0  # ab -s default: apr_pollset_poll gives up after 30 s of silence
@@ -57,7 +58,7 @@ class AbClient:
         self.keepalive = keepalive
         self.on_finished = on_finished
         self.thread = Thread("ab", cold_s=costs.ab_cold_cpu_s, tau_s=costs.cold_tau_s)
-        self.server = None  # set by the model before `begin`
+        self.server: ServerModel | None = None  # the server `begin` runs against
         self.started = 0
         self.done = 0
         self.keep_records = keep_records
@@ -113,8 +114,9 @@ class AbClient:
         """The server closed (FIN): the next read returns 0."""
         self.post(_EOF, conn)
 
-    def begin(self) -> None:
-        """`test()`: start = now, open connection 0 only."""
+    def begin(self, server: ServerModel) -> None:
+        """`test()` against ``server``: start = now, open connection 0 only."""
+        self.server = server
         self._queue.append((_CONNECT, 0))
         self._next()
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asim.errors import AbParseError
-from asim.sim.report import PERCENTS, AbReport, Sample, TimesRow
+from asim.sim.abreport import PERCENTS, AbReport, Sample, TimesRow
 
 BANNER = "This is ApacheBench"
 GNUPLOT_HEADER = ("starttime", "seconds", "ctime", "dtime", "ttime", "wait")

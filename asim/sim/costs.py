@@ -147,3 +147,13 @@ class Costs:
 
 
 DEFAULT_COSTS = Costs()
+
+# The cost fields by whose CPU or clock they describe; a shape lists the groups its model reads.
+AB_COSTS: tuple[str, ...] = tuple(f.name for f in fields(Costs) if f.name.startswith("ab_"))
+LOOP_COSTS: tuple[str, ...] = tuple(
+    f.name for f in fields(Costs) if f.name.startswith("loop_")
+) + ("timer_overshoot_s", "time_sleep_overshoot_s")
+WORKER_COSTS: tuple[str, ...] = tuple(
+    f.name for f in fields(Costs) if f.name.startswith("worker_")
+) + ("time_sleep_overshoot_s",)
+MACHINE_COSTS: tuple[str, ...] = ("cold_tau_s", "switch_loss", "wakeup_s")

@@ -30,6 +30,7 @@ import simpy
 from asim.sim.conn import AcceptQueue, Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
+from asim.sim.server import Client, ServerStats
 
 AIOHTTP_BACKLOG = 128
 
@@ -46,6 +47,7 @@ class EventLoopServer:
         cpu: Cpu,
         costs: Costs,
         *,
+        client: Client,
         sleep_s: Callable[[], float],
         blocking: bool,
         backlog: int = AIOHTTP_BACKLOG,
@@ -57,7 +59,7 @@ class EventLoopServer:
         self.blocking = blocking
         self.thread = Thread("event loop", cold_s=costs.loop_cold_cpu_s, tau_s=costs.cold_tau_s)
         self.backlog = backlog
-        self.ab = None  # set by the model
+        self.client = client
         self.accept_queue = AcceptQueue(backlog + 1)  # Linux holds backlog + 1 connections
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
@@ -91,6 +93,9 @@ class EventLoopServer:
         self.thread.shift(dt)
 
     shift_safe = True  # nothing in the loop depends on absolute time
+
+    def stats(self) -> ServerStats:
+        return ServerStats(batches=tuple(self.batches), iterations=self.iterations)
 
     # -- the loop ------------------------------------------------------------------------------
     def _call_soon(self, fn: Callable, arg: object) -> None:
@@ -240,8 +245,8 @@ class EventLoopServer:
 
     def _write_response(self, conn: Conn) -> None:
         conn.handler_end = self.env.now
-        conn.server_keepalive = self.ab.keepalive
-        self.ab.response_data(conn)
+        conn.server_keepalive = self.client.keepalive
+        self.client.response_data(conn)
         self._call_soon(self._after_handler, conn)
 
     def _after_handler(self, conn: Conn) -> None:
@@ -264,4 +269,4 @@ class EventLoopServer:
 
     def _fin(self, conn: Conn) -> None:
         conn.fin_sent = self.env.now
-        self.ab.response_eof(conn)
+        self.client.response_eof(conn)

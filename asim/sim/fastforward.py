@@ -40,8 +40,8 @@ import numpy as np
 import simpy
 
 from asim.sim.abclient import SYN_RETRY_S, AbClient
+from asim.sim.abreport import PERCENTS
 from asim.sim.machine import Cpu
-from asim.sim.report import PERCENTS
 
 REPEATS = 3
 FIRST_CHECK = 64

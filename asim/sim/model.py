@@ -10,13 +10,11 @@ import simpy
 
 from asim.errors import InputError, PredictedAbortError
 from asim.sim.abclient import AbClient, RequestRecord
+from asim.sim.abreport import AbReport
 from asim.sim.costs import DEFAULT_COSTS, Costs
-from asim.sim.eventloop import EventLoopServer
 from asim.sim.fastforward import FastForward
 from asim.sim.machine import Cpu
-from asim.sim.report import AbReport
-from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, Scenario
-from asim.sim.workerpool import WorkerPoolServer
+from asim.sim.spec import Scenario
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,27 +112,11 @@ def simulate(
         keep_records=keep_records,
         timeout_s=scenario.ab_timeout_s,
     )
-    if scenario.server == DJANGO:
-        server = WorkerPoolServer(
-            env,
-            cpu,
-            costs,
-            workers=scenario.workers,
-            sleep_s=sleep_s,
-            timeout_s=scenario.worker_timeout_s,
-        )
-    elif scenario.server in (AIOHTTP, AIOHTTP_BLOCKING):
-        server = EventLoopServer(
-            env, cpu, costs, sleep_s=sleep_s, blocking=scenario.server == AIOHTTP_BLOCKING
-        )
-    else:  # pragma: no cover - Scenario validates the kind
-        raise ValueError(scenario.server)
-    server.ab = ab
-    ab.server = server
+    server = scenario.shape.model(env, cpu, costs, scenario, sleep_s, ab)
     ff = None
     if fast_forward and jitter is None and not keep_records:
         ff = FastForward(env, cpu, ab, server, extrapolate=not exact)
-    ab.begin()
+    ab.begin(server)
     try:
         env.run(until=finished)
     except RuntimeError as exc:  # no event left before ab finished: nothing would ever answer
@@ -151,15 +133,15 @@ def simulate(
         non_2xx_responses=ab.non_2xx,
         keepalive_requests=ab.keepalive_requests if scenario.keepalive else None,
     )
-    batches = tuple(getattr(server, "batches", ()))
+    stats = server.stats()
     return SimRun(
         scenario=scenario,
         report=report,
         records=tuple(records) if keep_records else (),
-        loop_batches=batches,
-        loop_iterations=getattr(server, "iterations", 0),
+        loop_batches=stats.batches,
+        loop_iterations=stats.iterations,
         ab_wakes=ab.wakes,
-        worker_wakes=getattr(server, "wakes", 0),
+        worker_wakes=stats.wakes,
         accept_queue_peak=server.accept_queue.peak,
         accept_queue_capacity=server.accept_queue.capacity,
         syns_dropped=server.accept_queue.dropped,

@@ -6,17 +6,16 @@ import os
 from dataclasses import dataclass
 
 from asim.errors import InputError
-
-AIOHTTP = "aiohttp"
-AIOHTTP_BLOCKING = "aiohttp-blocking"
-DJANGO = "django"
-SERVER_KINDS: tuple[str, ...] = (AIOHTTP, AIOHTTP_BLOCKING, DJANGO)
+from asim.sim.shapes import WORKERS, Shape, check_workers, shape
 
 MAX_CONCURRENCY = 20000  # ab's MAX_CONCURRENCY
 # Sleeps up to this are CPU-dominated: the server's and ab's CPU on K cores decide the numbers,
 # so they follow the machine's CPU speed (docs/model.md).
 CPU_DOMINATED_SLEEP_S = 0.002
 MAX_WORKERS = 1024
+MAX_SLEEP_S = 3600.0  # a handler's sleep: anything longer is no web request
+# What a measured run may sleep: under ab's 30 s poll timeout (-s) and gunicorn's 30 s --timeout.
+MAX_MEASURED_SLEEP_S = 25.0
 
 
 def machine_cores() -> int:
@@ -47,10 +46,7 @@ class Scenario:
     worker_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.server not in SERVER_KINDS:
-            raise InputError(
-                f"unknown server {self.server!r}; choose from {', '.join(SERVER_KINDS)}"
-            )
+        shape(self.server)  # an unknown name is an InputError
         if not self.requests >= 1:
             raise InputError(f"requests must be a positive integer, got {self.requests}")
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
@@ -63,10 +59,11 @@ class Scenario:
                 f"concurrency {self.concurrency} exceeds requests {self.requests}: "
                 "ab refuses a concurrency level greater than the number of requests"
             )
-        if not (self.sleep_s >= 0 and self.sleep_s < float("inf")):
-            raise InputError(f"sleep must be a finite number of seconds >= 0, got {self.sleep_s}")
+        if not 0 <= self.sleep_s <= MAX_SLEEP_S:
+            raise InputError(f"sleep must be between 0 and {MAX_SLEEP_S:g} s, got {self.sleep_s:g}")
         if not 1 <= self.workers <= MAX_WORKERS:
             raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        check_workers(self.server, self.workers)
         if not 1 <= self.cores <= 1024:
             raise InputError(f"cores must be between 1 and 1024, got {self.cores}")
         for name in ("ab_timeout_s", "worker_timeout_s"):
@@ -75,8 +72,12 @@ class Scenario:
                 raise InputError(f"{name} must be a positive number of seconds, got {value}")
 
     @property
+    def shape(self) -> Shape:
+        return shape(self.server)
+
+    @property
     def uses_workers(self) -> bool:
-        return self.server == DJANGO
+        return self.shape.takes(WORKERS)
 
     def label(self) -> str:
         """A short human name, e.g. ``django w=2 S=0.1 c=10 n=100``."""

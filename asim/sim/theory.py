@@ -27,85 +27,22 @@ from types import MappingProxyType
 from asim.errors import InputError
 from asim.sim.bounds import Lockstep, asymptotic_bounds, lockstep
 from asim.sim.costs import Costs
-from asim.sim.mva import Network, Station, flow_equivalent_station, solve_mva
-from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, Scenario
+from asim.sim.mva import Network, solve_mva
+from asim.sim.networks import worker_hold_s
+from asim.sim.shapes import WORKERS, shape
+from asim.sim.spec import Scenario
 
 MVA = "mva"
 BOUNDS = "bounds"
 METHODS: tuple[str, ...] = (MVA, BOUNDS)
 
 
-def _sleep_with_overshoot_s(sleep_s: float, overshoot_s: float) -> float:
-    # A zero sleep never reaches the timer, so it cannot overshoot.
-    return sleep_s + overshoot_s if sleep_s > 0 else 0.0
-
-
 def scenario_network(scenario: Scenario, costs: Costs) -> Network:
     """The closed network one request of ``scenario`` travels through (think time 0)."""
-    # Warm CPU queues; what a request pays only when the system is idle enough for caches to go
-    # cold (and the loop's select() round per step) is a delay: it adds latency at light load
-    # and vanishes under load, so it must not lower the throughput ceiling.
-    ab = Station.queue("ab", costs.ab_cpu_s)
-    if scenario.server == AIOHTTP:
-        wait = Station.delay(
-            "wait",
-            _sleep_with_overshoot_s(scenario.sleep_s, costs.asyncio_sleep_overshoot_s)
-            + costs.loop_light_load_extra_s
-            + costs.ab_cold_cpu_s,
-        )
-        if scenario.cores >= 2:
-            stations = (Station.queue("loop", costs.loop_cpu_s), ab, wait)
-        else:
-            stations = (Station.queue("cpu", costs.loop_cpu_s + costs.ab_cpu_s), wait)
-        return Network(stations=stations)
-    if scenario.server == AIOHTTP_BLOCKING:
-        hold_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
-        # After each blocking sleep the loop itself resumes cold: that is on its critical path.
-        cold_s = costs.loop_cold_cpu_s if scenario.sleep_s > 0 else 0.0
-        loop = Station.queue("loop", hold_s + costs.loop_cpu_s + cold_s)
-        return Network(stations=(loop, ab, Station.delay("ab cold", costs.ab_cold_cpu_s)))
-    if scenario.server == DJANGO:
-        return Network(
-            stations=(
-                workers_station(scenario, costs),
-                ab,
-                Station.delay("ab cold", costs.ab_cold_cpu_s),
-            )
-        )
-    raise InputError(f"no queueing model for server {scenario.server!r}")
-
-
-def workers_station(scenario: Scenario, costs: Costs) -> Station:
-    """The gunicorn sync workers as one station holding a worker per request in service.
-
-    A worker is held for its CPU and the sleep (and, as it waits for ab's close, ab's reaction,
-    which the model folds into the CPU figures). With at
-    least as many cores as workers nobody waits for a core, so the workers are W plain servers;
-    with fewer, the CPU part queues for K cores inside a flow-equivalent server.
-    """
-    sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
-    workers = scenario.workers
-    if scenario.cores >= workers:
-        return Station.multi_server("workers", worker_hold_s(scenario, costs), workers)
-    inner = Network(
-        stations=(
-            Station.multi_server("cores", costs.worker_cpu_s + _worker_cold_s(scenario, costs),
-                                 scenario.cores),
-            Station.delay("sleep", sleep_s),
-        )
-    )
-    return flow_equivalent_station("workers", inner, workers)
-
-
-def worker_hold_s(scenario: Scenario, costs: Costs) -> float:
-    """How long one request holds a gunicorn worker when no worker waits for a core."""
-    sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
-    return costs.worker_cpu_s + _worker_cold_s(scenario, costs) + sleep_s
-
-
-def _worker_cold_s(scenario: Scenario, costs: Costs) -> float:
-    # A worker wakes from every sleep of its view with cold caches, whatever the load.
-    return costs.worker_cold_cpu_s if scenario.sleep_s > 0 else 0.0
+    network = shape(scenario.server).network
+    if network is None:
+        raise InputError(f"no queueing model (MVA, bounds) for server {scenario.server!r}")
+    return network(scenario, costs)
 
 
 def workers_lockstep(scenario: Scenario, costs: Costs) -> Lockstep:
@@ -114,7 +51,7 @@ def workers_lockstep(scenario: Scenario, costs: Costs) -> Lockstep:
     It ignores ab's own CPU and any wait for a core; use it for the shape of the percentiles
     (steps at ⌊N/W⌋·T and ⌈N/W⌉·T), MVA for the means.
     """
-    if scenario.server != DJANGO:
+    if WORKERS not in shape(scenario.server).options:
         raise InputError(f"lockstep needs worker processes; {scenario.server!r} has none")
     return lockstep(
         clients=scenario.concurrency,

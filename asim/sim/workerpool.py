@@ -28,6 +28,7 @@ import simpy
 from asim.sim.conn import AcceptQueue, Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
+from asim.sim.server import Client, ServerStats
 
 GUNICORN_BACKLOG = 2048
 
@@ -60,6 +61,7 @@ class WorkerPoolServer:
         cpu: Cpu,
         costs: Costs,
         *,
+        client: Client,
         workers: int,
         sleep_s: Callable[[], float],
         timeout_s: float = 30.0,
@@ -73,7 +75,7 @@ class WorkerPoolServer:
         self.timeout_s = timeout_s
         self.killed = 0
         self.wakes = 0  # workers woken from select() by a connection
-        self.ab = None  # set by the model
+        self.client = client
         self.accept_queue = AcceptQueue(min(backlog, somaxconn) + 1)
         self.workers = [Worker(i, costs) for i in range(workers)]
         # Idle workers, the one that went idle last at the right end: it wins the next accept.
@@ -89,6 +91,9 @@ class WorkerPoolServer:
     def shift_safe(self) -> bool:
         """No worker was killed: the arbiter's whole-second checks are not shift-invariant."""
         return self.killed == 0
+
+    def stats(self) -> ServerStats:
+        return ServerStats(wakes=self.wakes)
 
     # -- the kernel side ---------------------------------------------------------------------
     def syn(self, conn: Conn) -> bool:
@@ -174,8 +179,8 @@ class WorkerPoolServer:
         now = self.env.now
         conn.handler_end = now
         conn.fin_sent = now  # the sync worker never keeps a connection alive
-        self.ab.response_data(conn)
-        self.ab.response_eof(conn)
+        self.client.response_data(conn)
+        self.client.response_eof(conn)
         if conn.client_closed:
             worker = conn.worker
             self.cpu.run(worker.thread, self.costs.worker_close_cpu_s, self._closed, worker)

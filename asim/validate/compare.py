@@ -12,9 +12,9 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from asim.sim.report import AbReport
+from asim.sim.abreport import AbReport
 from asim.validate.store import Record
-from asim.validate.tasks import Plan, Point
+from asim.validate.study import Plan, StudyPoint
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +86,7 @@ def error_pct(predicted: float, observed: float) -> float | None:
 class PointComparison:
     """One point: the model's report, every observed run, and the problems of those runs."""
 
-    point: Point
+    point: StudyPoint
     predicted: AbReport | None
     observed: tuple[AbReport, ...]
     problems: tuple[str, ...] = ()

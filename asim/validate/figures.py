@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from asim.sim.report import AbReport
+from asim.sim.abreport import AbReport
 from asim.validate.compare import METRICS_BY_KEY, Metric, PointComparison, by_id
-from asim.validate.tasks import X_CONCURRENCY, Study
+from asim.validate.study import X_CONCURRENCY, Study
 
 TITLE_PT = 20
 LABEL_PT = 17

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO
+from asim.sim.shapes import WORKERS, shape
 from asim.validate.compare import (
     METRICS,
     METRICS_BY_KEY,
@@ -22,7 +22,7 @@ from asim.validate.compare import (
     error_summary,
 )
 from asim.validate.fidelity import accuracy_lines
-from asim.validate.tasks import X_CONCURRENCY, Plan, Point, Series, Study, format_sleep
+from asim.validate.study import X_CONCURRENCY, Plan, Series, Study, StudyPoint, format_sleep
 
 RPS = METRICS_BY_KEY["rps"]
 TPR = METRICS_BY_KEY["tpr"]
@@ -130,7 +130,7 @@ def console_rows(comparisons: Sequence[PointComparison]) -> tuple[list[str], lis
     rows = []
     for c in comparisons:
         p = c.point
-        workers = f" w={p.workers}" if p.server == DJANGO else ""
+        workers = f" w={p.workers}" if shape(p.server).takes(WORKERS) else ""
         keepalive = " -k" if p.keepalive else ""
         name = (
             f"{p.server}{workers}{' ⚠' if c.flagged else ''}\n"
@@ -291,14 +291,14 @@ def _blocking_sentences(study: Study, comparisons: Sequence[PointComparison]) ->
     if study.x != X_CONCURRENCY:
         return []
     found = by_id(comparisons)
-    blocking = Series(server=AIOHTTP_BLOCKING)
+    blocking = Series(server="aiohttp-blocking")
     if blocking not in study.series:
         return []
     pairs = []
     for x in study.xs:
         p = study.point(blocking, x)
-        twin = Point(
-            server=AIOHTTP,
+        twin = StudyPoint(
+            server="aiohttp",
             sleep_s=p.sleep_s,
             concurrency=p.concurrency,
             requests=p.requests,
@@ -356,7 +356,7 @@ def conclusions(plan: Plan, comparisons: Sequence[PointComparison]) -> list[Conc
                 sentences = _concurrency_sentences(study, series, found)
             else:
                 sentences = _sleep_sentences(study, series, found)
-            if series.server == AIOHTTP_BLOCKING:
+            if series.server == "aiohttp-blocking":
                 sentences += _blocking_sentences(study, comparisons)
             if sentences:
                 result.append(

@@ -10,24 +10,24 @@ the run with an `AbError`.
 
 from __future__ import annotations
 
-import platform
 import signal
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from asim.errors import AbError, InputError
+from asim.lab.facts import measurement_facts
+from asim.sim.abreport import AbReport
 from asim.sim.costs import DEFAULT_COSTS, Costs
-from asim.sim.report import AbReport
 from asim.sim.spec import machine_cores
 from asim.validate.compare import MetricError, PointComparison, compare, error_summary
 from asim.validate.store import Record, ResultsDir
-from asim.validate.tasks import Plan, Point
+from asim.validate.study import Plan, StudyPoint
+from asim.validate.tasks import resolve_plan
 
 if TYPE_CHECKING:
     from asim.sim.model import SimRun
@@ -41,11 +41,11 @@ REPORT_FILE = "report.md"
 class Listener(Protocol):
     """Progress callbacks; every method is optional in spirit (see `QuietListener`)."""
 
-    def planned(self, runs: Sequence[tuple[Point, int]], expected_s: float) -> None: ...
+    def planned(self, runs: Sequence[tuple[StudyPoint, int]], expected_s: float) -> None: ...
 
-    def server_starting(self, point: Point) -> None: ...
+    def server_starting(self, point: StudyPoint) -> None: ...
 
-    def run_started(self, point: Point, repeat: int) -> None: ...
+    def run_started(self, point: StudyPoint, repeat: int) -> None: ...
 
     def run_finished(self, record: Record, expected_s: float) -> None: ...
 
@@ -53,13 +53,13 @@ class Listener(Protocol):
 
 
 class QuietListener:
-    def planned(self, runs: Sequence[tuple[Point, int]], expected_s: float) -> None:
+    def planned(self, runs: Sequence[tuple[StudyPoint, int]], expected_s: float) -> None:
         pass
 
-    def server_starting(self, point: Point) -> None:
+    def server_starting(self, point: StudyPoint) -> None:
         pass
 
-    def run_started(self, point: Point, repeat: int) -> None:
+    def run_started(self, point: StudyPoint, repeat: int) -> None:
         pass
 
     def run_finished(self, record: Record, expected_s: float) -> None:
@@ -92,7 +92,7 @@ def default_out_dir(now: datetime | None = None) -> Path:
     return Path("results") / (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
 
 
-def model_runs(plan: Plan, *, costs: Costs | None = None) -> dict[Point, SimRun]:
+def model_runs(plan: Plan, *, costs: Costs | None = None) -> dict[StudyPoint, SimRun]:
     """The model's run of every point of ``plan`` on this machine's cores."""
     from asim.sim.model import simulate
 
@@ -103,7 +103,7 @@ def model_runs(plan: Plan, *, costs: Costs | None = None) -> dict[Point, SimRun]
     }
 
 
-def backlog_edges(runs: Mapping[Point, SimRun]) -> dict[str, str]:
+def backlog_edges(runs: Mapping[StudyPoint, SimRun]) -> dict[str, str]:
     """For the points whose simulated run came near the server's listen backlog (or dropped
     SYNs), what the model saw there, by point id: real runs split at that edge."""
     from asim.sim.conn import near_backlog
@@ -152,8 +152,12 @@ def _validate(
         from asim.lab.abrun import find_ab
 
         find_ab()
+        source = (costs or DEFAULT_COSTS).source
+        facts = measurement_facts(
+            calibration="built-in defaults" if source == "defaults" else source
+        )
         for items in groups:
-            m, f = _measure_group(store, items, expected, listener)
+            m, f = _measure_group(store, items, expected, listener, facts)
             measured += m
             failed += f
     listener.rendering()
@@ -178,9 +182,9 @@ def resume(
     return validate(plan, out_dir, listener=listener, costs=costs)
 
 
-def _by_server(todo: Sequence[tuple[Point, int]]) -> list[list[tuple[Point, int]]]:
+def _by_server(todo: Sequence[tuple[StudyPoint, int]]) -> list[list[tuple[StudyPoint, int]]]:
     """Runs grouped by server configuration in plan order; in a group, repeat by repeat."""
-    groups: dict[tuple[str, float, int], list[tuple[Point, int]]] = {}
+    groups: dict[tuple[str, float, int], list[tuple[StudyPoint, int]]] = {}
     for p, k in todo:
         groups.setdefault(p.server_key, []).append((p, k))
     return [
@@ -191,9 +195,10 @@ def _by_server(todo: Sequence[tuple[Point, int]]) -> list[list[tuple[Point, int]
 
 def _measure_group(
     store: ResultsDir,
-    items: Sequence[tuple[Point, int]],
-    expected: dict[Point, float],
+    items: Sequence[tuple[StudyPoint, int]],
+    expected: dict[StudyPoint, float],
     listener: Listener,
+    facts: Mapping[str, str],
 ) -> tuple[int, int]:
     from asim.lab.abrun import run_ab
     from asim.lab.procs import ServerSpec, running_server
@@ -211,7 +216,7 @@ def _measure_group(
                 concurrency=point.concurrency,
                 keepalive=point.keepalive,
             )
-            record = store.append(point, repeat, run)
+            record = store.append(point, repeat, run, facts)
             measured += 1
             listener.run_finished(record, expected[point])
             if record.complete:
@@ -249,7 +254,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def render(
     store: ResultsDir,
     plan: Plan,
-    predictions: dict[Point, AbReport],
+    predictions: dict[StudyPoint, AbReport],
     *,
     measured_runs: int = 0,
     failed_runs: int = 0,
@@ -288,20 +293,19 @@ def render(
 
 
 def _meta(records: Sequence[Record], costs: Costs | None = None) -> dict[str, str]:
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
     times = sorted(r.measured_at for r in records if r.measured_at)
-    meta = {
-        "measured": f"{times[0]} to {times[-1]} (UTC)" if times else "nothing yet",
-        "machine": f"{machine_cores()} cores usable, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
-        "servers": f"aiohttp {version('aiohttp')}, Django {version('django')}, "
-        f"gunicorn {version('gunicorn')} (sync workers)",
-    }
+    meta = {"measured": f"{times[0]} to {times[-1]} (UTC)" if times else "nothing yet"}
+    for name in ("machine", "servers", "ab", "calibration"):
+        # What each run recorded when it was measured; runs of format 1 recorded nothing.
+        seen = sorted({r.facts[name] for r in records if name in r.facts})
+        if len(seen) == 1:
+            meta[name if name != "calibration" else "calibration when measured"] = seen[0]
+        elif seen:
+            meta[name] = "differs between runs: " + "; ".join(seen)
+    if records and any(not r.facts for r in records):
+        meta["not recorded"] = (
+            "machine and software of runs measured before asim recorded them (results format 1)"
+        )
     commands = [r.command for r in records if r.command]
     if commands:
         meta["ab command, e.g."] = f"`{commands[0]}`"
@@ -321,8 +325,6 @@ def plan_and_folder(
     ``--resume DIR`` finishes the plan recorded in DIR (or TASK's plan, reusing DIR's runs);
     otherwise TASK is required and the folder defaults to `default_out_dir`.
     """
-    from asim.validate.tasks import resolve_plan
-
     if resume_dir is not None:
         if out is not None and Path(out) != Path(resume_dir):
             raise InputError("give either --out DIR or --resume DIR, not both")
@@ -375,7 +377,7 @@ class RichProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def planned(self, runs: Sequence[tuple[Point, int]], expected_s: float) -> None:
+    def planned(self, runs: Sequence[tuple[StudyPoint, int]], expected_s: float) -> None:
         self.total = len(runs)
         self.progress.update(
             self.task,
@@ -385,12 +387,12 @@ class RichProgress:
             runs=f"0/{self.total} runs",
         )
 
-    def server_starting(self, point: Point) -> None:
+    def server_starting(self, point: StudyPoint) -> None:
         self.progress.update(
             self.task, description=f"starting {point.series.label}, sleep {point.sleep_s:g} s"
         )
 
-    def run_started(self, point: Point, repeat: int) -> None:
+    def run_started(self, point: StudyPoint, repeat: int) -> None:
         self.progress.update(
             self.task,
             description=f"ab -n {point.requests} -c "

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from asim.errors import InputError, ScenarioError
-from asim.sim.spec import DJANGO, MAX_CONCURRENCY, MAX_WORKERS, SERVER_KINDS
-from asim.validate.tasks import (
+from asim.sim.shapes import NAMES, SHAPES, WORKERS
+from asim.sim.spec import MAX_CONCURRENCY, MAX_MEASURED_SLEEP_S, MAX_WORKERS
+from asim.validate.study import (
     DEFAULT_REPEATS,
     MAX_REPEATS,
     X_CONCURRENCY,
@@ -52,7 +53,6 @@ FIELDS: tuple[str, ...] = (
 )
 REQUIRED: tuple[str, ...] = ("servers", "sleeps_s", "concurrencies")
 MAX_REQUESTS = 1_000_000
-MAX_SLEEP_S = 25.0  # under gunicorn's 30 s worker timeout and ab's 30 s poll timeout
 
 
 def load_plan(path: Path) -> Plan:
@@ -115,12 +115,14 @@ class _Reader:
                 f"{too_many[0]} exceeds requests = {requests}; ab refuses a concurrency level "
                 "greater than the number of requests",
             )
-        if DJANGO not in servers and workers != [1]:
-            raise self.error("workers", "applies to django only, and servers has no django")
+        pools = [s for s in servers if SHAPES[s].takes(WORKERS)]
+        if not pools and workers != [1]:
+            takers = ", ".join(s.name for s in SHAPES.values() if s.takes(WORKERS))
+            raise self.error("workers", f"applies to {takers} only, and servers has none of them")
 
         series: list[Series] = []
         for server in servers:
-            for w in workers if server == DJANGO else [1]:
+            for w in workers if server in pools else [1]:
                 series.append(Series(server=server, workers=w))
 
         studies: list[Study] = []
@@ -178,10 +180,8 @@ class _Reader:
         return checked
 
     def server(self, name: str, value: object) -> str:
-        if value not in SERVER_KINDS:
-            raise self.error(
-                name, f"unknown server {value!r}; choose from {', '.join(SERVER_KINDS)}"
-            )
+        if value not in SHAPES:
+            raise self.error(name, f"unknown server {value!r}; choose from {', '.join(NAMES)}")
         return str(value)
 
     def worker(self, name: str, value: object) -> int:
@@ -193,8 +193,10 @@ class _Reader:
     def sleep(self, name: str, value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(name, f"must be seconds as a number, got {value!r}")
-        if not (math.isfinite(value) and 0 <= value <= MAX_SLEEP_S):
-            raise self.error(name, f"must be between 0 and {MAX_SLEEP_S:g} seconds, got {value!r}")
+        if not (math.isfinite(value) and 0 <= value <= MAX_MEASURED_SLEEP_S):
+            raise self.error(
+                name, f"must be between 0 and {MAX_MEASURED_SLEEP_S:g} seconds, got {value!r}"
+            )
         return float(value)
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:

@@ -21,20 +21,23 @@ import json
 import os
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from asim.errors import InputError
-from asim.sim.report import AbReport
-from asim.validate.tasks import Plan, Point
+from asim.sim.abreport import AbReport
+from asim.validate.study import Plan, StudyPoint
 
 PLAN_FILE = "plan.json"
 POINTS_FILE = "points.jsonl"
 PREDICTIONS_FILE = "predictions.json"
 RAW_DIR = "raw"
 STDERR_KEEP_CHARS = 2000
+# 2: every run records its `facts` (machine, software, calibration); a file without a format is 1.
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 
 class AbRunLike(Protocol):
@@ -52,7 +55,7 @@ class AbRunLike(Protocol):
 class Record:
     """One line of points.jsonl: one ab run of one point."""
 
-    point: Point
+    point: StudyPoint
     repeat: int
     observed: AbReport | None
     command: str
@@ -61,6 +64,7 @@ class Record:
     raw_path: str = ""
     measured_at: str = ""
     stderr: str = ""
+    facts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -72,7 +76,7 @@ class Record:
         return self.observed is None or bool(self.problems)
 
     def to_dict(self) -> dict[str, object]:
-        data: dict[str, object] = dict(self.point.to_dict())
+        data: dict[str, object] = {"format": FORMAT, **self.point.to_dict()}
         data.update(
             repeat=self.repeat,
             measured_at=self.measured_at,
@@ -84,11 +88,13 @@ class Record:
         )
         if self.stderr:
             data["stderr"] = self.stderr
+        data["facts"] = dict(self.facts)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
-        point = Point.from_dict(data)
+        _check_format(data.get("format", 1))
+        point = StudyPoint.from_dict(data)
         observed = data.get("observed")
         return cls(
             point=point,
@@ -104,6 +110,7 @@ class Record:
             raw_path=str(data.get("raw", "")),
             measured_at=str(data.get("measured_at", "")),
             stderr=str(data.get("stderr", "")),
+            facts={str(k): str(v) for k, v in dict(data.get("facts") or {}).items()},
         )
 
 
@@ -133,7 +140,8 @@ class ResultsDir:
             (store.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot create the results folder {root}: {exc}") from None
-        _write_atomic(store.plan_path, json.dumps(plan.to_dict(), indent=2) + "\n")
+        plan_data = {"format": FORMAT, **plan.to_dict()}
+        _write_atomic(store.plan_path, json.dumps(plan_data, indent=2) + "\n")
         return store
 
     @classmethod
@@ -146,7 +154,9 @@ class ResultsDir:
 
     def read_plan(self) -> Plan:
         try:
-            return Plan.from_dict(json.loads(self.plan_path.read_text(encoding="utf-8")))
+            data = json.loads(self.plan_path.read_text(encoding="utf-8"))
+            _check_format(data.get("format", 1))
+            return Plan.from_dict(data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{self.plan_path} is unreadable: {exc}") from None
 
@@ -180,7 +190,7 @@ class ResultsDir:
                 done[(r.point.id, r.repeat)] = r
         return done
 
-    def missing(self, plan: Plan) -> list[tuple[Point, int]]:
+    def missing(self, plan: Plan) -> list[tuple[StudyPoint, int]]:
         """The (point, repeat) pairs of ``plan`` that have no complete run yet, in plan order."""
         done = self.completed()
         return [
@@ -190,8 +200,12 @@ class ResultsDir:
             if (p.id, k) not in done
         ]
 
-    def append(self, point: Point, repeat: int, run: AbRunLike) -> Record:
-        """Store one finished ab run: raw text first, then its line, flushed to disk."""
+    def append(
+        self, point: StudyPoint, repeat: int, run: AbRunLike,
+        facts: Mapping[str, str] | None = None,
+    ) -> Record:
+        """Store one finished ab run, with the ``facts`` of where it ran: raw text first, then
+        its line, flushed to disk."""
         raw_rel = f"{RAW_DIR}/{point.id}-r{repeat}.txt"
         (self.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
         _write_atomic(self.root / raw_rel, run.raw_text)
@@ -205,6 +219,7 @@ class ResultsDir:
             raw_path=raw_rel,
             measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
             stderr=(run.stderr or "")[-STDERR_KEEP_CHARS:].strip(),
+            facts=dict(facts or {}),
         )
         line = json.dumps(record.to_dict(), separators=(",", ":")) + "\n"
         with open(self.points_path, "a+b") as f:
@@ -214,7 +229,7 @@ class ResultsDir:
             os.fsync(f.fileno())
         return record
 
-    def write_predictions(self, predictions: Mapping[Point, AbReport]) -> None:
+    def write_predictions(self, predictions: Mapping[StudyPoint, AbReport]) -> None:
         data = {
             p.id: {"point": p.to_dict(), "predicted": r.to_dict()} for p, r in predictions.items()
         }
@@ -234,6 +249,14 @@ class ResultsDir:
             }
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{self.predictions_path} is unreadable: {exc}") from None
+
+
+def _check_format(value: object) -> None:
+    if value not in READABLE_FORMATS:
+        raise ValueError(
+            f"format {value!r} is not one this asim reads "
+            f"({', '.join(map(str, READABLE_FORMATS))}); use the asim that wrote it"
+        )
 
 
 def _drop_cut_line(f: BinaryIO) -> None:

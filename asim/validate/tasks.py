@@ -1,274 +1,19 @@
-"""The lab's experiments as data: which servers, sleeps and concurrency levels each task measures.
-
-A `Point` is one ab command against one server configuration; a `Study` is one task of the lab (a
-results table and two charts over one varied parameter); a `Plan` is what one `asim validate`
-call measures: some studies, their points without duplicates, and how often each is repeated.
-
-The built-in tasks are the seed's tasks 7, 8 and 9 (``ab -n 100``, Django under gunicorn with one
-sync worker) and ``all``, which measures the points the three share only once.
+"""The lab's experiments: the seed's tasks 7, 8 and 9 (``ab -n 100``, Django under gunicorn with one
+sync worker), ``all``, which measures the points the three share only once, and ``holdout``, the
+shapes beyond the lab; `resolve_plan` turns a task name or a TOML file into a `Plan`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from asim.errors import InputError
-from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, SERVER_KINDS, Scenario
+from asim.validate.scenario_file import load_plan
+from asim.validate.study import DEFAULT_REPEATS, X_CONCURRENCY, X_SLEEP, Plan, Series, Study
 
-X_CONCURRENCY = "concurrency"
-X_SLEEP = "sleep_s"
-X_AXES: tuple[str, ...] = (X_CONCURRENCY, X_SLEEP)
-
-DEFAULT_REPEATS = 3
-MAX_REPEATS = 100
-
-
-def format_sleep(sleep_s: float) -> str:
-    """A sleep in the shortest exact form, e.g. ``0.1`` -> ``"0.1"``."""
-    return f"{sleep_s:g}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Series:
-    """One server configuration drawn as one line: the server kind and, for Django, its workers."""
-
-    server: str
-    workers: int = 1
-
-    def __post_init__(self) -> None:
-        if self.server not in SERVER_KINDS:
-            raise InputError(
-                f"unknown server {self.server!r}; choose from {', '.join(SERVER_KINDS)}"
-            )
-        if self.server != DJANGO and self.workers != 1:
-            raise InputError(
-                f"workers apply to django only, got workers={self.workers} for {self.server}"
-            )
-
-    @property
-    def label(self) -> str:
-        if self.server == AIOHTTP:
-            return "aiohttp"
-        if self.server == AIOHTTP_BLOCKING:
-            return "aiohttp, blocking sleep"
-        return f"Django, {self.workers} worker{'s' if self.workers > 1 else ''}"
-
-    @property
-    def key(self) -> str:
-        return self.server if self.server != DJANGO else f"{self.server}-w{self.workers}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Point:
-    """One ab command against one running server: ``ab -n requests -c concurrency [-k]``."""
-
-    server: str
-    sleep_s: float
-    concurrency: int
-    workers: int = 1
-    requests: int = 100
-    keepalive: bool = False
-
-    def __post_init__(self) -> None:
-        Series(server=self.server, workers=self.workers)
-        self.scenario()  # the model's own validation of the ab command
-
-    @property
-    def series(self) -> Series:
-        return Series(server=self.server, workers=self.workers)
-
-    @property
-    def id(self) -> str:
-        """A file-name-safe identity, e.g. ``django-w1-s0.1-c10-n100``."""
-        k = "-k" if self.keepalive else ""
-        return (
-            f"{self.series.key}-s{format_sleep(self.sleep_s)}"
-            f"-c{self.concurrency}-n{self.requests}{k}"
-        )
-
-    @property
-    def server_key(self) -> tuple[str, float, int]:
-        """Points with the same key share one server process."""
-        return (self.server, self.sleep_s, self.workers)
-
-    def scenario(self, *, cores: int = 2) -> Scenario:
-        return Scenario(
-            server=self.server,
-            sleep_s=self.sleep_s,
-            concurrency=self.concurrency,
-            requests=self.requests,
-            workers=self.workers,
-            keepalive=self.keepalive,
-            cores=cores,
-        )
-
-    def x_value(self, x: str) -> float:
-        return self.concurrency if x == X_CONCURRENCY else self.sleep_s
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "point_id": self.id,
-            "server": self.server,
-            "workers": self.workers,
-            "sleep_s": self.sleep_s,
-            "concurrency": self.concurrency,
-            "requests": self.requests,
-            "keepalive": self.keepalive,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Point:
-        return cls(
-            server=str(data["server"]),
-            workers=int(data["workers"]),
-            sleep_s=float(data["sleep_s"]),
-            concurrency=int(data["concurrency"]),
-            requests=int(data["requests"]),
-            keepalive=bool(data["keepalive"]),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Study:
-    """One task of the lab: every series measured at every value of the varied parameter ``x``.
-
-    With ``x == "concurrency"`` the study has one sleep and several concurrency levels; with
-    ``x == "sleep_s"`` one concurrency level and several sleeps.
-    """
-
-    name: str
-    title: str
-    x: str
-    series: tuple[Series, ...]
-    sleeps_s: tuple[float, ...]
-    concurrencies: tuple[int, ...]
-    requests: int = 100
-    keepalive: bool = False
-
-    def __post_init__(self) -> None:
-        if self.x not in X_AXES:
-            raise InputError(f"x must be one of {', '.join(X_AXES)}, got {self.x!r}")
-        if not self.series:
-            raise InputError(f"study {self.name} has no servers")
-        fixed = self.sleeps_s if self.x == X_CONCURRENCY else self.concurrencies
-        if len(fixed) != 1:
-            raise InputError(
-                f"study {self.name} varies {self.x}, so the other axis needs "
-                f"exactly one value, got {len(fixed)}"
-            )
-        self.points()  # validates every combination
-
-    @property
-    def xs(self) -> tuple[float, ...]:
-        return tuple(self.concurrencies if self.x == X_CONCURRENCY else self.sleeps_s)
-
-    @property
-    def fixed_text(self) -> str:
-        """The parameters held constant, e.g. ``sleep 0.1 s, ab -n 100``."""
-        k = " -k" if self.keepalive else ""
-        if self.x == X_CONCURRENCY:
-            return f"sleep {format_sleep(self.sleeps_s[0])} s, ab -n {self.requests}{k}"
-        return f"ab -n {self.requests} -c {self.concurrencies[0]}{k}"
-
-    def point(self, series: Series, x: float) -> Point:
-        sleep_s = float(x) if self.x == X_SLEEP else self.sleeps_s[0]
-        concurrency = int(x) if self.x == X_CONCURRENCY else self.concurrencies[0]
-        return Point(
-            server=series.server,
-            workers=series.workers,
-            sleep_s=sleep_s,
-            concurrency=concurrency,
-            requests=self.requests,
-            keepalive=self.keepalive,
-        )
-
-    def points(self) -> tuple[Point, ...]:
-        return tuple(self.point(s, x) for s in self.series for x in self.xs)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "x": self.x,
-            "series": [{"server": s.server, "workers": s.workers} for s in self.series],
-            "sleeps_s": list(self.sleeps_s),
-            "concurrencies": list(self.concurrencies),
-            "requests": self.requests,
-            "keepalive": self.keepalive,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Study:
-        return cls(
-            name=str(data["name"]),
-            title=str(data["title"]),
-            x=str(data["x"]),
-            series=tuple(
-                Series(server=str(s["server"]), workers=int(s["workers"]))
-                for s in data["series"]  # type: ignore[union-attr]
-            ),
-            sleeps_s=tuple(float(v) for v in data["sleeps_s"]),  # type: ignore[union-attr]
-            concurrencies=tuple(int(v) for v in data["concurrencies"]),  # type: ignore[union-attr]
-            requests=int(data["requests"]),
-            keepalive=bool(data["keepalive"]),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Plan:
-    """What one `asim validate` measures: studies, and how many times each point is run."""
-
-    name: str
-    studies: tuple[Study, ...]
-    repeats: int = DEFAULT_REPEATS
-
-    def __post_init__(self) -> None:
-        if not self.studies:
-            raise InputError(f"plan {self.name} has no studies")
-        if not 1 <= self.repeats <= MAX_REPEATS:
-            raise InputError(f"repeat must be between 1 and {MAX_REPEATS}, got {self.repeats}")
-
-    def points(self) -> tuple[Point, ...]:
-        """Every distinct point, grouped so that each server is started once.
-
-        Groups keep the order in which the studies first need them; inside a group points run
-        from the lowest to the highest concurrency.
-        """
-        groups: dict[tuple[str, float, int], dict[str, Point]] = {}
-        for study in self.studies:
-            for p in study.points():
-                groups.setdefault(p.server_key, {}).setdefault(p.id, p)
-        ordered: list[Point] = []
-        for group in groups.values():
-            ordered.extend(
-                sorted(group.values(), key=lambda p: (p.concurrency, p.requests, p.keepalive))
-            )
-        return tuple(ordered)
-
-    def with_repeats(self, repeats: int) -> Plan:
-        return Plan(name=self.name, studies=self.studies, repeats=repeats)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "repeats": self.repeats,
-            "studies": [s.to_dict() for s in self.studies],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Plan:
-        return cls(
-            name=str(data["name"]),
-            repeats=int(data["repeats"]),  # type: ignore[arg-type]
-            studies=tuple(Study.from_dict(s) for s in data["studies"]),  # type: ignore[union-attr]
-        )
-
-
-_AIOHTTP = Series(server=AIOHTTP)
-_BLOCKING = Series(server=AIOHTTP_BLOCKING)
-_DJANGO_1 = Series(server=DJANGO, workers=1)
+_AIOHTTP = Series(server="aiohttp")
+_BLOCKING = Series(server="aiohttp-blocking")
+_DJANGO_1 = Series(server="django", workers=1)
 
 TASK7 = Study(
     name="task7",
@@ -297,8 +42,8 @@ TASK9 = Study(
 
 # The hold-out set: shapes beyond the seed that calibration never sees and the model was not
 # built on. Sleeps of 2 ms or less are CPU-dominated (asim.validate.fidelity).
-_DJANGO_2 = Series(server=DJANGO, workers=2)
-_DJANGO_4 = Series(server=DJANGO, workers=4)
+_DJANGO_2 = Series(server="django", workers=2)
+_DJANGO_4 = Series(server="django", workers=4)
 HOLDOUT = (
     Study(
         name="holdout-workers",
@@ -380,8 +125,6 @@ def resolve_plan(task: str, *, repeats: int | None = None) -> Plan:
         )
     path = Path(task)
     if path.suffix == ".toml" or path.exists():
-        from asim.validate.scenario_file import load_plan
-
         plan = load_plan(path)
         return plan.with_repeats(repeats) if repeats is not None else plan
     raise InputError(

@@ -1,0 +1,94 @@
+"""Each server shape as the closed queueing network one request travels through (think time 0).
+
+Warm CPU queues; what a request pays only when the system is idle enough for caches to go cold
+(and the loop's select() round per step) is a delay: it adds latency at light load and vanishes
+under load, so it must not lower the throughput ceiling. `asim.sim.theory` solves these networks
+(MVA) or bounds them; `asim.sim.shapes` names which network belongs to which shape.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from asim.sim.costs import Costs
+from asim.sim.mva import Network, Station, flow_equivalent_station
+
+if TYPE_CHECKING:
+    from asim.sim.spec import Scenario
+
+
+def _sleep_with_overshoot_s(sleep_s: float, overshoot_s: float) -> float:
+    # A zero sleep never reaches the timer, so it cannot overshoot.
+    return sleep_s + overshoot_s if sleep_s > 0 else 0.0
+
+
+def event_loop_network(scenario: Scenario, costs: Costs) -> Network:
+    """aiohttp: the loop's CPU and ab's CPU queue, the sleep is a pure wait; with one core the
+    loop and ab share it, so their CPU is one station."""
+    ab = Station.queue("ab", costs.ab_cpu_s)
+    wait = Station.delay(
+        "wait",
+        _sleep_with_overshoot_s(scenario.sleep_s, costs.asyncio_sleep_overshoot_s)
+        + costs.loop_light_load_extra_s
+        + costs.ab_cold_cpu_s,
+    )
+    if scenario.cores >= 2:
+        stations = (Station.queue("loop", costs.loop_cpu_s), ab, wait)
+    else:
+        stations = (Station.queue("cpu", costs.loop_cpu_s + costs.ab_cpu_s), wait)
+    return Network(stations=stations)
+
+
+def blocking_loop_network(scenario: Scenario, costs: Costs) -> Network:
+    """aiohttp with time.sleep: the sleep holds the loop, one server of sleep plus CPU."""
+    hold_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
+    # After each blocking sleep the loop itself resumes cold: that is on its critical path.
+    cold_s = costs.loop_cold_cpu_s if scenario.sleep_s > 0 else 0.0
+    loop = Station.queue("loop", hold_s + costs.loop_cpu_s + cold_s)
+    ab = Station.queue("ab", costs.ab_cpu_s)
+    return Network(stations=(loop, ab, Station.delay("ab cold", costs.ab_cold_cpu_s)))
+
+
+def worker_pool_network(scenario: Scenario, costs: Costs) -> Network:
+    """gunicorn sync workers: W servers, each held for a whole request (`workers_station`)."""
+    ab = Station.queue("ab", costs.ab_cpu_s)
+    return Network(
+        stations=(
+            workers_station(scenario, costs),
+            ab,
+            Station.delay("ab cold", costs.ab_cold_cpu_s),
+        )
+    )
+
+
+def workers_station(scenario: Scenario, costs: Costs) -> Station:
+    """The gunicorn sync workers as one station holding a worker per request in service.
+
+    A worker is held for its CPU and the sleep (and, as it waits for ab's close, ab's reaction,
+    which the model folds into the CPU figures). With at
+    least as many cores as workers nobody waits for a core, so the workers are W plain servers;
+    with fewer, the CPU part queues for K cores inside a flow-equivalent server.
+    """
+    sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
+    workers = scenario.workers
+    if scenario.cores >= workers:
+        return Station.multi_server("workers", worker_hold_s(scenario, costs), workers)
+    inner = Network(
+        stations=(
+            Station.multi_server("cores", costs.worker_cpu_s + _worker_cold_s(scenario, costs),
+                                 scenario.cores),
+            Station.delay("sleep", sleep_s),
+        )
+    )
+    return flow_equivalent_station("workers", inner, workers)
+
+
+def worker_hold_s(scenario: Scenario, costs: Costs) -> float:
+    """How long one request holds a gunicorn worker when no worker waits for a core."""
+    sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
+    return costs.worker_cpu_s + _worker_cold_s(scenario, costs) + sleep_s
+
+
+def _worker_cold_s(scenario: Scenario, costs: Costs) -> float:
+    # A worker wakes from every sleep of its view with cold caches, whatever the load.
+    return costs.worker_cold_cpu_s if scenario.sleep_s > 0 else 0.0
