@@ -11,7 +11,7 @@ import sys
 import typer
 
 from asim.errors import AsimError, InputError
-from asim.sim.shapes import NAMES, WORKERS, choices_help, shape, takers
+from asim.sim.shapes import BLOCKING, NAMES, THREADS, WORKERS, choices_help, shape, takers
 
 app = typer.Typer(
     name="asim",
@@ -42,6 +42,14 @@ def predict(
     server: str = typer.Option("aiohttp,django", help=f"{choices_help()} (comma list)."),
     workers: str = typer.Option(
         "1", help=f"Worker processes for {', '.join(takers(WORKERS))} (comma list)."
+    ),
+    threads: str = typer.Option(
+        None, help=f"Pool threads for {', '.join(takers(THREADS))} (comma list; default: "
+        "the shape's).", show_default=False,
+    ),
+    blocking: str = typer.Option(
+        None, help=f"Blocking slice in seconds for {', '.join(takers(BLOCKING))} (comma list; "
+        "default 0.001).", show_default=False,
     ),
     sleep: str = typer.Option("0.1", help="Handler IO wait in seconds (comma list)."),
     concurrency: str = typer.Option(
@@ -76,6 +84,8 @@ def predict(
     grid = scenarios(
         servers=[s.strip() for s in server.split(",")] if server.strip() else [""],
         workers=parse_list("--workers", workers, int),
+        threads=(None,) if threads is None else parse_list("--threads", threads, int),
+        blockings_s=(None,) if blocking is None else parse_list("--blocking", blocking, float),
         sleeps_s=parse_list("--sleep", sleep, float),
         concurrencies=parse_list("--concurrency", concurrency, int),
         requests=requests,
@@ -191,6 +201,14 @@ def serve(
     workers: int = typer.Option(
         1, help=f"Worker processes ({', '.join(takers(WORKERS))} only)."
     ),
+    threads: int = typer.Option(
+        None, help=f"Pool threads ({', '.join(takers(THREADS))} only; default: the shape's).",
+        show_default=False,
+    ),
+    blocking: float = typer.Option(
+        None, help=f"Blocking slice in seconds ({', '.join(takers(BLOCKING))} only; "
+        "default 0.001).", show_default=False,
+    ),
     host: str = typer.Option("127.0.0.1", help="Loopback address to listen on."),
     port: int = typer.Option(
         None, help="TCP port (default: the lab's, 8088 for aiohttp shapes, 8089 for django).",
@@ -206,7 +224,8 @@ def serve(
     from asim.lab.procs import serve as run_serve
 
     spec = ServerSpec(
-        kind=kind, sleep_s=sleep, workers=workers, host=host,
+        kind=kind, sleep_s=sleep, workers=workers, threads=threads, blocking_s=blocking,
+        host=host,
         port=port if port is not None else shape(kind).default_port,
     )
 

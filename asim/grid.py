@@ -10,7 +10,7 @@ from asim.errors import InputError
 from asim.sim.abreport import AbReport
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.model import Jitter, simulate
-from asim.sim.shapes import WORKERS, shape
+from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape, takers
 from asim.sim.spec import Scenario, machine_cores
 from asim.sim.theory import AbTerms, ab_terms
 
@@ -66,6 +66,8 @@ class Prediction:
             "method": self.method,
             "server": s.server,
             "workers": s.workers,
+            "threads": s.threads,
+            "blocking_s": s.blocking_s,
             "sleep_s": s.sleep_s,
             "concurrency": s.concurrency,
             "requests": s.requests,
@@ -110,21 +112,37 @@ def scenarios(
     requests: int = 100,
     keepalive: bool = False,
     cores: int | None = None,
+    threads: Sequence[int | None] = (None,),
+    blockings_s: Sequence[float | None] = (None,),
 ) -> list[Scenario]:
-    """Every combination, in the order server, workers, sleep, concurrency.
+    """Every combination, in the order server, workers, threads, blocking slice, sleep,
+    concurrency.
 
-    Event-loop servers ignore ``workers``, so they appear once per sleep and concurrency.
+    A shape without worker processes (threads, a blocking slice) takes one value of that
+    option, so it appears once per the others; an option that no shape of the grid takes is
+    an `InputError`. ``None`` takes the shape's default.
     """
     cores = machine_cores() if cores is None else cores
     shapes = [shape(name) for name in servers]  # every name checked before any work
+    for option, values, default in (
+        (WORKERS, workers, (1,)), (THREADS, threads, (None,)), (BLOCKING, blockings_s, (None,)),
+    ):
+        if tuple(values) != default and not any(s.takes(option) for s in shapes):
+            raise InputError(
+                f"--{option} applies to {', '.join(takers(option))} only, and the grid has none"
+            )
     out = []
     for server in shapes:
         ws = workers if server.takes(WORKERS) else (1,)
-        for w, sleep, c in product(ws, sleeps_s, concurrencies):
+        ts = threads if server.takes(THREADS) else (None,)
+        bs = blockings_s if server.takes(BLOCKING) else (None,)
+        for w, t, b, sleep, c in product(ws, ts, bs, sleeps_s, concurrencies):
             out.append(
                 Scenario(
                     server=server.name,
                     workers=w,
+                    threads=t,
+                    blocking_s=b,
                     sleep_s=sleep,
                     concurrency=c,
                     requests=requests,

@@ -15,7 +15,7 @@ from asim.calibration.file import Calibration
 from asim.grid import Prediction
 from asim.sim.abreport import PERCENTS
 from asim.sim.conn import near_backlog
-from asim.sim.spec import CPU_DOMINATED_SLEEP_S
+from asim.sim.spec import CPU_DOMINATED_SLEEP_S, Scenario
 from asim.validate.compare import MetricError, PointComparison
 from asim.validate.report import console_rows
 
@@ -34,6 +34,8 @@ CSV_FIELDS = (
     "time_per_request_all_ms",
     *(f"total_{k}_ms" for k in ("min", "mean", "sd", "median", "max")),
     *(f"p{p}_ms" for p in PERCENTS),
+    "threads",  # after the columns of the first shapes: positional readers keep working
+    "blocking_s",
 )
 
 
@@ -50,7 +52,7 @@ def to_csv(points: Sequence[Prediction]) -> str:
     writer.writeheader()
     for p in points:
         d = p.to_dict()
-        row = {k: d[k] for k in CSV_FIELDS[:12]}
+        row = {k: d[k] for k in CSV_FIELDS if k in d}
         for k, v in (d["total_ms"] or {}).items():
             row[f"total_{k}_ms"] = v
         for k, v in (d["percentiles_ms"] or {}).items():
@@ -82,7 +84,7 @@ def table(points: Sequence[Prediction], *, title: str) -> Table:
         le, ge = ("≤ ", "≥ ") if bound else ("", "")
         pct = [str(r.percentiles_ms[q]) if r else "-" for q in (50, 90, 100)]
         t.add_row(
-            s.server,
+            shape_cell(s),
             p.method,
             str(s.workers) if s.uses_workers else "-",
             f"{s.sleep_s:g}",
@@ -94,6 +96,13 @@ def table(points: Sequence[Prediction], *, title: str) -> Table:
             *pct,
         )
     return t
+
+
+def shape_cell(s: Scenario) -> str:
+    """The server column: the shape and the options it runs with, e.g. ``django-gthread t=4``."""
+    threads = f" t={s.threads}" if s.threads is not None else ""
+    blocking = f" B={s.blocking_s * 1e3:g} ms" if s.blocking_s is not None else ""
+    return f"{s.server}{threads}{blocking}"
 
 
 def finite_run_note(points: Sequence[Prediction]) -> str | None:

@@ -244,7 +244,7 @@ def test_a_server_whose_owner_is_killed_outright_goes_away(kind):
         (["nginx"], "unknown server"),
         (["aiohttp", "--sleep", "-1"], "sleep"),
         (["aiohttp", "--host", "0.0.0.0"], "loopback"),
-        (["aiohttp", "--workers", "2"], "django only"),
+        (["aiohttp", "--workers", "2"], "--workers"),
         (["django", "--workers", "0"], "workers"),
         (["django", "--port", "0"], "port"),
         (["aiohttp", "--sleep", "soon"], "--sleep"),

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asim.errors import InputError, ServerStartError
-from asim.sim.shapes import WORKERS, Shape, check_workers, shape
-from asim.sim.spec import MAX_SLEEP_S, MAX_WORKERS
+from asim.sim.shapes import WORKERS, Shape, check_options, check_workers, shape
+from asim.sim.spec import MAX_SLEEP_S, MAX_WORKERS, machine_cores
 
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 20
@@ -63,6 +63,8 @@ class ServerSpec:
     workers: int = 1
     host: str = "127.0.0.1"
     port: int | None = None
+    threads: int | None = None
+    blocking_s: float | None = None
 
     def __post_init__(self) -> None:
         shape(self.kind)  # an unknown name is an InputError
@@ -72,6 +74,11 @@ class ServerSpec:
         if not (isinstance(self.workers, int) and 1 <= self.workers <= MAX_WORKERS):
             raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
         check_workers(self.kind, self.workers)
+        threads, blocking_s = check_options(
+            self.kind, threads=self.threads, blocking_s=self.blocking_s, cores=machine_cores()
+        )
+        object.__setattr__(self, "threads", threads)  # the shape's default where None
+        object.__setattr__(self, "blocking_s", blocking_s)
         if not is_loopback(self.host):
             raise InputError(
                 f"host {self.host!r} is not a loopback address; asim serves and loads "
@@ -87,7 +94,9 @@ class ServerSpec:
     def label(self) -> str:
         """E.g. ``django w=2 S=0.1``."""
         w = f" w={self.workers}" if self.shape.takes(WORKERS) else ""
-        return f"{self.kind}{w} S={self.sleep_s:g}"
+        t = f" t={self.threads}" if self.threads is not None else ""
+        b = f" B={self.blocking_s:g}" if self.blocking_s is not None else ""
+        return f"{self.kind}{w}{t}{b} S={self.sleep_s:g}"
 
 
 def server_command(spec: ServerSpec, port: int) -> tuple[list[str], dict[str, str]]:
@@ -96,6 +105,8 @@ def server_command(spec: ServerSpec, port: int) -> tuple[list[str], dict[str, st
     values = {
         "sleep_s": repr(float(spec.sleep_s)),
         "workers": str(spec.workers),
+        "threads": str(spec.threads),
+        "blocking_s": repr(float(spec.blocking_s or 0.0)),
         "host": spec.host.strip("[]"),
         "port": str(port),
         "bind": _bind_address(spec.host, port),

@@ -31,10 +31,21 @@ class Costs:
     Worker (gunicorn sync + Django, one process each): ``worker_request_cpu_s`` accepts, parses
     and runs the view up to its sleep, ``worker_response_cpu_s`` writes the response and shuts
     the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept;
+    ``gthread_accept_cpu_s`` is what a gthread worker's main thread spends to accept a
+    connection, register it and hand it to its pool (the pool thread then spends the worker
+    costs above).
+
     ``worker_herd_cpu_s`` is what an idle worker spends when a connection wakes it from select()
     (return, try accept(); every idle worker is woken, one wins); ``worker_boot_s`` is how long
     the master needs to fork a replacement worker that has imported Django (after the arbiter
     killed one at its timeout); not calibrated.
+
+    Threads beside an event loop: ``pool_item_cpu_s`` is what a ThreadPoolExecutor thread
+    spends on one item (take it, set the future, call the loop back); ``asgi_framework_cpu_s``
+    is the CPU Django's ASGI handler under uvicorn adds on the loop to a request, beyond the
+    event-loop costs above; ``asgi_thread_cpu_s`` is one sync_to_async round trip's CPU in the
+    request's own thread (asgiref gives every request a ThreadSensitiveContext, so a thread of
+    its own, created on first use).
 
     ``wakeup_s`` is how long a thread blocked in poll/select/recv/epoll_wait takes to run
     again once its event arrives (scheduler wake-up; on a VM, also the idle vCPU's exit).
@@ -67,6 +78,10 @@ class Costs:
     worker_cold_cpu_s: float = 870e-6
     worker_herd_cpu_s: float = 39e-6
     worker_boot_s: float = 0.5
+    gthread_accept_cpu_s: float = 60e-6
+    pool_item_cpu_s: float = 40e-6
+    asgi_framework_cpu_s: float = 600e-6
+    asgi_thread_cpu_s: float = 150e-6
     cold_tau_s: float = 0.0066
     switch_loss: float = 0.08
     wakeup_s: float = 30e-6
@@ -157,3 +172,6 @@ WORKER_COSTS: tuple[str, ...] = tuple(
     f.name for f in fields(Costs) if f.name.startswith("worker_")
 ) + ("time_sleep_overshoot_s",)
 MACHINE_COSTS: tuple[str, ...] = ("cold_tau_s", "switch_loss", "wakeup_s")
+POOL_COSTS: tuple[str, ...] = ("pool_item_cpu_s",)
+ASGI_COSTS: tuple[str, ...] = ("asgi_framework_cpu_s", "asgi_thread_cpu_s")
+GTHREAD_COSTS: tuple[str, ...] = ("gthread_accept_cpu_s",)

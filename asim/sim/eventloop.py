@@ -24,6 +24,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import simpy
 
@@ -31,8 +32,34 @@ from asim.sim.conn import AcceptQueue, Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 from asim.sim.server import Client, ServerStats
+from asim.sim.threads import Gil, ThreadPool
 
 AIOHTTP_BACKLOG = 128
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopApp:
+    """What the handler does besides its CPU, for the shapes built on one event loop.
+
+    ``blocking_s``: time.sleep on the loop thread before the await (a small blocking slice);
+    ``sleep_in_pool``: the sleep runs in the loop's thread pool (run_in_executor, or a sync view
+    under sync_to_async) instead of as a timer, each item costing its thread ``item_cpu_s``;
+    ``framework_cpu_s``: the framework's own CPU on
+    the loop in the handler step (Django's ASGI path under uvicorn); ``hops_before`` and
+    ``hops_after``: round trips through the pool before the view and after the response (Django
+    sends request_started, and closes the response and sends request_finished, through
+    sync_to_async).
+    """
+
+    blocking_s: float = 0.0
+    sleep_in_pool: bool = False
+    framework_cpu_s: float = 0.0
+    item_cpu_s: float = 0.0
+    hops_before: int = 0
+    hops_after: int = 0
+
+
+PLAIN = LoopApp()
 
 # Share of the per-request parse/dispatch CPU spent in each of the three steps before the sleep.
 _PARSE_SHARE, _DISPATCH_SHARE, _HANDLER_SHARE = 0.5, 0.25, 0.25
@@ -51,6 +78,11 @@ class EventLoopServer:
         sleep_s: Callable[[], float],
         blocking: bool,
         backlog: int = AIOHTTP_BACKLOG,
+        app: LoopApp = PLAIN,
+        pool: ThreadPool | None = None,
+        gil: Gil | None = None,
+        accept_queue: AcceptQueue | None = None,
+        index: int = 0,
     ) -> None:
         self.env = env
         self.cpu = cpu
@@ -60,7 +92,14 @@ class EventLoopServer:
         self.thread = Thread("event loop", cold_s=costs.loop_cold_cpu_s, tau_s=costs.cold_tau_s)
         self.backlog = backlog
         self.client = client
-        self.accept_queue = AcceptQueue(backlog + 1)  # Linux holds backlog + 1 connections
+        # Linux holds backlog + 1 connections; a group of loops shares one listening socket.
+        self.accept_queue = AcceptQueue(backlog + 1) if accept_queue is None else accept_queue
+        self._grouped = accept_queue is not None
+        self.app = app
+        self.pool = pool
+        self.index = index
+        # With threads beside the loop, every burst of the process takes the GIL first.
+        self._run = cpu.run if gil is None else gil.run
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
         self._timers: list[tuple[float, int, Callable, object]] = []
@@ -91,6 +130,8 @@ class EventLoopServer:
         """Move every absolute time the loop holds ``dt`` seconds later."""
         self._timers = [(when + dt, seq, fn, arg) for when, seq, fn, arg in self._timers]
         self.thread.shift(dt)
+        if self.pool is not None:
+            self.pool.shift(dt)
 
     shift_safe = True  # nothing in the loop depends on absolute time
 
@@ -150,7 +191,7 @@ class EventLoopServer:
             self._ready.append((fn, arg))
         self._todo = len(self._ready)
         self._handler_steps = 0
-        self.cpu.run(self.thread, self.costs.loop_iteration_cpu_s, self._run_next)
+        self._run(self.thread, self.costs.loop_iteration_cpu_s, self._run_next)
 
     def _run_next(self) -> None:
         if self._todo == 0:
@@ -165,9 +206,9 @@ class EventLoopServer:
     def _step(self, cpu_s: float, then: Callable | None = None, arg: object = None) -> None:
         """Finish the current callback after ``cpu_s`` of CPU (plus the per-callback cost)."""
         if then is None:
-            self.cpu.run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._run_next)
+            self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._run_next)
         else:
-            self.cpu.run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._then, then, arg)
+            self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._then, then, arg)
 
     def _then(self, then: Callable, arg: object) -> None:
         then(arg)
@@ -179,6 +220,8 @@ class EventLoopServer:
         while self.accept_queue and taken < self.backlog:
             conn = self.accept_queue.popleft()
             conn.accepted = self.env.now
+            if self._grouped:
+                conn.worker = self  # later events of the connection come to this loop
             self._call_soon(self._made, conn)
             taken += 1
         self._step(taken * self.costs.loop_accept_cpu_s)
@@ -216,11 +259,60 @@ class EventLoopServer:
     def _handler(self, conn: Conn) -> None:
         conn.handler_start = self.env.now
         cpu_s = _HANDLER_SHARE * self.costs.loop_request_cpu_s
+        app = self.app
         if self.blocking:
             self._handler_steps += 1
-            self.cpu.run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._block, conn)
-        else:
+            self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._block, conn)
+        elif app is PLAIN:
             self._step(cpu_s, self._start_timer, conn)
+        elif app.blocking_s > 0:
+            self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s + app.framework_cpu_s,
+                      self._block_slice, conn)
+        elif app.hops_before:
+            self._step(cpu_s + app.framework_cpu_s, self._hop, (conn, app.hops_before, self._view))
+        else:
+            self._step(cpu_s + app.framework_cpu_s, self._view, conn)
+
+    def _block_slice(self, conn: Conn) -> None:
+        # time.sleep(B) holds the loop thread, then the handler goes on to its await.
+        call_later(self.env, self.costs.time_sleep_s(self.app.blocking_s), self._after_slice, conn)
+
+    def _after_slice(self, conn: Conn) -> None:
+        self._view(conn)
+        self._run_next()
+
+    def _view(self, conn: Conn) -> None:
+        if self.app.sleep_in_pool:
+            item_s = self.app.item_cpu_s
+            self.pool.submit(item_s / 2, self.costs.time_sleep_s(self.sleep_s()), item_s / 2,
+                             self._threadsafe, self._set_state, conn)
+        else:
+            self._start_timer(conn)
+
+    def _hop(self, args: tuple[Conn, int, Callable]) -> None:
+        item_s = self.app.item_cpu_s
+        self.pool.submit(item_s / 2, 0.0, item_s / 2, self._threadsafe, self._hop_back, args)
+
+    def _hop_back(self, args: tuple[Conn, int, Callable]) -> None:
+        self._step(0.0, self._after_hop, args)
+
+    def _after_hop(self, args: tuple[Conn, int, Callable]) -> None:
+        conn, left, then = args
+        if left > 1:
+            self._hop((conn, left - 1, then))
+        else:
+            then(conn)
+
+    def _threadsafe(self, fn: Callable, arg: object) -> None:
+        """loop.call_soon_threadsafe from a pool thread: the callback joins the ready queue and
+        the self-pipe wakes a loop asleep in select()."""
+        self._ready.append((fn, arg))
+        self._poke()
+
+    def _set_state(self, conn: Conn) -> None:
+        # The executor's future is done: its asyncio future is set, the handler task wakes.
+        self._call_soon(self._resume, conn)
+        self._step(0.0)
 
     def _start_timer(self, conn: Conn) -> None:
         delay = self.sleep_s()
@@ -234,7 +326,7 @@ class EventLoopServer:
         call_later(self.env, self.costs.time_sleep_s(self.sleep_s()), self._respond, conn)
 
     def _respond(self, conn: Conn) -> None:
-        self.cpu.run(self.thread, self.costs.loop_response_cpu_s, self._responded, conn)
+        self._run(self.thread, self.costs.loop_response_cpu_s, self._responded, conn)
 
     def _responded(self, conn: Conn) -> None:
         self._write_response(conn)
@@ -248,6 +340,8 @@ class EventLoopServer:
         conn.server_keepalive = self.client.keepalive
         self.client.response_data(conn)
         self._call_soon(self._after_handler, conn)
+        if self.app.hops_after:
+            self._hop((conn, self.app.hops_after, _finished))
 
     def _after_handler(self, conn: Conn) -> None:
         if conn.server_keepalive:
@@ -270,3 +364,48 @@ class EventLoopServer:
     def _fin(self, conn: Conn) -> None:
         conn.fin_sent = self.env.now
         self.client.response_eof(conn)
+
+
+def _finished(conn: Conn) -> None:
+    """The last hop after a response: nothing is left for the loop to do."""
+
+
+class LoopGroup:
+    """W event-loop processes behind one listening socket (uvicorn ``--workers W``).
+
+    A connection makes the listener readable in every loop, so each loop asleep in select()
+    wakes; the first to run its accept callback takes every queued connection (up to its
+    backlog), the others find none. A connection stays with the loop that accepted it.
+    """
+
+    def __init__(self, loops: list[EventLoopServer]) -> None:
+        self.loops = loops
+        self.accept_queue = loops[0].accept_queue
+
+    def syn(self, conn: Conn) -> bool:
+        if not self.accept_queue.offer(conn):
+            return False
+        for loop in self.loops:
+            loop._poke()
+        return True
+
+    def request_data(self, conn: Conn) -> None:
+        if conn.worker is None:
+            conn.has_data = True  # not accepted yet: the accepting loop finds the data there
+        else:
+            conn.worker.request_data(conn)
+
+    def client_closed(self, conn: Conn) -> None:
+        """Nothing: each loop has closed its connections already (no keep-alive)."""
+
+    shift_safe = True
+
+    def shift(self, dt: float) -> None:
+        for loop in self.loops:
+            loop.shift(dt)
+
+    def stats(self) -> ServerStats:
+        return ServerStats(
+            batches=tuple(b for loop in self.loops for b in loop.batches),
+            iterations=sum(loop.iterations for loop in self.loops),
+        )

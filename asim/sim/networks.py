@@ -92,3 +92,59 @@ def worker_hold_s(scenario: Scenario, costs: Costs) -> float:
 def _worker_cold_s(scenario: Scenario, costs: Costs) -> float:
     # A worker wakes from every sleep of its view with cold caches, whatever the load.
     return costs.worker_cold_cpu_s if scenario.sleep_s > 0 else 0.0
+
+
+def executor_network(scenario: Scenario, costs: Costs) -> Network:
+    """aiohttp with run_in_executor: the loop's CPU (plus the hand-off's two callbacks) and
+    ab's queue; the pool is T servers each held for the sleep and the item's CPU. The GIL is
+    left out: the pool's Python is small beside the loop's."""
+    ab = Station.queue("ab", costs.ab_cpu_s)
+    loop = Station.queue("loop", costs.loop_cpu_s + 2 * costs.loop_callback_cpu_s)
+    hold_s = costs.time_sleep_s(scenario.sleep_s) + costs.pool_item_cpu_s + costs.wakeup_s
+    pool = Station.multi_server("pool", hold_s, scenario.threads)
+    wait = Station.delay("wait", costs.loop_light_load_extra_s + costs.ab_cold_cpu_s)
+    return Network(stations=(loop, pool, ab, wait))
+
+
+def mixed_loop_network(scenario: Scenario, costs: Costs) -> Network:
+    """aiohttp with a blocking slice: the loop is held for B and its CPU, the await is a
+    pure wait."""
+    ab = Station.queue("ab", costs.ab_cpu_s)
+    loop = Station.queue("loop", costs.time_sleep_s(scenario.blocking_s) + costs.loop_cpu_s)
+    wait = Station.delay(
+        "wait",
+        _sleep_with_overshoot_s(scenario.sleep_s, costs.asyncio_sleep_overshoot_s)
+        + costs.loop_light_load_extra_s
+        + costs.ab_cold_cpu_s,
+    )
+    return Network(stations=(loop, ab, wait))
+
+
+def asgi_network(scenario: Scenario, costs: Costs) -> Network:
+    """Django under uvicorn: W loops, each one server of the loop's CPU and Django's ASGI path
+    (its threads' Python shares the process's GIL, so it is counted on the loop), the sleep a
+    pure wait (an async view's timer, or a sync view's own thread: no bound on either)."""
+    hops = 4 if scenario.server.endswith("-sync") else 3
+    loop_s = costs.loop_cpu_s + costs.asgi_framework_cpu_s + hops * (
+        costs.asgi_thread_cpu_s + costs.loop_callback_cpu_s
+    )
+    overshoot_s = (
+        costs.time_sleep_overshoot_s if hops == 4 else costs.asyncio_sleep_overshoot_s
+    )
+    loops = Station.multi_server("loops", loop_s, scenario.workers)
+    ab = Station.queue("ab", costs.ab_cpu_s)
+    wait = Station.delay(
+        "wait",
+        _sleep_with_overshoot_s(scenario.sleep_s, overshoot_s) + hops * costs.wakeup_s
+        + costs.loop_light_load_extra_s + costs.ab_cold_cpu_s,
+    )
+    return Network(stations=(loops, ab, wait))
+
+
+def gthread_network(scenario: Scenario, costs: Costs) -> Network:
+    """gunicorn gthread: W × T threads, each held for a whole request like a sync worker, with
+    the main thread's accept added to the CPU (the GIL of each process is left out)."""
+    ab = Station.queue("ab", costs.ab_cpu_s)
+    hold_s = worker_hold_s(scenario, costs) + costs.gthread_accept_cpu_s + costs.wakeup_s
+    threads = Station.multi_server("threads", hold_s, scenario.workers * scenario.threads)
+    return Network(stations=(threads, ab, Station.delay("ab cold", costs.ab_cold_cpu_s)))

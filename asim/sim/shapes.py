@@ -18,19 +18,45 @@ from typing import TYPE_CHECKING
 import simpy
 
 from asim.errors import InputError
-from asim.sim.costs import AB_COSTS, LOOP_COSTS, MACHINE_COSTS, WORKER_COSTS, Costs
-from asim.sim.eventloop import EventLoopServer
+from asim.sim.conn import AcceptQueue
+from asim.sim.costs import (
+    AB_COSTS,
+    ASGI_COSTS,
+    GTHREAD_COSTS,
+    LOOP_COSTS,
+    MACHINE_COSTS,
+    POOL_COSTS,
+    WORKER_COSTS,
+    Costs,
+)
+from asim.sim.eventloop import EventLoopServer, LoopApp, LoopGroup
+from asim.sim.gthread import GthreadServer
 from asim.sim.machine import Cpu
 from asim.sim.mva import Network
-from asim.sim.networks import blocking_loop_network, event_loop_network, worker_pool_network
+from asim.sim.networks import (
+    asgi_network,
+    blocking_loop_network,
+    event_loop_network,
+    executor_network,
+    gthread_network,
+    mixed_loop_network,
+    worker_pool_network,
+)
 from asim.sim.server import Client, ServerModel
+from asim.sim.threads import Gil, ThreadPool
 from asim.sim.workerpool import WorkerPoolServer
 
 if TYPE_CHECKING:
     from asim.sim.spec import Scenario
 
 WORKERS = "workers"  # the shape runs W worker processes (`--workers`)
-OPTIONS: tuple[str, ...] = (WORKERS,)
+THREADS = "threads"  # a pool of T threads per process (`--threads`)
+BLOCKING = "blocking"  # the handler blocks its loop for B seconds first (`--blocking`)
+OPTIONS: tuple[str, ...] = (WORKERS, THREADS, BLOCKING)
+MAX_THREADS = 1024
+MAX_BLOCKING_S = 25.0  # a blocking slice stays under ab's 30 s poll timeout
+UVICORN_BACKLOG = 2048  # uvicorn's --backlog default
+PER_REQUEST_THREADS = 1 << 20  # asgiref gives every request a thread of its own: no bound
 
 ModelFactory = Callable[
     [simpy.Environment, Cpu, Costs, "Scenario", Callable[[], float], Client], ServerModel
@@ -65,6 +91,8 @@ class Shape:
     command: ServerCommand
     default_port: int
     costs: tuple[str, ...]
+    default_threads: Callable[[int], int] | None = None  # of the machine's cores
+    default_blocking_s: float | None = None
 
     def series_label(self, workers: int = 1) -> str:
         """The label of one line in a figure, e.g. ``Django, 2 workers``."""
@@ -82,6 +110,51 @@ def _event_loop(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
 
 def _blocking_loop(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
     return EventLoopServer(env, cpu, costs, client=client, sleep_s=sleep_s, blocking=True)
+
+
+def _executor(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
+    gil = Gil(env, cpu, handoff_s=costs.wakeup_s)
+    pool = ThreadPool(env, gil, costs, threads=scenario.threads, name="executor")
+    app = LoopApp(sleep_in_pool=True, item_cpu_s=costs.pool_item_cpu_s)
+    return EventLoopServer(env, cpu, costs, client=client, sleep_s=sleep_s, blocking=False,
+                           app=app, pool=pool, gil=gil)
+
+
+def _mixed(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
+    return EventLoopServer(env, cpu, costs, client=client, sleep_s=sleep_s, blocking=False,
+                           app=LoopApp(blocking_s=scenario.blocking_s))
+
+
+def _gthread(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
+    return GthreadServer(env, cpu, costs, client=client, workers=scenario.workers,
+                         threads=scenario.threads, sleep_s=sleep_s)
+
+
+def _asgi_loops(env, cpu, costs, scenario, sleep_s, client, *, sync_view: bool) -> ServerModel:
+    # Django under uvicorn: request_started before the view, response.close and
+    # request_finished after the response, each a sync_to_async round trip through the
+    # request's own thread; a sync view is one more, holding that thread for its sleep.
+    app = LoopApp(sleep_in_pool=sync_view, framework_cpu_s=costs.asgi_framework_cpu_s,
+                  item_cpu_s=costs.asgi_thread_cpu_s, hops_before=1, hops_after=2)
+    queue = AcceptQueue(UVICORN_BACKLOG + 1) if scenario.workers > 1 else None
+    loops = []
+    for index in range(scenario.workers):
+        gil = Gil(env, cpu, handoff_s=costs.wakeup_s)
+        pool = ThreadPool(env, gil, costs, threads=PER_REQUEST_THREADS, name=f"asgi-{index}")
+        loops.append(EventLoopServer(
+            env, cpu, costs, client=client, sleep_s=sleep_s, blocking=False,
+            backlog=UVICORN_BACKLOG, app=app, pool=pool, gil=gil, accept_queue=queue,
+            index=index,
+        ))
+    return loops[0] if len(loops) == 1 else LoopGroup(loops)
+
+
+def _asgi(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
+    return _asgi_loops(env, cpu, costs, scenario, sleep_s, client, sync_view=False)
+
+
+def _asgi_sync(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
+    return _asgi_loops(env, cpu, costs, scenario, sleep_s, client, sync_view=True)
 
 
 def _worker_pool(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
@@ -135,6 +208,80 @@ _SHAPES = (
     ),
 )
 
+_DJANGO_ENV = (("ASIM_SLEEP_S", "{sleep_s}"),)
+_UVICORN_ARGV = ("-m", "uvicorn", "--host", "{host}", "--port", "{port}", "--workers",
+                 "{workers}", "--loop", "asyncio", "--http", "h11", "--no-access-log",
+                 "--log-level", "warning")
+
+_SHAPES += (
+    Shape(
+        name="aiohttp-executor",
+        label="aiohttp, sleep in an executor",
+        summary="aiohttp, handler awaits run_in_executor(time.sleep) (a pool of --threads)",
+        options=frozenset({THREADS}),
+        model=_executor,
+        network=executor_network,
+        command=ServerCommand(argv=(*_AIO_ARGV, "--executor", "--threads", "{threads}")),
+        default_port=8088,
+        costs=AB_COSTS + LOOP_COSTS + POOL_COSTS + MACHINE_COSTS,
+        default_threads=lambda cores: min(32, cores + 4),  # ThreadPoolExecutor's default
+    ),
+    Shape(
+        name="aiohttp-mixed",
+        label="aiohttp, blocking slice",
+        summary="aiohttp, handler calls time.sleep(--blocking) then awaits asyncio.sleep",
+        options=frozenset({BLOCKING}),
+        model=_mixed,
+        network=mixed_loop_network,
+        command=ServerCommand(argv=(*_AIO_ARGV, "--blocking-s", "{blocking_s}")),
+        default_port=8088,
+        costs=AB_COSTS + LOOP_COSTS + MACHINE_COSTS,
+        default_blocking_s=0.001,
+    ),
+    Shape(
+        name="django-gthread",
+        label="Django gthread",
+        summary="Django under gunicorn gthread workers (--workers x --threads), time.sleep",
+        options=frozenset({WORKERS, THREADS}),
+        model=_gthread,
+        network=gthread_network,
+        command=ServerCommand(
+            argv=("-m", "gunicorn", "-c", "python:asim.servers.gunicorn_conf",
+                  "--worker-class", "gthread", "--workers", "{workers}", "--threads",
+                  "{threads}", "--bind", "{bind}", "asim.servers.djlab.wsgi"),
+            env=_DJANGO_ENV,
+            ready_lines=True,
+        ),
+        default_port=8089,
+        costs=AB_COSTS + WORKER_COSTS + GTHREAD_COSTS + MACHINE_COSTS,
+        default_threads=lambda cores: 4,
+    ),
+    Shape(
+        name="django-asgi",
+        label="Django ASGI, async view",
+        summary="Django's asgi.py under uvicorn, async view awaits asyncio.sleep",
+        options=frozenset({WORKERS}),
+        model=_asgi,
+        network=asgi_network,
+        command=ServerCommand(argv=(*_UVICORN_ARGV, "asim.servers.djlab.asgi:application"),
+                              env=(*_DJANGO_ENV, ("ASIM_VIEW", "async"))),
+        default_port=8089,
+        costs=AB_COSTS + LOOP_COSTS + ASGI_COSTS + MACHINE_COSTS,
+    ),
+    Shape(
+        name="django-asgi-sync",
+        label="Django ASGI, sync view",
+        summary="Django's asgi.py under uvicorn, the sync view's time.sleep via sync_to_async",
+        options=frozenset({WORKERS}),
+        model=_asgi_sync,
+        network=asgi_network,
+        command=ServerCommand(argv=(*_UVICORN_ARGV, "asim.servers.djlab.asgi:application"),
+                              env=(*_DJANGO_ENV, ("ASIM_VIEW", "sync"))),
+        default_port=8089,
+        costs=AB_COSTS + LOOP_COSTS + ASGI_COSTS + MACHINE_COSTS,
+    ),
+)
+
 SHAPES: Mapping[str, Shape] = MappingProxyType({s.name: s for s in _SHAPES})
 NAMES: tuple[str, ...] = tuple(SHAPES)
 
@@ -159,6 +306,32 @@ def check_workers(name: str, workers: int) -> None:
             f"workers (--workers) apply to {', '.join(takers(WORKERS))} only "
             f"(got {workers} for {name})"
         )
+
+
+def check_options(
+    name: str, *, threads: int | None, blocking_s: float | None, cores: int
+) -> tuple[int | None, float | None]:
+    """Check ``threads`` and ``blocking_s`` for shape ``name`` and fill in its defaults: the
+    values a scenario runs with (None where the shape has no such option)."""
+    s = shape(name)
+    if s.takes(THREADS):
+        if threads is None:
+            threads = s.default_threads(cores)
+        elif not (isinstance(threads, int) and 1 <= threads <= MAX_THREADS):
+            raise InputError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
+    elif threads is not None:
+        raise InputError(f"threads (--threads) apply to {', '.join(takers(THREADS))} only "
+                         f"(got {threads} for {name})")
+    if s.takes(BLOCKING):
+        if blocking_s is None:
+            blocking_s = s.default_blocking_s
+        elif not 0 <= blocking_s <= MAX_BLOCKING_S:
+            raise InputError(f"blocking must be between 0 and {MAX_BLOCKING_S:g} s, "
+                             f"got {blocking_s:g}")
+    elif blocking_s is not None:
+        raise InputError(f"blocking (--blocking) applies to {', '.join(takers(BLOCKING))} "
+                         f"only (got {blocking_s:g} for {name})")
+    return threads, blocking_s
 
 
 def choices_help() -> str:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from asim.errors import InputError
-from asim.sim.shapes import WORKERS, Shape, check_workers, shape
+from asim.sim.shapes import WORKERS, Shape, check_options, check_workers, shape
 
 MAX_CONCURRENCY = 20000  # ab's MAX_CONCURRENCY
 # Sleeps up to this are CPU-dominated: the server's and ab's CPU on K cores decide the numbers,
@@ -30,6 +30,9 @@ def machine_cores() -> int:
 class Scenario:
     """One ab run against one server: ``ab -n requests -c concurrency [-k]``.
 
+    ``threads`` (a thread pool's size) and ``blocking_s`` (a blocking slice of the handler) apply
+    to the shapes that take them; None takes the shape's default (`asim.sim.shapes`).
+
     ``workers`` counts gunicorn sync workers and is ignored by the event-loop servers;
     ``sleep_s`` is the handler's IO wait; ``cores`` the CPU cores shared by server and ab;
     ``ab_timeout_s`` is ab's ``-s`` and ``worker_timeout_s`` gunicorn's ``--timeout``.
@@ -44,6 +47,8 @@ class Scenario:
     cores: int = 2
     ab_timeout_s: float = 30.0
     worker_timeout_s: float = 30.0
+    threads: int | None = None
+    blocking_s: float | None = None
 
     def __post_init__(self) -> None:
         shape(self.server)  # an unknown name is an InputError
@@ -66,6 +71,12 @@ class Scenario:
         check_workers(self.server, self.workers)
         if not 1 <= self.cores <= 1024:
             raise InputError(f"cores must be between 1 and 1024, got {self.cores}")
+        # None takes the shape's default; a shape without the option keeps None.
+        threads, blocking_s = check_options(
+            self.server, threads=self.threads, blocking_s=self.blocking_s, cores=self.cores
+        )
+        object.__setattr__(self, "threads", threads)
+        object.__setattr__(self, "blocking_s", blocking_s)
         for name in ("ab_timeout_s", "worker_timeout_s"):
             value = getattr(self, name)
             if not (value > 0 and value < float("inf")):
@@ -82,5 +93,8 @@ class Scenario:
     def label(self) -> str:
         """A short human name, e.g. ``django w=2 S=0.1 c=10 n=100``."""
         w = f" w={self.workers}" if self.uses_workers else ""
+        t = f" t={self.threads}" if self.threads is not None else ""
+        b = f" B={self.blocking_s:g}" if self.blocking_s is not None else ""
         k = " -k" if self.keepalive else ""
-        return f"{self.server}{w} S={self.sleep_s:g} c={self.concurrency} n={self.requests}{k}"
+        return (f"{self.server}{w}{t}{b} S={self.sleep_s:g} c={self.concurrency} "
+                f"n={self.requests}{k}")
