@@ -1,0 +1,113 @@
+"""The shapes beyond the lab in the model: what each serialises and what it overlaps, with
+costs at zero or one CPU figure set, so the expected numbers follow from the shape alone."""
+
+from __future__ import annotations
+
+import pytest
+import simpy
+
+from asim.sim.costs import Costs
+from asim.sim.machine import Cpu, Thread
+from asim.sim.model import simulate
+from asim.sim.spec import Scenario
+from asim.sim.threads import Gil
+
+ZERO = Costs(**{f: 0.0 for f in Costs.__dataclass_fields__ if f != "source"})
+S = 0.1
+
+
+def rps(costs: Costs = ZERO, **scenario) -> float:
+    return simulate(Scenario(**scenario), costs=costs).report.requests_per_second
+
+
+def test_the_gil_runs_one_thread_of_a_process_at_a_time_on_many_cores():
+    # Two threads of one process with 1 ms of Python each on two cores: one after the other;
+    # threads of two processes: side by side.
+    env = simpy.Environment()
+    cpu = Cpu(env, 2)
+    gil = Gil(env, cpu, handoff_s=0.0)
+    done: list[float] = []
+    for i in range(2):
+        gil.run(Thread(f"t{i}"), 1e-3, lambda: done.append(env.now))
+    env.run()
+    assert done == pytest.approx([1e-3, 2e-3])
+    env = simpy.Environment()
+    cpu = Cpu(env, 2)
+    done = []
+    for i in range(2):
+        Gil(env, cpu, handoff_s=0.0).run(Thread(f"t{i}"), 1e-3, lambda: done.append(env.now))
+    env.run()
+    assert done == pytest.approx([1e-3, 1e-3])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_an_executor_serves_threads_sleeps_at_a_time(threads):
+    # Each request holds a pool thread for S: C = 8 clients get T / S requests per second.
+    got = rps(server="aiohttp-executor", threads=threads, sleep_s=S, concurrency=8,
+              requests=8 * 20)
+    assert got == pytest.approx(threads / S, rel=0.05)
+
+
+def test_the_default_executor_has_min_32_cores_plus_4_threads():
+    assert Scenario(server="aiohttp-executor", cores=2).threads == 6
+    assert Scenario(server="aiohttp-executor", cores=64).threads == 32
+
+
+@pytest.mark.parametrize("blocking_s", [0.005, 0.02])
+def test_a_blocking_slice_serialises_on_the_loop_while_the_await_overlaps(blocking_s):
+    # Many clients: the loop is held B per request, so the rate tends to 1 / B; the awaited
+    # sleep overlaps and does not count.
+    got = rps(server="aiohttp-mixed", blocking_s=blocking_s, sleep_s=S, concurrency=100,
+              requests=4000)
+    assert got == pytest.approx(1 / blocking_s, rel=0.05)
+    # One client: B and S add up.
+    one = rps(server="aiohttp-mixed", blocking_s=blocking_s, sleep_s=S, concurrency=1,
+              requests=20)
+    assert one == pytest.approx(1 / (S + blocking_s), rel=0.02)
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_gthread_overlaps_threads_sleeps(threads):
+    got = rps(server="django-gthread", threads=threads, sleep_s=S, concurrency=20,
+              requests=20 * 10)
+    assert got == pytest.approx(threads / S, rel=0.05)
+
+
+def test_gthread_workers_race_for_connections_and_keep_what_they_accept():
+    # Every worker's main thread accepts whatever it can and queues it in its own pool, so two
+    # workers of three threads serve more than one worker would and at most twice as much:
+    # connections are not spread by free threads.
+    one = rps(server="django-gthread", workers=1, threads=3, sleep_s=S, concurrency=20,
+              requests=400)
+    two = rps(server="django-gthread", workers=2, threads=3, sleep_s=S, concurrency=20,
+              requests=400)
+    assert one == pytest.approx(3 / S, rel=0.05)
+    assert one < two <= 2 * one * 1.01
+
+
+@pytest.mark.parametrize("server", ["django-asgi", "django-asgi-sync"])
+def test_django_under_uvicorn_overlaps_every_sleep_until_its_cpu_saturates(server):
+    # Every request has a thread of its own (sync view) or a timer (async view): nothing bounds
+    # the overlap but the loop's CPU, one core's worth per uvicorn worker.
+    assert rps(server=server, sleep_s=S, concurrency=40, requests=4000) == pytest.approx(
+        40 / S, rel=0.05
+    )
+    cpu = Costs(**{**ZERO.to_dict(), "asgi_framework_cpu_s": 2e-3})
+    one = rps(cpu, server=server, sleep_s=S, concurrency=200, requests=4000)
+    two = rps(cpu, server=server, workers=2, sleep_s=S, concurrency=200, requests=4000)
+    assert one == pytest.approx(1 / 2e-3, rel=0.05)  # one loop: 2 ms of CPU a request
+    # Two loops on two cores: each accepts every connection queued when it wakes, so they
+    # share the load unevenly, more than one loop's worth and at most two.
+    assert 1.5 * one < two <= 2 * one * 1.01
+
+
+def test_the_gil_bounds_a_process_whose_threads_need_cpu():
+    # gthread with 4 threads per worker and 1 ms of view CPU: one worker is held to 1000 RPS
+    # by its GIL whatever the threads; two workers on two cores double it.
+    cpu = Costs(**{**ZERO.to_dict(), "worker_request_cpu_s": 1e-3})
+    one = rps(cpu, server="django-gthread", workers=1, threads=4, sleep_s=0.0, concurrency=8,
+              requests=2000)
+    two = rps(cpu, server="django-gthread", workers=2, threads=4, sleep_s=0.0, concurrency=8,
+              requests=2000)
+    assert one == pytest.approx(1000, rel=0.05)
+    assert two == pytest.approx(2000, rel=0.05)
