@@ -12,6 +12,7 @@ import typer
 
 from asim.errors import AsimError, InputError
 from asim.sim.shapes import BLOCKING, NAMES, THREADS, WORKERS, choices_help, shape, takers
+from asim.validate.tasks import BUILTIN_TASKS
 
 app = typer.Typer(
     name="asim",
@@ -135,7 +136,7 @@ def calibrate(
 @app.command()
 def validate(
     task: str = typer.Argument(
-        None, help="task7, task8, task9, all, holdout, or a .toml scenario file.",
+        None, help=f"{', '.join(BUILTIN_TASKS)}, or a .toml scenario file.",
         show_default=False,
     ),
     repeat: int = typer.Option(

@@ -17,7 +17,7 @@ def asim(*args: str) -> subprocess.CompletedProcess:
     ("args", "needle"),
     [
         ((), "give a task"),
-        (("task10",), "unknown task 'task10'"),
+        (("task99",), "unknown task 'task99'"),
         (("task7", "--repeat", "0"), "repeat must be between 1"),
         (("--resume", "."), "not an asim results folder"),
         (("missing.toml",), "no such scenario file"),

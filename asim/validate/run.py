@@ -27,7 +27,7 @@ from asim.sim.spec import machine_cores
 from asim.validate.compare import MetricError, PointComparison, compare, error_summary
 from asim.validate.store import Record, ResultsDir
 from asim.validate.study import Plan, StudyPoint
-from asim.validate.tasks import resolve_plan
+from asim.validate.tasks import BUILTIN_TASKS, resolve_plan
 
 if TYPE_CHECKING:
     from asim.sim.model import SimRun
@@ -204,7 +204,8 @@ def _measure_group(
     from asim.lab.procs import ServerSpec, running_server
 
     first = items[0][0]
-    spec = ServerSpec(kind=first.server, sleep_s=first.sleep_s, workers=first.workers)
+    spec = ServerSpec(kind=first.server, sleep_s=first.sleep_s, workers=first.workers,
+                      threads=first.threads, blocking_s=first.blocking_s)
     listener.server_starting(first)
     measured = failed = in_a_row = 0
     with running_server(spec, log_dir=store.root / LOG_DIR) as server:
@@ -335,7 +336,7 @@ def plan_and_folder(
         return resolve_plan(task, repeats=repeats), Path(resume_dir)
     if task is None:
         raise InputError(
-            "give a task (task7, task8, task9, all) or a .toml scenario file, or --resume DIR"
+            f"give a task ({', '.join(BUILTIN_TASKS)}) or a .toml scenario file, or --resume DIR"
         )
     return resolve_plan(task, repeats=repeats), Path(out) if out is not None else default_out_dir()
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from asim.errors import InputError
-from asim.sim.shapes import WORKERS, check_workers, shape
+from asim.sim.shapes import WORKERS, check_options, check_workers, shape
 from asim.sim.spec import Scenario
 
 X_CONCURRENCY = "concurrency"
@@ -30,23 +30,42 @@ def format_sleep(sleep_s: float) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Series:
-    """One server configuration drawn as one line: the server kind and, for Django, its workers."""
+    """One server configuration drawn as one line: the shape and its options (workers, a
+    pool's threads, a blocking slice; None takes the shape's default)."""
 
     server: str
     workers: int = 1
+    threads: int | None = None
+    blocking_s: float | None = None
 
     def __post_init__(self) -> None:
         check_workers(self.server, self.workers)
+        check_options(self.server, threads=self.threads, blocking_s=self.blocking_s, cores=1)
 
     @property
     def label(self) -> str:
-        return shape(self.server).series_label(self.workers)
+        text = shape(self.server).series_label(self.workers)
+        if self.threads is not None:
+            text += f", {self.threads} threads"
+        if self.blocking_s is not None:
+            text += f", {self.blocking_s * 1e3:g} ms"
+        return text
 
     @property
     def key(self) -> str:
-        if not shape(self.server).takes(WORKERS):
-            return self.server
-        return f"{self.server}-w{self.workers}"
+        key = self.server
+        if shape(self.server).takes(WORKERS):
+            key += f"-w{self.workers}"
+        if self.threads is not None:
+            key += f"-t{self.threads}"
+        if self.blocking_s is not None:
+            key += f"-b{format_sleep(self.blocking_s)}"
+        return key
+
+    def options(self) -> dict[str, object]:
+        """The options a file records for this series (only those that were given)."""
+        given = {"threads": self.threads, "blocking_s": self.blocking_s}
+        return {name: value for name, value in given.items() if value is not None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,14 +78,17 @@ class StudyPoint:
     workers: int = 1
     requests: int = 100
     keepalive: bool = False
+    threads: int | None = None
+    blocking_s: float | None = None
 
     def __post_init__(self) -> None:
-        Series(server=self.server, workers=self.workers)
+        self.series  # noqa: B018 - the series' own checks
         self.scenario()  # the model's own validation of the ab command
 
     @property
     def series(self) -> Series:
-        return Series(server=self.server, workers=self.workers)
+        return Series(server=self.server, workers=self.workers, threads=self.threads,
+                      blocking_s=self.blocking_s)
 
     @property
     def id(self) -> str:
@@ -78,9 +100,9 @@ class StudyPoint:
         )
 
     @property
-    def server_key(self) -> tuple[str, float, int]:
+    def server_key(self) -> tuple[str, float, int, int | None, float | None]:
         """Points with the same key share one server process."""
-        return (self.server, self.sleep_s, self.workers)
+        return (self.server, self.sleep_s, self.workers, self.threads, self.blocking_s)
 
     def scenario(self, *, cores: int = 2) -> Scenario:
         return Scenario(
@@ -91,6 +113,8 @@ class StudyPoint:
             workers=self.workers,
             keepalive=self.keepalive,
             cores=cores,
+            threads=self.threads,
+            blocking_s=self.blocking_s,
         )
 
     def x_value(self, x: str) -> float:
@@ -105,6 +129,7 @@ class StudyPoint:
             "concurrency": self.concurrency,
             "requests": self.requests,
             "keepalive": self.keepalive,
+            **self.series.options(),
         }
 
     @classmethod
@@ -116,6 +141,7 @@ class StudyPoint:
             concurrency=int(data["concurrency"]),
             requests=int(data["requests"]),
             keepalive=bool(data["keepalive"]),
+            **_options(data),
         )
 
 
@@ -167,6 +193,8 @@ class Study:
         return StudyPoint(
             server=series.server,
             workers=series.workers,
+            threads=series.threads,
+            blocking_s=series.blocking_s,
             sleep_s=sleep_s,
             concurrency=concurrency,
             requests=self.requests,
@@ -181,7 +209,9 @@ class Study:
             "name": self.name,
             "title": self.title,
             "x": self.x,
-            "series": [{"server": s.server, "workers": s.workers} for s in self.series],
+            "series": [
+                {"server": s.server, "workers": s.workers, **s.options()} for s in self.series
+            ],
             "sleeps_s": list(self.sleeps_s),
             "concurrencies": list(self.concurrencies),
             "requests": self.requests,
@@ -195,7 +225,7 @@ class Study:
             title=str(data["title"]),
             x=str(data["x"]),
             series=tuple(
-                Series(server=str(s["server"]), workers=int(s["workers"]))
+                Series(server=str(s["server"]), workers=int(s["workers"]), **_options(s))
                 for s in data["series"]  # type: ignore[union-attr]
             ),
             sleeps_s=tuple(float(v) for v in data["sleeps_s"]),  # type: ignore[union-attr]
@@ -255,3 +285,13 @@ class Plan:
         )
 
 
+
+
+def _options(data: Mapping[str, object]) -> dict[str, object]:
+    """threads and blocking_s as a file recorded them (absent: the shape's default)."""
+    out: dict[str, object] = {}
+    if data.get("threads") is not None:
+        out["threads"] = int(data["threads"])  # type: ignore[call-overload]
+    if data.get("blocking_s") is not None:
+        out["blocking_s"] = float(data["blocking_s"])  # type: ignore[arg-type]
+    return out

@@ -102,12 +102,80 @@ HOLDOUT = (
     ),
 )
 
+# The seed's closing section: Django's async path (ASGI under uvicorn, an async view, a sync view
+# through sync_to_async) and what an event loop does with a blocking call pushed into an executor
+# or kept as a short slice; aiohttp of task 7 is the reference line.
+TASK10 = Study(
+    name="task10",
+    title="Task 10: Django's async path, and a blocking call in an event loop",
+    x=X_CONCURRENCY,
+    series=(
+        _AIOHTTP,
+        _DJANGO_1,
+        Series(server="django-asgi", workers=1),
+        Series(server="django-asgi-sync", workers=1),
+        Series(server="aiohttp-executor"),
+        Series(server="aiohttp-mixed", blocking_s=0.001),
+        Series(server="aiohttp-mixed", blocking_s=0.005),
+    ),
+    sleeps_s=(0.1,),
+    concurrencies=(5, 10, 20, 40),
+)
+
+# A hold-out set for the shapes beyond the lab, predicted before it is measured.
+SHAPES = (
+    Study(
+        name="shapes-threads",
+        title="Shapes: threads and workers at 0.05 s",
+        x=X_CONCURRENCY,
+        series=(
+            Series(server="django-gthread", workers=1, threads=4),
+            Series(server="django-gthread", workers=2, threads=8),
+            Series(server="aiohttp-executor", threads=4),
+            Series(server="django-asgi", workers=2),
+        ),
+        sleeps_s=(0.05,),
+        concurrencies=(10, 50, 300),
+        requests=600,
+    ),
+    Study(
+        name="shapes-sleep",
+        title="Shapes: sleeps of 0 to 0.2 s at C = 20",
+        x=X_SLEEP,
+        series=(
+            Series(server="django-gthread", workers=1, threads=4),
+            Series(server="aiohttp-executor"),
+            Series(server="aiohttp-mixed", blocking_s=0.002),
+            Series(server="django-asgi", workers=1),
+            Series(server="django-asgi-sync", workers=1),
+        ),
+        sleeps_s=(0.0, 0.02, 0.2),
+        concurrencies=(20,),
+        requests=400,
+    ),
+    Study(
+        name="shapes-keepalive",
+        title="Shapes: keep-alive (ab -k) at 0.02 s",
+        x=X_CONCURRENCY,
+        series=(
+            Series(server="django-gthread", workers=1, threads=4),
+            Series(server="aiohttp-executor"),
+        ),
+        sleeps_s=(0.02,),
+        concurrencies=(10, 40),
+        requests=800,
+        keepalive=True,
+    ),
+)
+
 BUILTIN_TASKS: dict[str, tuple[Study, ...]] = {
     "task7": (TASK7,),
     "task8": (TASK8,),
     "task9": (TASK9,),
-    "all": (TASK7, TASK8, TASK9),
+    "task10": (TASK10,),
+    "all": (TASK7, TASK8, TASK9, TASK10),
     "holdout": HOLDOUT,
+    "shapes": SHAPES,
 }
 
 
