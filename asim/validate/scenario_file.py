@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from asim.errors import InputError, ScenarioError
-from asim.sim.spec import DJANGO, MAX_CONCURRENCY, MAX_WORKERS, SERVER_KINDS
+from asim.sim.spec import DJANGO, MAX_CONCURRENCY, MAX_REQUESTS, MAX_WORKERS, SERVER_KINDS
 from asim.validate.tasks import (
     DEFAULT_REPEATS,
     MAX_REPEATS,
@@ -51,7 +51,6 @@ FIELDS: tuple[str, ...] = (
     "repeats",
 )
 REQUIRED: tuple[str, ...] = ("servers", "sleeps_s", "concurrencies")
-MAX_REQUESTS = 1_000_000
 MAX_SLEEP_S = 25.0  # under gunicorn's 30 s worker timeout and ab's 30 s poll timeout
 
 
