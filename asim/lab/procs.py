@@ -156,7 +156,7 @@ def _port_taken(log_path: Path) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class RunningServer:
-    """A server that answered its readiness probe; valid inside `running_server`'s block.
+    """A server found ready (see `running_server`); valid inside `running_server`'s block.
 
     ``pid`` is the process group leader (the aiohttp process, or the gunicorn master).
     ``ready_wall_ns`` is ``time.time_ns()`` when the server was found ready (after the
