@@ -1,5 +1,8 @@
 """asim: predict, then prove, how web servers behave under ApacheBench load.
 
+`predict` uses the costs `asim predict` uses: ``calibration="auto"`` (this machine's `asim
+calibrate` file if there is one, else the built-in costs), ``"none"`` or a file's path.
+
 >>> from asim import predict, Scenario
 >>> [p.report.requests_per_second > 0 for p in predict(Scenario(server="django", sleep_s=0.05))]
 [True]

@@ -36,6 +36,12 @@ class ServerStartError(AsimError):
     """A server did not become ready; the message carries the end of its log."""
 
 
+class PortInUseError(ServerStartError):
+    """Another program listens on the port a server was to use (the user's to resolve)."""
+
+    exit_code = 2
+
+
 class CalibrationError(AsimError):
     """A calibration file is missing, unreadable or implausible."""
 

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
 
+from asim.calibration.file import resolve
 from asim.errors import InputError
 from asim.sim.abreport import AbReport
-from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.costs import Costs
 from asim.sim.model import Jitter, simulate
 from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape, takers
 from asim.sim.spec import Scenario, machine_cores
@@ -158,11 +159,18 @@ def predict(
     *,
     method: str | Sequence[str] = DES,
     costs: Costs | None = None,
+    calibration: str = "auto",
     jitter: Jitter | None = None,
     seed: int | None = None,
     exact: bool = False,
 ) -> list[Prediction]:
     """Predict what ab prints for one scenario or many.
+
+    The costs are ``costs`` when given, else those of ``calibration``, resolved as `asim
+    predict --calibration` resolves it (`asim.calibration.file.resolve`): ``auto`` (the
+    default, as on the command line) is this machine's `asim calibrate` file if there is one
+    (``$ASIM_CALIBRATION``, else ``~/.cache/asim/calibration.json``) and the built-in costs
+    otherwise; ``none`` is the built-in costs; anything else a calibration file's path.
 
     ``method`` is ``des`` (the simulation of ab and the server), ``mva`` (exact mean value
     analysis, steady state), ``bounds`` (asymptotic bounds), ``all``, or a list of these; the
@@ -170,7 +178,7 @@ def predict(
     simulation from extrapolating a long run's steady state (see `asim.sim.model.simulate`).
     """
     methods = _methods(method)
-    costs = costs or DEFAULT_COSTS
+    costs = costs or resolve(calibration).costs
     items = [scenario] if isinstance(scenario, Scenario) else list(scenario)
     points = []
     for s in items:

@@ -43,7 +43,7 @@ def test_each_server_once_repeats_sweep_the_concurrency_levels():
     assert len(groups) == len({p.server_key for p in plan.points()})
     assert sum(len(g) for g in groups) == len(todo)
     first = groups[0]
-    assert {p.server_key for p, _ in first} == {("aiohttp", 0.1, 1)}
+    assert {p.server_key for p, _ in first} == {("aiohttp", 0.1, 1, None, None)}
     assert [(p.concurrency, k) for p, k in first] == [
         (5, 1),
         (10, 1),

@@ -108,7 +108,7 @@ def test_resolve_plan_builtins_files_and_unknown(tmp_path: Path):
     assert plan.name == "my-grid" and plan.repeats == 4
     assert resolve_plan(str(path)).repeats == 2
     with pytest.raises(InputError, match="unknown task"):
-        resolve_plan("task10")
+        resolve_plan("task99")
     with pytest.raises(InputError, match="repeat"):
         resolve_plan("task7", repeats=0)
 
@@ -128,11 +128,12 @@ def test_builtin_tasks_are_the_seeds():
 def test_all_measures_shared_points_once_and_starts_each_server_once():
     plan = resolve_plan("all")
     points = plan.points()
-    assert len({p.id for p in points}) == len(points) == 8 + 4 + 4
+    # task 7, task 8's two new sleeps, task 9's blocking loop, task 10's five new lines
+    assert len({p.id for p in points}) == len(points) == 8 + 4 + 4 + 5 * 4
     keys = [p.server_key for p in points]
     # each server configuration is one contiguous block
     blocks = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
-    assert len(blocks) == len(set(keys)) == 2 + 4 + 1
+    assert len(blocks) == len(set(keys)) == 2 + 4 + 1 + 5
     task9_django = {p.id for p in BUILTIN_TASKS["task9"][0].points() if p.server == "django"}
     task7_django = {p.id for p in BUILTIN_TASKS["task7"][0].points() if p.server == "django"}
     assert task9_django == task7_django

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asim.errors import InputError, ServerStartError
+from asim.lab.ports import check_port_free, listener_pids, port_in_use_error
 from asim.sim.shapes import WORKERS, Shape, check_options, check_workers, shape
 from asim.sim.spec import MAX_SLEEP_S, MAX_WORKERS, machine_cores
 
@@ -162,11 +163,12 @@ def _port_taken(log_path: Path) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class RunningServer:
-    """A server that answered its readiness probe; valid inside `running_server`'s block.
+    """A server found ready (see `running_server`); valid inside `running_server`'s block.
 
     ``pid`` is the process group leader (the aiohttp process, or the gunicorn master).
-    ``ready_wall_ns`` is ``time.time_ns()`` when the readiness probe's response arrived: trace
-    lines before it belong to the probe.
+    ``ready_wall_ns`` is ``time.time_ns()`` when the server was found ready (after the
+    readiness probe's response, if there was a probe): trace lines before it belong to the
+    probe.
     """
 
     spec: ServerSpec
@@ -196,12 +198,16 @@ def running_server(
     ready_timeout_s: float = 30.0,
     trace_file: Path | str | None = None,
 ) -> Iterator[RunningServer]:
-    """Start ``spec``, yield it once it answers ``GET /`` with 200, and always stop it.
+    """Start ``spec``, yield it once it is ready, and always stop it.
 
-    The log goes to ``log_dir/<kind>-<port>.log`` (kept), or to a temporary file removed at the
-    end. ``trace_file`` turns on the per-request trace (`asim.servers.trace`). A server that
-    exits or does not answer within ``ready_timeout_s`` raises ServerStartError with the end of
-    its log.
+    Ready means that the process group asim started (not some other program) listens on the
+    port, that every gunicorn worker has loaded the application, and - unless the handler
+    sleeps too long for it (`_full_probe`) - that ``GET /`` was answered with 200. A fixed
+    ``spec.port`` that another program holds raises `PortInUseError` naming it, before
+    anything starts. The log goes to ``log_dir/<kind>-<port>.log`` (kept), or to a temporary
+    file removed at the end. ``trace_file`` turns on the per-request trace
+    (`asim.servers.trace`). A server that exits or is not ready within ``ready_timeout_s``
+    raises ServerStartError with the end of its log.
     """
     if not ready_timeout_s > 0:
         raise InputError(f"ready_timeout_s must be > 0, got {ready_timeout_s}")
@@ -212,6 +218,9 @@ def running_server(
         env["ASIM_TRACE_FILE"] = str(Path(trace_file).resolve())
     # a port we picked may still be taken by another program before the server binds it
     attempts = 1 if spec.port is not None else START_ATTEMPTS
+
+    if spec.port is not None:
+        check_port_free(spec.host, spec.port)
 
     proc: subprocess.Popen[bytes] | None = None
     logs: list[Path] = []
@@ -235,8 +244,11 @@ def running_server(
                     _wait_ready(proc, spec, port, log_path, ready_timeout_s)
                     break
                 except ServerStartError:
-                    if attempt == attempts or not _port_taken(log_path):
+                    if not _port_taken(log_path):
                         raise
+                    if attempt == attempts:
+                        # Another program bound the port after the check: say which.
+                        raise port_in_use_error(spec.host, port) from None
                     stop_group(proc)
                     proc = None
             yield RunningServer(
@@ -303,12 +315,23 @@ def _child_setup() -> None:
     die_with_parent()
 
 
+def _full_probe(spec: ServerSpec, timeout_s: float) -> bool:
+    """Whether readiness includes a whole ``GET /``: only when the handler's sleep leaves time.
+
+    The full request is what validate has always waited for (it also warms the server up);
+    a handler that sleeps longer than half the deadline is ready once it listens and every
+    worker has loaded the application, so `asim serve --sleep 40` starts like any other.
+    """
+    return spec.sleep_s + PROBE_TIMEOUT_S <= timeout_s / 2
+
+
 def _wait_ready(
     proc: subprocess.Popen[bytes], spec: ServerSpec, port: int, log_path: Path, timeout_s: float
 ) -> None:
     deadline = time.monotonic() + timeout_s
     what = f"{spec.label()} on {spec.host}:{port}"
     last_problem = "no answer yet"
+    full_probe = _full_probe(spec, timeout_s)
     while True:
         code = proc.poll()
         if code is not None:
@@ -321,14 +344,23 @@ def _wait_ready(
                 f"{what} was not ready after {timeout_s:g} s ({last_problem}); "
                 f"log {log_path}:\n{log_tail(log_path)}"
             )
-        status = _probe(spec.host, port, timeout_s=min(PROBE_TIMEOUT_S + spec.sleep_s,
-                                                        max(deadline - time.monotonic(), 0.1)))
-        ready_lines = spec.shape.command.ready_lines
-        if status == 200 and (not ready_lines or _workers_ready(log_path) >= spec.workers):
-            return
-        last_problem = f"probe: {status}" if isinstance(status, str) else f"GET / gave {status}"
-        if status == 200:
+        # An answer only counts when the server asim started is the one listening: another
+        # program on the port would answer the probe for it.
+        if not listener_pids(spec.host, port, group_members(proc.pid)):
+            last_problem = "not listening yet"
+        elif not full_probe:
+            if _all_workers_ready(spec, log_path):
+                return
             last_problem = "not every gunicorn worker has loaded the application"
+        else:
+            status = _probe(spec.host, port, timeout_s=min(
+                PROBE_TIMEOUT_S + spec.sleep_s, max(deadline - time.monotonic(), 0.1)))
+            if status == 200 and _all_workers_ready(spec, log_path):
+                return
+            last_problem = (f"probe: {status}" if isinstance(status, str)
+                            else f"GET / gave {status}")
+            if status == 200:
+                last_problem = "not every gunicorn worker has loaded the application"
         time.sleep(0.05)
 
 
@@ -351,6 +383,10 @@ def _probe(host: str, port: int, *, timeout_s: float) -> int | str:
     if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
         return int(parts[1])
     return f"not an HTTP response: {head[:60]!r}"
+
+
+def _all_workers_ready(spec: ServerSpec, log_path: Path) -> bool:
+    return not spec.shape.command.ready_lines or _workers_ready(log_path) >= spec.workers
 
 
 def _workers_ready(log_path: Path) -> int:

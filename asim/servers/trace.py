@@ -21,7 +21,8 @@ for its start, or ``-`` when the server cannot see that moment):
                connection); gunicorn: the graceful close finished, i.e. the worker saw the
                client's close (or gave up after its 2 s wait)
 
-The readiness probe of `asim.lab.procs.running_server` is a real request and is traced too;
+The readiness probe of `asim.lab.procs.running_server` is a real request and is traced too
+(unless the handler sleeps too long for one, see `asim.lab.procs._full_probe`);
 ``RunningServer.ready_wall_ns`` tells where the probe ends.
 """
 

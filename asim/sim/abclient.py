@@ -20,6 +20,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable
 
+import numpy as np
 import simpy
 
 from asim.errors import PredictedAbortError
@@ -67,10 +68,12 @@ class AbClient:
         self.length_failures = 0
         self._first_ok: bool | None = None  # ab compares every body with the first one's length
         self.records: list[RequestRecord] = []
-        # ab's stats[] array: integer microseconds, one entry per finished request.
+        # ab's stats[] array: integer microseconds, one entry per finished request, except
+        # that rows counted again by `count_again` stand for their copies too.
         self.ctime_us = array("q")
         self.time_us = array("q")
         self.waittime_us = array("q")
+        self.copies: list[tuple[int, int, int]] = []  # (first row, end, extra times)
         self.keepalive_requests = 0
         self.initialized = False
         self._queue: deque[tuple[int, object]] = deque()
@@ -156,6 +159,26 @@ class AbClient:
     def _connected(self, conn: Conn) -> None:
         self._syn(conn)
         self._next()
+
+    def count_again(self, rows: int, times: int) -> None:
+        """Count the last ``rows`` stored samples ``times`` more times in ab's statistics.
+
+        A skip ahead (`asim.sim.fastforward`) adds copies of a steady state this way instead of
+        storing them: ab's statistics do not depend on the order of the samples
+        (`asim.sim.abreport`), so a long run's memory stops growing once it skips.
+        """
+        if rows > 0 and times > 0:
+            end = len(self.time_us)
+            self.copies.append((end - rows, end, times))
+
+    def weights(self) -> np.ndarray | None:
+        """How many times each stored sample counts, or None when each counts once."""
+        if not self.copies:
+            return None
+        weights = np.ones(len(self.time_us), dtype=np.int64)
+        for first, end, times in self.copies:
+            weights[first:end] += times
+        return weights
 
     def shift(self, dt: float) -> None:
         """Move every absolute time ab holds ``dt`` seconds later (see `asim.sim.fastforward`)."""

@@ -10,6 +10,11 @@ ab's arithmetic (support/ab.c, httpd 2.4, `output_results`):
 - median: element ``done/2`` of the sorted column, or for odd ``done > 1`` the integer average of
   elements ``done/2`` and ``done/2 + 1`` (ab's quirk: not the middle element);
 - percentiles are over Total: element ``done * p / 100`` of the sorted array, 100 % the last one.
+
+None of these depends on the order of the samples, so a long simulated run that repeats its
+steady state may count rows several times (``weights``) instead of storing the copies; the
+report is the one the stored copies give, to the last bit (sums and order statistics are exact
+integers, the sd's sum of squares too).
 """
 
 from __future__ import annotations
@@ -59,8 +64,13 @@ class TimesRow:
     max_ms: int
 
     @classmethod
-    def from_us(cls, values_us: Sequence[int] | np.ndarray) -> TimesRow:
-        """Compute the row exactly as ab does from integer-microsecond values."""
+    def from_us(
+        cls, values_us: Sequence[int] | np.ndarray, weights: np.ndarray | None = None
+    ) -> TimesRow:
+        """Compute the row exactly as ab does from integer-microsecond values (value ``i``
+        counted ``weights[i]`` times when ``weights`` are given)."""
+        if weights is not None:
+            return cls._from_counts(*_distinct(values_us, weights))
         values = np.asarray(values_us, dtype=np.int64)
         done = len(values)
         if done == 0:
@@ -85,6 +95,33 @@ class TimesRow:
             max_ms=round_ms(int(values.max())),
         )
 
+    @classmethod
+    def _from_counts(cls, values: np.ndarray, counts: np.ndarray) -> TimesRow:
+        """`from_us` of sorted distinct ``values`` occurring ``counts`` times each."""
+        done = int(counts.sum())
+        if done == 0:
+            raise ValueError("a Connection Times row needs at least one sample")
+        mean_us = int(np.dot(values, counts)) // done
+        if done > 1:
+            # Python integers: the sum ab's double would hold, exactly, however many copies.
+            squares = sum(int(c) * d * d for d, c in zip((values - mean_us).tolist(),
+                                                           counts.tolist(), strict=True))
+            sd_us = math.sqrt(float(squares) / (done - 1))
+        else:
+            sd_us = 0.0
+        if done > 1 and done % 2:
+            median_us = (_kth(values, counts, done // 2)
+                         + _kth(values, counts, done // 2 + 1)) // 2
+        else:
+            median_us = _kth(values, counts, done // 2)
+        return cls(
+            min_ms=round_ms(int(values[0])),
+            mean_ms=round_ms(mean_us),
+            sd_ms=sd_us / 1000.0,
+            median_ms=round_ms(median_us),
+            max_ms=round_ms(int(values[-1])),
+        )
+
     def to_dict(self) -> dict[str, float]:
         return {
             "min": self.min_ms,
@@ -95,8 +132,36 @@ class TimesRow:
         }
 
 
-def percentiles_from_us(total_us: Sequence[int] | np.ndarray) -> dict[int, int]:
-    """ab's "Percentage of the requests served within a certain time" table, in ms."""
+def _distinct(
+    values_us: Sequence[int] | np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values and how often each occurs, value ``i`` counted
+    ``weights[i]`` times."""
+    values = np.asarray(values_us, dtype=np.int64)
+    if not len(values):
+        return values, np.zeros(0, dtype=np.int64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.add.reduceat(np.asarray(weights, dtype=np.int64)[order], starts)
+    return ordered[starts], counts
+
+
+def _kth(values: np.ndarray, counts: np.ndarray, k: int) -> int:
+    """Element ``k`` (from 0) of the sorted samples, from distinct values and their counts."""
+    return int(values[np.searchsorted(np.cumsum(counts), k, side="right")])
+
+
+def percentiles_from_us(
+    total_us: Sequence[int] | np.ndarray, weights: np.ndarray | None = None
+) -> dict[int, int]:
+    """ab's "Percentage of the requests served within a certain time" table, in ms (value
+    ``i`` counted ``weights[i]`` times when ``weights`` are given)."""
+    if weights is not None:
+        values, counts = _distinct(total_us, weights)
+        done = int(counts.sum())
+        indices = {p: done - 1 if p >= 100 else done * p // 100 for p in PERCENTS}
+        return {p: round_ms(_kth(values, counts, i)) for p, i in indices.items()}
     values = np.asarray(total_us, dtype=np.int64)
     done = len(values)
     indices = {p: done - 1 if p >= 100 else done * p // 100 for p in PERCENTS}
@@ -176,9 +241,11 @@ class AbReport:
         failed_requests: int = 0,
         non_2xx_responses: int = 0,
         keepalive_requests: int | None = None,
+        weights: np.ndarray | None = None,
     ) -> AbReport:
-        """Like `from_samples`, from three integer-microsecond columns (one row per request)."""
-        done = len(time_us)
+        """Like `from_samples`, from three integer-microsecond columns (one row per request,
+        or row ``i`` counted ``weights[i]`` times: see the module docstring)."""
+        done = len(time_us) if weights is None else int(np.sum(weights))
         if done == 0:
             raise ValueError("an ab report needs at least one finished request")
         taken_s = time_taken_us / 1e6
@@ -191,11 +258,11 @@ class AbReport:
             requests_per_second=done / taken_s,
             time_per_request_ms=concurrency * taken_s * 1000.0 / done,
             time_per_request_all_ms=taken_s * 1000.0 / done,
-            connect=TimesRow.from_us(ctime_us),
-            processing=TimesRow.from_us(time_us - ctime_us),
-            waiting=TimesRow.from_us(waittime_us),
-            total=TimesRow.from_us(time_us),
-            percentiles_ms=percentiles_from_us(time_us),
+            connect=TimesRow.from_us(ctime_us, weights),
+            processing=TimesRow.from_us(time_us - ctime_us, weights),
+            waiting=TimesRow.from_us(waittime_us, weights),
+            total=TimesRow.from_us(time_us, weights),
+            percentiles_ms=percentiles_from_us(time_us, weights),
             failed_requests=failed_requests,
             non_2xx_responses=non_2xx_responses,
             keepalive_requests=keepalive_requests,

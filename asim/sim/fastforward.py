@@ -6,10 +6,11 @@ start, into a cycle: every p finished requests the same slots finish with the sa
 Total and Waiting times, T seconds after the same requests of the previous cycle. Once the last
 three cycles agree in the slots that finish, the gaps between finishes (to a nanosecond: no
 drift) and the times ab records (to its microsecond), the state has repeated, and m more cycles
-would only repeat the samples, shifted by T. `FastForward` then appends those m·p samples, adds
-m·p to ab's counters, and moves the clock, the event queue and every stored time m·T later; the
-run goes on from there and simulates ab's drain exactly. The report is the one the full
-simulation prints.
+would only repeat the samples, shifted by T. `FastForward` then counts the last cycle's p
+samples m more times (`AbClient.count_again`: counted, not stored, so memory does not grow with
+the run), adds m·p to ab's counters, and moves the clock, the event queue and every stored time
+m·T later; the run goes on from there and simulates ab's drain exactly. The report is the one
+the full simulation prints.
 
 The extrapolation. Some runs are steady without ever repeating: 64 gunicorn workers behind
 1000 clients drift into groups of varying size, and the gaps between finishes differ by tens of
@@ -208,7 +209,7 @@ class FastForward:
         self.ab.on_record = None  # nothing reads the logs once the run has skipped
 
     def _replicate(self, unit: int, count: int) -> int:
-        """Append ``count`` samples that continue the last ``unit`` requests periodically and
+        """Add ``count`` samples that continue the last ``unit`` requests periodically and
         move the run on by their duration; returns ``count``.
 
         The copies end with the last ``unit`` requests themselves (whole copies, preceded by
@@ -218,11 +219,9 @@ class FastForward:
         m, r = divmod(count, unit)
         done = ab.done_log
         dt = m * (done[-1] - done[-1 - unit]) + (done[-1] - done[-1 - r] if r else 0.0)
-        for log in (ab.ctime_us, ab.time_us, ab.waittime_us):
-            tail = log[-unit:]
-            if r:
-                log.extend(tail[unit - r :])
-            log.extend(tail * m)
+        # Counted, not stored: the run's memory does not grow with the requests it skips.
+        ab.count_again(r, 1)
+        ab.count_again(unit, m)
         kept = self.keepalive_log
         ab.keepalive_requests += m * (kept[-1] - kept[-1 - unit]) + (
             kept[-1] - kept[-1 - r] if r else 0

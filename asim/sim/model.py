@@ -65,6 +65,7 @@ class SimRun:
     syns_dropped: int = 0
     skipped_requests: int = 0
     extrapolated_requests: int = 0
+    stored_requests: int = 0  # samples held in memory; the skipped ones are counted, not held
 
     @property
     def exact(self) -> bool:
@@ -132,6 +133,7 @@ def simulate(
         failed_requests=ab.length_failures,
         non_2xx_responses=ab.non_2xx,
         keepalive_requests=ab.keepalive_requests if scenario.keepalive else None,
+        weights=ab.weights(),
     )
     stats = server.stats()
     return SimRun(
@@ -147,6 +149,7 @@ def simulate(
         syns_dropped=server.accept_queue.dropped,
         skipped_requests=ff.skipped_requests if ff else 0,
         extrapolated_requests=ff.extrapolated_requests if ff else 0,
+        stored_requests=len(ab.time_us),
     )
 
 

@@ -9,6 +9,9 @@ from asim.errors import InputError
 from asim.sim.shapes import WORKERS, Shape, check_options, check_workers, shape
 
 MAX_CONCURRENCY = 20000  # ab's MAX_CONCURRENCY
+# ab -n: asim's own limit (ab has none). A run that skips ahead keeps its memory bounded, but
+# one that never settles (jitter, a drifting pool) simulates and stores every request.
+MAX_REQUESTS = 1_000_000
 # Sleeps up to this are CPU-dominated: the server's and ab's CPU on K cores decide the numbers,
 # so they follow the machine's CPU speed (docs/model.md).
 CPU_DOMINATED_SLEEP_S = 0.002
@@ -54,6 +57,9 @@ class Scenario:
         shape(self.server)  # an unknown name is an InputError
         if not self.requests >= 1:
             raise InputError(f"requests must be a positive integer, got {self.requests}")
+        if self.requests > MAX_REQUESTS:
+            raise InputError(f"requests must be at most {MAX_REQUESTS} (asim's limit for ab -n), "
+                             f"got {self.requests}")
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
             raise InputError(
                 f"concurrency must be between 1 and {MAX_CONCURRENCY} (ab's limit), "

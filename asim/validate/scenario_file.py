@@ -28,7 +28,7 @@ from typing import Any
 
 from asim.errors import InputError, ScenarioError
 from asim.sim.shapes import NAMES, SHAPES, WORKERS
-from asim.sim.spec import MAX_CONCURRENCY, MAX_MEASURED_SLEEP_S, MAX_WORKERS
+from asim.sim.spec import MAX_CONCURRENCY, MAX_MEASURED_SLEEP_S, MAX_REQUESTS, MAX_WORKERS
 from asim.validate.study import (
     DEFAULT_REPEATS,
     MAX_REPEATS,
@@ -52,7 +52,6 @@ FIELDS: tuple[str, ...] = (
     "repeats",
 )
 REQUIRED: tuple[str, ...] = ("servers", "sleeps_s", "concurrencies")
-MAX_REQUESTS = 1_000_000
 
 
 def load_plan(path: Path) -> Plan:
