@@ -58,6 +58,10 @@ def predict(
         False, "--exact", help="Simulate every request of a long run instead of replicating "
         "its measured steady state (slower)."
     ),
+    wide: bool = typer.Option(
+        False, "--wide", help="Show every column of the table, even past a narrow terminal's "
+        "width (by default columns that do not fit are left out, and a note names them)."
+    ),
 ) -> None:
     """Predict what ab prints for a grid of server shapes (no servers started)."""
     from asim.calibration.file import resolve
@@ -93,6 +97,7 @@ def predict(
             title=f"Predicted ab -n {requests} ({grid[0].cores} cores; {cal.describe()})",
             cpu_spread_pct=cal.cpu_spread_pct(),
             calibrated=cal.path is not None,
+            wide=wide,
         )
 
 
