@@ -104,7 +104,8 @@ def predict(
 @app.command()
 def calibrate(
     out: str = typer.Option("", help="Where to write the calibration (default: the file "
-                            "predict and validate read, see `asim predict --help`)."),
+                            "predict and validate read, see `asim predict --help`; also with "
+                            "--refit, whose input is never overwritten unless --out names it)."),
     refit: str = typer.Option("", help="Measure nothing: fit again the runs recorded in this "
                               "calibration file."),
 ) -> None:
@@ -115,7 +116,7 @@ def calibrate(
     from asim.calibration.fit import calibrate as run_calibrate
     from asim.calibration.fit import refit as run_refit
 
-    path = Path(out) if out else (Path(refit) if refit else default_path())
+    path = Path(out) if out else default_path()
     progress = lambda msg: typer.echo(f"  {msg}", err=True)  # noqa: E731
     cal = run_refit(load(Path(refit)), progress) if refit else run_calibrate(progress=progress)
     save(cal, path)
