@@ -90,6 +90,8 @@ class Record:
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
         point = Point.from_dict(data)
         observed = data.get("observed")
+        if observed is not None and not isinstance(observed, dict):
+            raise TypeError(f"'observed' must be an object or null, got {observed!r}")
         return cls(
             point=point,
             repeat=int(data["repeat"]),
@@ -158,18 +160,24 @@ class ResultsDir:
         """
         if not self.points_path.exists():
             return []
-        text = self.points_path.read_text(encoding="utf-8")
-        lines = text.split("\n")
+        try:
+            data = self.points_path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {self.points_path}: {exc.strerror or exc}") from None
+        lines = data.split(b"\n")
         records = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(Record.from_dict(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
-                if number == len(lines) and not text.endswith("\n"):
+                records.append(Record.from_dict(_json_object(line.decode("utf-8"))))
+            except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
+                if number == len(lines) and not data.endswith(b"\n"):
                     continue
-                raise InputError(f"{self.points_path}:{number} is not a valid run: {exc}") from None
+                problem = _plain(exc)
+                raise InputError(
+                    f"{self.points_path}:{number} is not a valid run: {problem}"
+                ) from None
         return records
 
     def completed(self, records: Iterable[Record] | None = None) -> dict[tuple[str, int], Record]:
@@ -234,6 +242,22 @@ class ResultsDir:
             }
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{self.predictions_path} is unreadable: {exc}") from None
+
+
+def _json_object(text: str) -> Mapping[str, Any]:
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _plain(exc: BaseException) -> str:
+    """An exception as a short phrase (a KeyError alone prints only the key)."""
+    if isinstance(exc, KeyError):
+        return f"no field {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at column {exc.start + 1})"
+    return str(exc)
 
 
 def _drop_cut_line(f: BinaryIO) -> None:
