@@ -201,6 +201,10 @@ def validate(
         "auto", help="Model costs: auto (this machine's `asim calibrate` file if any), none, "
         "or a calibration file.",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Measure TASK in a --resume or --out folder that holds another "
+        "plan (its plan.json is replaced; runs of points in both plans are reused).",
+    ),
 ) -> int:
     """Run the lab for real: start the servers, run ab, compare with the model, write report.md."""
     from pathlib import Path
@@ -227,7 +231,8 @@ def validate(
     console.print(cal.describe())
     try:
         with RichProgress(console) as progress:
-            result = run_validate(plan, folder, listener=progress, costs=cal.costs)
+            result = run_validate(plan, folder, listener=progress, costs=cal.costs,
+                                  force=force)
     except KeyboardInterrupt:
         typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
                    f"measure the rest with: asim validate --resume {folder}", err=True)

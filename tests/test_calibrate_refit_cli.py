@@ -1,4 +1,5 @@
-"""`asim calibrate --refit FILE` as a user runs it: it never overwrites FILE unless --out says so."""
+"""`asim calibrate --refit FILE` as a user runs it: FILE is never overwritten unless --out names
+it."""
 
 import json
 import os

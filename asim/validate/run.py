@@ -125,21 +125,24 @@ def validate(
     *,
     listener: Listener | None = None,
     costs: Costs | None = None,
+    force: bool = False,
 ) -> ValidateResult:
     """Measure every run of ``plan`` that ``out_dir`` does not hold yet, then write the report.
 
-    ``out_dir`` may be new or an earlier results folder: runs already in it are reused.
+    ``out_dir`` may be new or an earlier results folder of the same plan: runs already in it
+    are reused. A folder of another plan is refused unless ``force`` (`ResultsDir.prepare`).
     """
     with _sigterm_as_interrupt():
-        return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs)
+        return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs,
+                         force=force)
 
 
 def _validate(
-    plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None
+    plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None, force: bool = False
 ) -> ValidateResult:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
-    store = ResultsDir.prepare(out_dir, plan)
+    store = ResultsDir.prepare(out_dir, plan, force=force)
     runs = model_runs(plan, costs=costs)
     predictions = {p: run.report for p, run in runs.items()}
     store.write_predictions(predictions)

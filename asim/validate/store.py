@@ -128,9 +128,21 @@ class ResultsDir:
         return self.root / PREDICTIONS_FILE
 
     @classmethod
-    def prepare(cls, root: Path, plan: Plan) -> ResultsDir:
-        """Create (or reuse) the folder and record the plan; runs already in it are kept."""
+    def prepare(cls, root: Path, plan: Plan, *, force: bool = False) -> ResultsDir:
+        """Create (or reuse) the folder and record the plan; runs already in it are kept.
+
+        A folder that records another plan (other than in its repeats), or a plan.json that
+        cannot be read, is refused unless ``force``: its runs belong to that plan.
+        """
         store = cls(root)
+        if store.plan_path.exists() and not force:
+            held = store.read_plan()
+            if held.with_repeats(plan.repeats) != plan:
+                raise InputError(
+                    f"{root} holds the plan {held.name!r} ({len(held.points())} points), not "
+                    f"{plan.name!r}: finish it with `asim validate --resume {root}`, choose "
+                    f"another folder, or add --force to measure {plan.name!r} there"
+                )
         try:
             (store.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -150,7 +162,9 @@ class ResultsDir:
         try:
             return Plan.from_dict(json.loads(self.plan_path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{self.plan_path} is unreadable: {exc}") from None
+            raise InputError(
+                f"{self.plan_path} is unreadable ({_plain(exc)}); --force replaces it"
+            ) from None
 
     def records(self) -> list[Record]:
         """Every run in points.jsonl, in the order measured.
