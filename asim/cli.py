@@ -68,6 +68,7 @@ def predict(
     from asim.errors import InputError
     from asim.grid import predict as run_predict
     from asim.grid import scenarios
+    from asim.limits import check_sleeps
     from asim.render import print_table, to_csv, to_json
     from asim.sim.spec import machine_cores
 
@@ -78,7 +79,7 @@ def predict(
     grid = scenarios(
         servers=[s.strip() for s in server.split(",")] if server.strip() else [""],
         workers=parse_list("--workers", workers, int),
-        sleeps_s=parse_list("--sleep", sleep, float),
+        sleeps_s=check_sleeps(parse_list("--sleep", sleep, float)),
         concurrencies=parse_list("--concurrency", concurrency, int),
         requests=requests,
         keepalive=keepalive,

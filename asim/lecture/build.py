@@ -20,6 +20,7 @@ from asim.errors import InputError
 from asim.lecture import data, figures
 from asim.lecture.captions import caption, check_lang, number, server_name, texts
 from asim.lecture.timeline import Timeline, build_timeline, plot_timeline
+from asim.limits import check_sleeps
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.model import simulate
 from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, Scenario
@@ -114,6 +115,7 @@ def timeline_scenario(
     """The ab run a timeline shows; refuses runs too large to read as one picture."""
     if server != DJANGO and workers != 1:
         raise InputError(f"--workers applies to django only (got {workers} for {server})")
+    check_sleeps([sleep_s])
     scenario = Scenario(server=server, workers=workers, concurrency=concurrency,
                         requests=requests, sleep_s=sleep_s, cores=cores)
     if requests > MAX_TIMELINE_REQUESTS:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from asim.errors import InputError, ScenarioError
+from asim.limits import MAX_SLEEP_S
 from asim.sim.spec import DJANGO, MAX_CONCURRENCY, MAX_WORKERS, SERVER_KINDS
 from asim.validate.tasks import (
     DEFAULT_REPEATS,
@@ -52,7 +53,6 @@ FIELDS: tuple[str, ...] = (
 )
 REQUIRED: tuple[str, ...] = ("servers", "sleeps_s", "concurrencies")
 MAX_REQUESTS = 1_000_000
-MAX_SLEEP_S = 25.0  # under gunicorn's 30 s worker timeout and ab's 30 s poll timeout
 
 
 def load_plan(path: Path) -> Plan:
