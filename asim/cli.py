@@ -206,6 +206,10 @@ def validate(
         False, "--force", help="Measure TASK in a --resume or --out folder that holds another "
         "plan (its plan.json is replaced; runs of points in both plans are reused).",
     ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Measure a plan estimated to take longer than an hour "
+        "(without it such a plan is refused, with the estimate).",
+    ),
 ) -> int:
     """Run the lab for real: start the servers, run ab, compare with the model, write report.md."""
     from pathlib import Path
@@ -215,9 +219,11 @@ def validate(
 
     from asim.calibration.file import resolve
     from asim.errors import AbError
+    from asim.validate.budget import check_budget, estimate_runs
     from asim.validate.report import console_rows
     from asim.validate.run import RichProgress, plan_and_folder
     from asim.validate.run import validate as run_validate
+    from asim.validate.store import ResultsDir
 
     plan, folder = plan_and_folder(
         task,
@@ -226,9 +232,11 @@ def validate(
         resume_dir=None if resume_dir is None else Path(resume_dir),
     )
     cal = resolve(calibration)
+    estimate = estimate_runs(ResultsDir(folder).missing(plan), costs=cal.costs)
+    check_budget(estimate, yes=yes)
     console = Console()
     console.print(f"asim validate {plan.name}: {len(plan.points())} points × {plan.repeats} "
-                  f"run(s) → {folder}/")
+                  f"run(s) → {folder}/; {estimate.describe()}")
     console.print(cal.describe())
     try:
         with RichProgress(console) as progress:
