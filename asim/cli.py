@@ -5,16 +5,57 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from asim.errors import AsimError
+
+
+class _Commands(TyperGroup):
+    """asim's commands, whose flags show no type in --help (typer would print ``<bool>`` for
+    a flag, which takes no value)."""
+
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        return _untyped_flags(super().get_params(ctx))
+
+    def get_command(self, ctx, name):  # type: ignore[no-untyped-def]
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _untyped_flags(command.get_params(ctx))
+        return command
+
+
+def _untyped_flags(params):  # type: ignore[no-untyped-def]
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
 
 app = typer.Typer(
     name="asim",
     help="Predict, then prove, what ApacheBench prints for aiohttp and Django/gunicorn servers.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from asim import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print asim's version."
+    ),
+) -> None:
+    """Predict, then prove, what ApacheBench prints for aiohttp and Django/gunicorn servers."""
 
 
 def parse_list(option: str, text: str, kind: type) -> list:
@@ -184,7 +225,8 @@ def version() -> None:
 @app.command()
 def validate(
     task: str = typer.Argument(
-        None, help="task7, task8, task9, all, or a .toml scenario file.", show_default=False
+        None, help="task7, task8, task9, all (the lab's three tasks), holdout (shapes beyond the "
+        "lab), or a .toml scenario file.", show_default=False
     ),
     repeat: int = typer.Option(
         None, "--repeat", "-r", help="Runs per point (default 3, or the file's repeats).",
@@ -304,6 +346,12 @@ def serve(
     typer.echo("stopped")
 
 
+# What `timeline` and `lecture` simulate with: never this machine's calibration, so that a
+# figure shows the same numbers wherever it is drawn.
+BUILT_IN_COSTS = ("built-in defaults (asim's reference machine; figures are the same on every "
+                  "machine, `asim calibrate` does not change them)")
+
+
 @app.command()
 def timeline(
     server: str = typer.Option("django", help="aiohttp, aiohttp-blocking or django."),
@@ -343,6 +391,8 @@ def timeline(
                               title=timeline_title(scenario, lang, observed=observed))
     typer.echo(f"timeline of {scenario.label()}{' (measured)' if observed else ''}: "
                f"{png} and {svg}")
+    if not observed:
+        typer.echo(f"costs: {BUILT_IN_COSTS}")
 
 
 @app.command()
@@ -356,3 +406,4 @@ def lecture(
     made = build_lecture(out, lang=lang)
     typer.echo(f"{len(made.figures)} figures in {made.folder}/: "
                f"{', '.join(f.png.name for f in made.figures)}; captions in {made.markdown}")
+    typer.echo(f"costs: {BUILT_IN_COSTS}")

@@ -335,8 +335,10 @@ def plan_and_folder(
             return (plan if repeats is None else plan.with_repeats(repeats)), Path(resume_dir)
         return resolve_plan(task, repeats=repeats), Path(resume_dir)
     if task is None:
+        from asim.validate.tasks import BUILTIN_TASKS
+
         raise InputError(
-            "give a task (task7, task8, task9, all) or a .toml scenario file, or --resume DIR"
+            f"give a task ({', '.join(BUILTIN_TASKS)}) or a .toml scenario file, or --resume DIR"
         )
     return resolve_plan(task, repeats=repeats), Path(out) if out is not None else default_out_dir()
 
