@@ -9,18 +9,59 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from asim.errors import AsimError, InputError
 from asim.sim.shapes import BLOCKING, NAMES, THREADS, WORKERS, choices_help, shape, takers
 from asim.validate.tasks import BUILTIN_TASKS
 
+
+class _Commands(TyperGroup):
+    """asim's commands, whose flags show no type in --help (typer would print ``<bool>`` for
+    a flag, which takes no value)."""
+
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        return _untyped_flags(super().get_params(ctx))
+
+    def get_command(self, ctx, name):  # type: ignore[no-untyped-def]
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _untyped_flags(command.get_params(ctx))
+        return command
+
+
+def _untyped_flags(params):  # type: ignore[no-untyped-def]
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
 app = typer.Typer(
     name="asim",
     help="Predict, then prove, what ApacheBench prints for aiohttp and Django/gunicorn servers.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from asim import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print asim's version."
+    ),
+) -> None:
+    """Predict, then prove, what ApacheBench prints for aiohttp and Django/gunicorn servers."""
 
 
 def parse_list(option: str, text: str, kind: type) -> list:
@@ -70,11 +111,16 @@ def predict(
         False, "--exact", help="Simulate every request of a long run instead of replicating "
         "its measured steady state (slower)."
     ),
+    wide: bool = typer.Option(
+        False, "--wide", help="Show every column of the table, even past a narrow terminal's "
+        "width (by default columns that do not fit are left out, and a note names them)."
+    ),
 ) -> None:
     """Predict what ab prints for a grid of server shapes (no servers started)."""
     from asim.calibration.file import resolve
     from asim.grid import predict as run_predict
     from asim.grid import scenarios
+    from asim.limits import check_sleeps
     from asim.render import print_table, to_csv, to_json
     from asim.sim.spec import machine_cores
 
@@ -87,7 +133,7 @@ def predict(
         workers=parse_list("--workers", workers, int),
         threads=(None,) if threads is None else parse_list("--threads", threads, int),
         blockings_s=(None,) if blocking is None else parse_list("--blocking", blocking, float),
-        sleeps_s=parse_list("--sleep", sleep, float),
+        sleeps_s=check_sleeps(parse_list("--sleep", sleep, float)),
         concurrencies=parse_list("--concurrency", concurrency, int),
         requests=requests,
         keepalive=keepalive,
@@ -106,13 +152,15 @@ def predict(
             title=f"Predicted ab -n {requests} ({grid[0].cores} cores; {cal.describe()})",
             cpu_spread_pct=cal.cpu_spread_pct(),
             calibrated=cal.path is not None,
+            wide=wide,
         )
 
 
 @app.command()
 def calibrate(
     out: str = typer.Option("", help="Where to write the calibration (default: the file "
-                            "predict and validate read, see `asim predict --help`)."),
+                            "predict and validate read, see `asim predict --help`; also with "
+                            "--refit, whose input is never overwritten unless --out names it)."),
     refit: str = typer.Option("", help="Measure nothing: fit again the runs recorded in this "
                               "calibration file."),
 ) -> None:
@@ -124,7 +172,7 @@ def calibrate(
     from asim.calibration.fit import refit as run_refit
     from asim.render import calibration_summary
 
-    path = Path(out) if out else (Path(refit) if refit else default_path())
+    path = Path(out) if out else default_path()
     progress = lambda msg: typer.echo(f"  {msg}", err=True)  # noqa: E731
     cal = run_refit(load(Path(refit)), progress) if refit else run_calibrate(progress=progress)
     save(cal, path)
@@ -155,6 +203,14 @@ def validate(
         "auto", help="Model costs: auto (this machine's `asim calibrate` file if any), none, "
         "or a calibration file.",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Measure TASK in a --resume or --out folder that holds another "
+        "plan (its plan.json is replaced; runs of points in both plans are reused).",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Measure a plan estimated to take longer than an hour "
+        "(without it such a plan is refused, with the estimate).",
+    ),
 ) -> int:
     """Run the lab for real: start the servers, run ab, compare with the model, write report.md."""
     from pathlib import Path
@@ -164,8 +220,10 @@ def validate(
     from asim.calibration.file import resolve
     from asim.errors import AbError
     from asim.render import validate_summary, validate_table
+    from asim.validate.budget import check_budget, estimate_runs
     from asim.validate.run import RichProgress, plan_and_folder
     from asim.validate.run import validate as run_validate
+    from asim.validate.store import ResultsDir
 
     plan, folder = plan_and_folder(
         task,
@@ -174,13 +232,16 @@ def validate(
         resume_dir=None if resume_dir is None else Path(resume_dir),
     )
     cal = resolve(calibration)
+    estimate = estimate_runs(ResultsDir(folder).missing(plan), costs=cal.costs)
+    check_budget(estimate, yes=yes)
     console = Console()
     console.print(f"asim validate {plan.name}: {len(plan.points())} points × {plan.repeats} "
-                  f"run(s) → {folder}/")
+                  f"run(s) → {folder}/; {estimate.describe()}")
     console.print(cal.describe())
     try:
         with RichProgress(console) as progress:
-            result = run_validate(plan, folder, listener=progress, costs=cal.costs)
+            result = run_validate(plan, folder, listener=progress, costs=cal.costs,
+                                  force=force)
     except KeyboardInterrupt:
         typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
                    f"measure the rest with: asim validate --resume {folder}", err=True)
@@ -241,6 +302,12 @@ def serve(
     typer.echo("stopped")
 
 
+# What `timeline` and `lecture` simulate with: never this machine's calibration, so that a
+# figure shows the same numbers wherever it is drawn.
+BUILT_IN_COSTS = ("built-in defaults (asim's reference machine; figures are the same on every "
+                  "machine, `asim calibrate` does not change them)")
+
+
 @app.command()
 def timeline(
     server: str = typer.Option("django", help=f"{', '.join(NAMES)}."),
@@ -280,6 +347,8 @@ def timeline(
                               title=timeline_title(scenario, lang, observed=observed))
     typer.echo(f"timeline of {scenario.label()}{' (measured)' if observed else ''}: "
                f"{png} and {svg}")
+    if not observed:
+        typer.echo(f"costs: {BUILT_IN_COSTS}")
 
 
 @app.command()
@@ -293,6 +362,7 @@ def lecture(
     made = build_lecture(out, lang=lang)
     typer.echo(f"{len(made.figures)} figures in {made.folder}/: "
                f"{', '.join(f.png.name for f in made.figures)}; captions in {made.markdown}")
+    typer.echo(f"costs: {BUILT_IN_COSTS}")
 
 
 @app.command()
@@ -311,8 +381,7 @@ def main() -> None:
         typer.echo(f"asim: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except typer.exceptions.TyperException as exc:  # usage errors: unknown option, bad value
-        if type(exc).__name__.startswith("NoArgsIsHelp"):  # `asim` alone
-            typer.echo(help_text())
+        if type(exc).__name__.startswith("NoArgsIsHelp"):  # `asim` alone: typer showed the help
             sys.exit(0)
         typer.echo(f"asim: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
@@ -326,9 +395,3 @@ def main() -> None:
         sys.exit(0)
     sys.exit(result if isinstance(result, int) else 0)
 
-
-def help_text() -> str:
-    """The top-level --help text (shown when asim runs with no arguments)."""
-    command = typer.main.get_command(app)
-    with command.make_context("asim", ["--help"], resilient_parsing=True) as ctx:
-        return command.get_help(ctx)

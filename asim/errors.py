@@ -42,8 +42,9 @@ class PortInUseError(ServerStartError):
     exit_code = 2
 
 
-class CalibrationError(AsimError):
-    """A calibration file is missing, unreadable or implausible."""
+class CalibrationError(InputError):
+    """A calibration file (or costs given to the model) is missing, unreadable, malformed or
+    implausible: the user gave it, so it is bad input (exit 2) like any other file."""
 
 
 class PredictedAbortError(AsimError):

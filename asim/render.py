@@ -6,10 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from asim.calibration.file import Calibration
 from asim.grid import Prediction
@@ -61,40 +64,107 @@ def to_csv(points: Sequence[Prediction]) -> str:
     return buf.getvalue()
 
 
-def table(points: Sequence[Prediction], *, title: str) -> Table:
+@dataclass(frozen=True, kw_only=True)
+class Column:
+    """One column of the prediction table: its header, alignment and cell text."""
+
+    header: str
+    cell: Callable[[Prediction], str]
+    justify: str = "right"
+
+    def min_width(self, points: Sequence[Prediction]) -> int:
+        """The narrowest this column can be without cutting a cell (headers may wrap at
+        spaces, cells never do)."""
+        words = max(cell_len(word) for word in self.header.split())
+        return max([words, *(cell_len(self.cell(p)) for p in points)])
+
+
+def _bound(p: Prediction, sign: str) -> str:
+    return f"{sign} " if p.terms is not None and p.terms.is_bound else ""
+
+
+def _percentile(q: int) -> Callable[[Prediction], str]:
+    return lambda p: str(p.report.percentiles_ms[q]) if p.report else "-"
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column(header="server", cell=lambda p: shape_cell(p.scenario), justify="left"),
+    Column(header="method", cell=lambda p: p.method, justify="left"),
+    Column(header="W", cell=lambda p: str(p.scenario.workers) if p.scenario.uses_workers
+           else "-"),
+    Column(header="sleep s", cell=lambda p: f"{p.scenario.sleep_s:g}"),
+    Column(header="C", cell=lambda p: str(p.scenario.concurrency)),
+    Column(header="time s", cell=lambda p: f"{_bound(p, '≥')}{p.time_taken_s:.3f}"),
+    Column(header="RPS", cell=lambda p: f"{_bound(p, '≤')}{p.requests_per_second:.2f}"),
+    Column(header="ms/req", cell=lambda p: f"{_bound(p, '≥')}{p.time_per_request_ms:.3f}"),
+    Column(header="ms/req (all)",
+           cell=lambda p: f"{_bound(p, '≥')}{p.time_per_request_all_ms:.3f}"),
+    Column(header="p50 ms", cell=_percentile(50)),
+    Column(header="p90 ms", cell=_percentile(90)),
+    Column(header="p100 ms", cell=_percentile(100)),
+)
+# What a narrow terminal loses first. RPS, ms/req and the grid's coordinates always stay: they
+# are what ab's users read first; `--wide` (and csv, json) show everything.
+LEAVE_OUT_ORDER = ("method", "time s", "ms/req (all)", "p90 ms", "p100 ms", "p50 ms")
+
+
+def frame_width(widths: Sequence[int]) -> int:
+    """Characters a rich table with the default box needs for columns of ``widths``: one space
+    of padding on each side of a cell, and a border before, between and after the columns."""
+    return sum(w + 2 for w in widths) + len(widths) + 1
+
+
+def column_widths(
+    columns: Sequence[Column], points: Sequence[Prediction], width: int | None
+) -> list[int]:
+    """Each column's width: its widest cell (or header word), then, while ``width`` leaves room
+    (always when None), its whole header on one line."""
+    widths = [c.min_width(points) for c in columns]
+    spare = None if width is None else width - frame_width(widths)
+    for i, c in enumerate(columns):
+        extra = cell_len(c.header) - widths[i]
+        if extra > 0 and (spare is None or extra <= spare):
+            widths[i] += extra
+            spare = None if spare is None else spare - extra
+    return widths
+
+
+def fit_columns(
+    points: Sequence[Prediction], width: int | None
+) -> tuple[tuple[Column, ...], tuple[str, ...]]:
+    """The columns to show in ``width`` characters (None: all of them) and the headers left
+    out, in `LEAVE_OUT_ORDER`. The method column is left out only when every point has the
+    same method. When even the fewest columns are wider than ``width``, those are kept and the
+    lines run longer: a number is never cut."""
+    columns = list(COLUMNS)
+    left_out: list[str] = []
+    for header in LEAVE_OUT_ORDER:
+        if width is None or frame_width(column_widths(columns, points, width)) <= width:
+            break
+        if header == "method" and len({p.method for p in points}) > 1:
+            continue
+        columns = [c for c in columns if c.header != header]
+        left_out.append(header)
+    return tuple(columns), tuple(left_out)
+
+
+def table(
+    points: Sequence[Prediction],
+    *,
+    title: str,
+    columns: Sequence[Column] = COLUMNS,
+    widths: Sequence[int] | None = None,
+) -> Table:
+    """The rich table of ``points``; ``widths`` (default: `column_widths` without a limit) are
+    fixed, so that rich never shrinks a column and cuts a number."""
+    widths = widths or column_widths(columns, points, None)
     t = Table(title=title, title_justify="left", header_style="bold")
-    for name, justify in (
-        ("server", "left"),
-        ("method", "left"),
-        ("W", "right"),
-        ("sleep s", "right"),
-        ("C", "right"),
-        ("time s", "right"),
-        ("RPS", "right"),
-        ("ms/req", "right"),
-        ("ms/req (all)", "right"),
-        ("p50 ms", "right"),
-        ("p90 ms", "right"),
-        ("p100 ms", "right"),
-    ):
-        t.add_column(name, justify=justify)
+    for c, w in zip(columns, widths, strict=True):
+        # A header may wrap at its spaces; a cell never wraps.
+        t.add_column(Text(c.header, no_wrap=False), justify=c.justify,  # type: ignore[arg-type]
+                     no_wrap=True, width=w)
     for p in points:
-        s, r = p.scenario, p.report
-        bound = p.terms is not None and p.terms.is_bound
-        le, ge = ("≤ ", "≥ ") if bound else ("", "")
-        pct = [str(r.percentiles_ms[q]) if r else "-" for q in (50, 90, 100)]
-        t.add_row(
-            shape_cell(s),
-            p.method,
-            str(s.workers) if s.uses_workers else "-",
-            f"{s.sleep_s:g}",
-            str(s.concurrency),
-            f"{ge}{p.time_taken_s:.3f}",
-            f"{le}{p.requests_per_second:.2f}",
-            f"{ge}{p.time_per_request_ms:.3f}",
-            f"{ge}{p.time_per_request_all_ms:.3f}",
-            *pct,
-        )
+        t.add_row(*(c.cell(p) for c in columns))
     return t
 
 
@@ -191,18 +261,46 @@ def print_table(
     title: str,
     cpu_spread_pct: float | None = None,
     calibrated: bool = False,
+    wide: bool = False,
+    console: Console | None = None,
 ) -> None:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=150)  # piped output keeps whole columns
-    console.print(table(points, title=title))
+    """Print the table and its notes. In a terminal, columns that do not fit its width are
+    left out (a note says which) unless ``wide``; piped output keeps every column."""
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=150)  # piped output: notes on long lines, like csv
+    every = wide or not console.is_terminal
+    columns, left_out = fit_columns(points, None if every else console.width)
+    widths = column_widths(columns, points, console.width if console.is_terminal else None)
+    saved_width = console.width
+    # Longer lines (the terminal wraps them) rather than cut numbers.
+    console.width = max(saved_width, frame_width(widths))
+    try:
+        console.print(table(points, title=title, columns=columns, widths=widths))
+    finally:
+        console.width = saved_width
     notes = (
         finite_run_note(points), extrapolation_note(points), backlog_note(points),
         cpu_speed_note(points, cpu_spread_pct, calibrated=calibrated),
+        left_out_note(points, left_out, saved_width),
     )
     for note in notes:
         if note:
             console.print(note)
+
+
+def left_out_note(points: Sequence[Prediction], left_out: Sequence[str], width: int) -> str | None:
+    """One sentence naming the columns a narrow terminal left out, and how to see them."""
+    if not left_out:
+        return None
+    names = [
+        f"method ({points[0].method})" if h == "method" else h for h in left_out
+    ]
+    return (
+        f"Left out to fit {width} columns: {', '.join(names)}; --wide shows every column "
+        "(so do --format csv and json)."
+    )
 
 
 def validate_table(comparisons: Sequence[PointComparison]) -> Table:

@@ -49,6 +49,18 @@ HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000
 COLD_SLEEP_S, MID_SLEEP_S = 0.05, 0.005
 REPEATS = 3  # ab runs per measurement, back to back on one server; the model takes the medians
 
+PLAN = (  # name, server, sleep, -n, -c, workers
+    ("aiohttp warm", AIOHTTP, 0.0, WARM_N, 1, 1),
+    ("aiohttp cold", AIOHTTP, COLD_SLEEP_S, COLD_N, 1, 1),
+    ("aiohttp saturated", AIOHTTP, 0.0, SAT_N, SAT_C, 1),
+    ("django warm", DJANGO, 0.0, WARM_N, 1, 1),
+    ("django cold", DJANGO, COLD_SLEEP_S, COLD_N, 1, 1),
+    ("django mid", DJANGO, MID_SLEEP_S, MID_N, 1, 1),
+    ("django herd", DJANGO, 0.0, WARM_N, 1, HERD_WORKERS),
+    ("django oversubscribed", DJANGO, 0.0, OVER_N, OVER_C, OVER_WORKERS),
+)
+RUN_NAMES = tuple(name for name, *_ in PLAN)  # what `fit` needs, measured or recorded
+
 # Shares of the warm per-request CPU by step (thread-CPU split, docs/notes/measurements.md).
 LOOP_SHARES = {"accept": 0.33, "request": 0.40, "response": 0.19, "close": 0.08}
 WORKER_SHARES = {"request": 0.69, "response": 0.25, "close": 0.06}
@@ -249,33 +261,13 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
     Calibration
 ):
     """Fit again the runs a calibration file recorded (after the fitting has changed)."""
-    m = calibration.measured
-    try:
-        runs = {
-            name: CpuRun(
-                server=str(r["server"]),
-                sleep_s=float(r["sleep_s"]),
-                requests=int(r["requests"]),
-                concurrency=int(r["concurrency"]),
-                workers=int(r["workers"]),
-                requests_per_second=float(r["requests_per_second"]),
-                server_cpu_s=float(r["server_cpu_us_per_request"]) / 1e6,
-                ab_cpu_s=float(r["ab_cpu_us_per_request"]) / 1e6,
-                time_per_request_ms=float(r["time_per_request_ms"]),
-                repeats=int(r.get("repeats", 1)),
-                rps_spread_pct=(
-                    float(r["rps_spread_pct"]) if r.get("rps_spread_pct") is not None else None
-                ),
-            )
-            for name, r in m.items()
-            if isinstance(r, dict)
-        }
-        ts_over = float(m["time_sleep_overshoot_us"]) / 1e6
-        aio_over = float(m["asyncio_sleep_overshoot_us"]) / 1e6
-    except (KeyError, TypeError, ValueError) as exc:
+    runs, ts_over, aio_over = calibration.recorded_runs()
+    missing = [name for name in RUN_NAMES if name not in runs]
+    if missing:
         raise CalibrationError(
-            f"the calibration file lacks a measurement to refit: {exc}"
-        ) from None
+            f"{calibration.path or 'the calibration'} has no measured run {missing[0]!r} to "
+            f"refit (it records {', '.join(runs) or 'none'})"
+        )
     costs, wakeups = fit(runs, ts_over, aio_over, progress)
     return Calibration(
         costs=costs,
@@ -288,17 +280,7 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
 def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, float]:
     """The real runs calibration fits on, and the two sleep overshoots."""
     runs: dict[str, CpuRun] = {}
-    plan = [  # name, server, sleep, -n, -c, workers
-        ("aiohttp warm", AIOHTTP, 0.0, WARM_N, 1, 1),
-        ("aiohttp cold", AIOHTTP, COLD_SLEEP_S, COLD_N, 1, 1),
-        ("aiohttp saturated", AIOHTTP, 0.0, SAT_N, SAT_C, 1),
-        ("django warm", DJANGO, 0.0, WARM_N, 1, 1),
-        ("django cold", DJANGO, COLD_SLEEP_S, COLD_N, 1, 1),
-        ("django mid", DJANGO, MID_SLEEP_S, MID_N, 1, 1),
-        ("django herd", DJANGO, 0.0, WARM_N, 1, HERD_WORKERS),
-        ("django oversubscribed", DJANGO, 0.0, OVER_N, OVER_C, OVER_WORKERS),
-    ]
-    for name, kind, sleep_s, n, c, w in plan:
+    for name, kind, sleep_s, n, c, w in PLAN:
         workers = f", {w} workers" if w > 1 else ""
         progress(f"{name}: ab -n {n} -c {c}, sleep {sleep_s:g} s{workers}, {REPEATS} runs")
         runs[name] = measure_cpu(kind, sleep_s, n, concurrency=c, workers=w, repeats=REPEATS)

@@ -31,7 +31,7 @@ from pathlib import Path
 from asim.errors import InputError, ServerStartError
 from asim.lab.ports import check_port_free, listener_pids, port_in_use_error
 from asim.sim.shapes import WORKERS, Shape, check_options, check_workers, shape
-from asim.sim.spec import MAX_SLEEP_S, MAX_WORKERS, machine_cores
+from asim.sim.spec import MAX_HANDLER_SLEEP_S, MAX_WORKERS, machine_cores
 
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 20
@@ -70,8 +70,10 @@ class ServerSpec:
     def __post_init__(self) -> None:
         shape(self.kind)  # an unknown name is an InputError
         if not (isinstance(self.sleep_s, int | float) and math.isfinite(self.sleep_s)
-                and 0 <= self.sleep_s <= MAX_SLEEP_S):
-            raise InputError(f"sleep must be between 0 and {MAX_SLEEP_S:g} s, got {self.sleep_s}")
+                and 0 <= self.sleep_s <= MAX_HANDLER_SLEEP_S):
+            raise InputError(
+                f"sleep must be between 0 and {MAX_HANDLER_SLEEP_S:g} s, got {self.sleep_s}"
+            )
         if not (isinstance(self.workers, int) and 1 <= self.workers <= MAX_WORKERS):
             raise InputError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
         check_workers(self.kind, self.workers)

@@ -18,8 +18,9 @@ from matplotlib.figure import Figure
 
 from asim.errors import InputError
 from asim.lecture import data, figures
-from asim.lecture.captions import caption, check_lang, number, server_name, texts
+from asim.lecture.captions import caption, check_lang, fill, number, server_name, texts
 from asim.lecture.timeline import Timeline, build_timeline, plot_timeline
+from asim.limits import check_sleeps
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.model import simulate
 from asim.sim.spec import Scenario
@@ -112,6 +113,7 @@ def timeline_scenario(
     cores: int = CORES,
 ) -> Scenario:
     """The ab run a timeline shows; refuses runs too large to read as one picture."""
+    check_sleeps([sleep_s])
     scenario = Scenario(server=server, workers=workers, concurrency=concurrency,
                         requests=requests, sleep_s=sleep_s, cores=cores)
     if requests > MAX_TIMELINE_REQUESTS:
@@ -168,7 +170,7 @@ def build_lecture(
     made = tuple(make(folder, lang, costs) for make in makers)
     t = texts(lang)
     lines = [f"# {t['lecture_title']}", "",
-             t["lecture_intro"].format(sleep=number(SLEEP_S, 1, lang), cores=CORES), ""]
+             fill(t["lecture_intro"], sleep=number(SLEEP_S, 1, lang), cores=CORES), ""]
     for i, f in enumerate(made, 1):
         lines += [f"## {i}. {_heading(f.name, lang)}",
                   "", f"![{f.name}]({f.png.name})", "", f.caption[0] + "  ", f.caption[1], ""]
@@ -230,8 +232,8 @@ def _little(folder: Path, lang: str, costs: Costs) -> LectureFigure:
               f"{scenario.requests} -c {scenario.concurrency}",
         L=number(check.mean_in_system, 2, lang), X=number(x, 1, lang),
         R=number(check.mean_response_s, 3, lang), XR=number(x * check.mean_response_s, 2, lang),
-        Lq=number(check.mean_waiting, 2, lang), W=number(check.mean_wait_s, 3, lang),
-        XW=number(x * check.mean_wait_s, 2, lang),
+        Lq=number(check.mean_waiting, 2, lang), Wq=number(check.mean_wait_s, 3, lang),
+        XWq=number(x * check.mean_wait_s, 2, lang),
         ab_rps=number(check.ab_rps, 1, lang), ab_total=check.ab_mean_total_ms,
         ab_L=number(check.ab_rps * check.ab_mean_total_ms / 1000, 2, lang),
         c=check.concurrency,

@@ -3,10 +3,17 @@
 `texts(lang)` gives the axis labels, legend entries and lane names; `caption(lang, figure,
 **numbers)` the two caption lines of one figure with its numbers filled in; `number` writes a
 number the way the language does (a decimal comma in Russian).
+
+A counted word agrees with its number through `fill`: ``{w:worker/workers}`` in English,
+``{w:воркер/воркера/воркеров}`` in Russian (1, 2-4, 5+; a fraction takes the second form). A
+rate after a number is written "запр./с" in Russian, which no number can put in the wrong case.
+W is the number of workers; the wait before the handler is Wq (queueing theory's W_q).
 """
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -59,7 +66,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "lecture_title": "Queueing in the lab: aiohttp vs Django under ab",
         "lecture_intro": "Figures made by `asim lecture` from asim's simulation of ab and the "
                          "servers and from its queueing theory (MVA, asymptotic bounds); "
-                         "sleep {sleep} s, {cores} CPU cores shared by the server and ab.",
+                         "sleep {sleep} s, {cores} CPU {cores:core/cores} shared by the server "
+                         "and ab.",
     },
     "ru": {
         "x_clients": "Одновременных клиентов N (ab -c)",
@@ -79,7 +87,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "title_finite": "Короткий прогон ab и установившийся режим",
         "x_workers": "Синхронных воркеров gunicorn W",
         "sleep_line": "sleep {sleep_ms:g} мс",
-        "target": "цель: {rps:g} запросов/с",
+        "target": "цель: {rps:g} запр./с",
         "title_workers": "Сколько воркеров нужно для заданной нагрузки?",
         "y_latency": "Полное время запроса, мс",
         "p50": "p50 (медиана)",
@@ -104,7 +112,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "lecture_title": "Очереди в лабораторной: aiohttp против Django под нагрузкой ab",
         "lecture_intro": "Графики построены командой `asim lecture` по симуляции ab и серверов "
                          "и по теории очередей (MVA, асимптотические границы); sleep {sleep} с, "
-                         "{cores} ядра процессора делят сервер и ab.",
+                         "{cores:ядро/ядра/ядер} процессора делят сервер и ab.",
     },
 }
 
@@ -120,14 +128,14 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "little": (
             "{label}: on average L = {L} requests were in the system, and X·R = {X} requests/s "
-            "× {R} s = {XR}; not yet in the handler: L = {Lq} and X·W = {X} × {W} s = {XW}.",
+            "× {R} s = {XR}; not yet in the handler: Lq = {Lq} and X·Wq = {X} × {Wq} s = {XWq}.",
             "ab's own numbers obey it too: RPS × mean Total = {ab_rps} × {ab_total} ms = {ab_L},"
             " a little under c = {c} because the first request runs alone and the run drains.",
         ),
         "timelines": (
             "ab -n {n} -c {c}, sleep {sleep} s: aiohttp sleeps in all connections at once and "
-            "is done in {aio_t} s; Django with {w} workers serves {w} requests at a time and "
-            "needs {dj_t} s.",
+            "is done in {aio_t} s; Django with {w:worker/workers} serves {w:request/requests} at a "
+            "time and needs {dj_t} s.",
             "The blocking aiohttp runs handlers one after another, in batches of {batches}, "
             "and needs {blk_t} s; bars show connect, waiting, sleep and close.",
         ),
@@ -153,36 +161,37 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
     "ru": {
         "capacity": (
             "W синхронных воркеров Django ограничивают пропускную способность величиной около "
-            "W/S: {dj1_max} запросов/с с одним воркером и {dj4_max} с четырьмя; предел "
+            "W/S: {dj1_max} запр./с с одним воркером и {dj4_max} запр./с с четырьмя; предел "
             "достигается за коленом, при N* ≈ {dj1_knee} и {dj4_knee} соответственно.",
-            "Цикл событий масштабируется до N* ≈ {aio_knee} (по MVA {aio_x} запросов/с при "
+            "Цикл событий масштабируется до N* ≈ {aio_knee} (по MVA {aio_x} запр./с при "
             "N = {aio_n}); дальше симулированный цикл, занятый и с прогретым кэшем, превосходит "
             "границу {aio_max}, посчитанную по холодному CPU: {des_max} при N = {des_n}.",
         ),
         "little": (
-            "{label}: в среднем в системе находилось L = {L} запроса, а X·R = {X} запросов/с × "
-            "{R} с = {XR}; ещё не дошли до обработчика: L = {Lq} и X·W = {X} × {W} с = {XW}.",
+            "{label}: в среднем в системе находилось L = {L:запрос/запроса/запросов}, а X·R = "
+            "{X} запр./с × {R} с = {XR}; ещё не дошли до обработчика: Lq = {Lq} и X·Wq = {X} × "
+            "{Wq} с = {XWq}.",
             "Числа самого ab подчиняются тому же закону: RPS × среднее Total = {ab_rps} × "
             "{ab_total} мс = {ab_L}, чуть меньше c = {c}: первый запрос идёт в одиночку, "
             "а в конце прогон затухает.",
         ),
         "timelines": (
             "ab -n {n} -c {c}, sleep {sleep} с: aiohttp спит во всех соединениях сразу и "
-            "укладывается в {aio_t} с; Django с {w} воркерами обслуживает по {w} запроса "
-            "за раз, и ему нужно {dj_t} с.",
+            "укладывается в {aio_t} с; Django с {w:воркером/воркерами/воркерами} обслуживает по "
+            "{w:запросу/запроса/запросов} за раз, и ему нужно {dj_t} с.",
             "aiohttp с блокирующим sleep выполняет обработчики один за другим пачками по "
             "{batches} и тратит {blk_t} с; на полосах: соединение, ожидание, sleep, закрытие.",
         ),
         "finite": (
-            "При -n {n_short} -c {c} ab показывает для aiohttp {aio_short} запросов/с — на "
+            "При -n {n_short} -c {c} ab показывает для aiohttp {aio_short} запр./с — на "
             "{pct} % меньше установившихся {aio_mva} (MVA); прогон -n {n_long} даёт {aio_long}.",
             "Первый запрос идёт в одиночку, последняя волна неполная; единственный воркер "
             "Django и так загружен полностью, поэтому его короткий прогон теряет лишь {dj_pct} %.",
         ),
         "workers": (
-            "Чтобы получить {target} запросов/с при ab -c {c}, Django нужно W = {needed} "
-            "воркеров при sleep {sleeps} мс (MVA); правило W ≈ RPS × S даёт {rule}.",
-            "Каждый воркер добавляет около 1/S запросов/с, пока хватает {cores} ядер; "
+            "Чтобы получить {target} запр./с при ab -c {c}, Django нужно число воркеров "
+            "W = {needed} при sleep {sleeps} мс (MVA); правило W ≈ RPS × S даёт {rule}.",
+            "Каждый воркер добавляет около 1/S запр./с, пока хватает {cores:ядра/ядер/ядер}; "
             "симуляция ab при S = {sleep} с (точки, -n {n}) расходится с MVA не более чем на "
             "{err} %.",
         ),
@@ -211,9 +220,9 @@ _VARIANTS: dict[str, dict[str, tuple[str, str]]] = {
     "ru": {
         "capacity-below": (
             "W синхронных воркеров Django ограничивают пропускную способность величиной около "
-            "W/S: {dj1_max} запросов/с с одним воркером и {dj4_max} с четырьмя; предел "
+            "W/S: {dj1_max} запр./с с одним воркером и {dj4_max} запр./с с четырьмя; предел "
             "достигается за коленом, при N* ≈ {dj1_knee} и {dj4_knee} соответственно.",
-            "Цикл событий масштабируется до N* ≈ {aio_knee} (по MVA {aio_x} запросов/с при "
+            "Цикл событий масштабируется до N* ≈ {aio_knee} (по MVA {aio_x} запр./с при "
             "N = {aio_n}); симулированные прогоны ab остаются ниже границы {aio_max}, "
             "посчитанной по холодному CPU ({des_max} при N = {des_n}): конечный прогон "
             "начинается с одного запроса и кончается неполной волной, а ab делит ядра с циклом.",
@@ -240,7 +249,31 @@ def caption(lang: str, figure: str, **numbers: object) -> tuple[str, str]:
     """The two caption lines of ``figure`` in ``lang`` with ``numbers`` filled in."""
     lang = check_lang(lang)
     first, second = _CAPTIONS[lang].get(figure) or _VARIANTS[lang][figure]
-    return first.format(**numbers), second.format(**numbers)
+    return fill(first, **numbers), fill(second, **numbers)
+
+
+class _Counting(string.Formatter):
+    """str.format, where a spec with slashes chooses the word that agrees with the number."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if "/" not in format_spec:
+            return super().format_field(value, format_spec)
+        forms = format_spec.split("/")
+        text = str(value)
+        whole = int(text) if re.fullmatch(r"\d+", text) else None
+        if len(forms) == 2:  # English: one, other
+            word = forms[0] if whole == 1 else forms[1]
+        elif whole is None:  # Russian: a fraction takes the genitive singular
+            word = forms[1]
+        else:
+            word = _ru_plural(whole, *forms)
+        return f"{text} {word}"
+
+
+def fill(template: str, **numbers: object) -> str:
+    """``template`` formatted like str.format, with ``{n:one/other}`` (English) or
+    ``{n:one/few/many}`` (Russian) giving the number and the word that agrees with it."""
+    return _Counting().format(template, **numbers)
 
 
 def number(value: float, digits: int, lang: str) -> str:

@@ -95,7 +95,9 @@ class Costs:
                 continue
             value = getattr(self, f.name)
             limit, unit = (1, "a fraction") if f.name == "switch_loss" else (10, "seconds")
-            if not (isinstance(value, int | float) and 0 <= value < limit):
+            # bool is an int to Python, but `true` in a file is no number of seconds.
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (number and 0 <= value < limit):
                 raise CalibrationError(
                     f"{f.name} must be a number ({unit}) in [0, {limit}), got {value!r}"
                 )

@@ -54,7 +54,7 @@ THREADS = "threads"  # a pool of T threads per process (`--threads`)
 BLOCKING = "blocking"  # the handler blocks its loop for B seconds first (`--blocking`)
 OPTIONS: tuple[str, ...] = (WORKERS, THREADS, BLOCKING)
 MAX_THREADS = 1024
-MAX_BLOCKING_S = 25.0  # a blocking slice stays under ab's 30 s poll timeout
+MAX_BLOCKING_S = 25.0  # a blocking slice stays under ab's 30 s poll timeout (asim.limits)
 UVICORN_BACKLOG = 2048  # uvicorn's --backlog default
 PER_REQUEST_THREADS = 1 << 20  # asgiref gives every request a thread of its own: no bound
 

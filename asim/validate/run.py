@@ -27,7 +27,7 @@ from asim.sim.spec import machine_cores
 from asim.validate.compare import MetricError, PointComparison, compare, error_summary
 from asim.validate.store import Record, ResultsDir
 from asim.validate.study import Plan, StudyPoint
-from asim.validate.tasks import BUILTIN_TASKS, resolve_plan
+from asim.validate.tasks import resolve_plan
 
 if TYPE_CHECKING:
     from asim.sim.model import SimRun
@@ -125,21 +125,24 @@ def validate(
     *,
     listener: Listener | None = None,
     costs: Costs | None = None,
+    force: bool = False,
 ) -> ValidateResult:
     """Measure every run of ``plan`` that ``out_dir`` does not hold yet, then write the report.
 
-    ``out_dir`` may be new or an earlier results folder: runs already in it are reused.
+    ``out_dir`` may be new or an earlier results folder of the same plan: runs already in it
+    are reused. A folder of another plan is refused unless ``force`` (`ResultsDir.prepare`).
     """
     with _sigterm_as_interrupt():
-        return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs)
+        return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs,
+                         force=force)
 
 
 def _validate(
-    plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None
+    plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None, force: bool = False
 ) -> ValidateResult:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
-    store = ResultsDir.prepare(out_dir, plan)
+    store = ResultsDir.prepare(out_dir, plan, force=force)
     runs = model_runs(plan, costs=costs)
     predictions = {p: run.report for p, run in runs.items()}
     store.write_predictions(predictions)
@@ -335,6 +338,8 @@ def plan_and_folder(
             return (plan if repeats is None else plan.with_repeats(repeats)), Path(resume_dir)
         return resolve_plan(task, repeats=repeats), Path(resume_dir)
     if task is None:
+        from asim.validate.tasks import BUILTIN_TASKS
+
         raise InputError(
             f"give a task ({', '.join(BUILTIN_TASKS)}) or a .toml scenario file, or --resume DIR"
         )

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from asim.errors import InputError, ScenarioError
+from asim.limits import MAX_SLEEP_S
 from asim.sim.shapes import NAMES, SHAPES, WORKERS
-from asim.sim.spec import MAX_CONCURRENCY, MAX_MEASURED_SLEEP_S, MAX_REQUESTS, MAX_WORKERS
+from asim.sim.spec import MAX_CONCURRENCY, MAX_REQUESTS, MAX_WORKERS
 from asim.validate.study import (
     DEFAULT_REPEATS,
     MAX_REPEATS,
@@ -192,9 +193,9 @@ class _Reader:
     def sleep(self, name: str, value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(name, f"must be seconds as a number, got {value!r}")
-        if not (math.isfinite(value) and 0 <= value <= MAX_MEASURED_SLEEP_S):
+        if not (math.isfinite(value) and 0 <= value <= MAX_SLEEP_S):
             raise self.error(
-                name, f"must be between 0 and {MAX_MEASURED_SLEEP_S:g} seconds, got {value!r}"
+                name, f"must be between 0 and {MAX_SLEEP_S:g} seconds, got {value!r}"
             )
         return float(value)
 

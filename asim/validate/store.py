@@ -96,6 +96,8 @@ class Record:
         _check_format(data.get("format", 1))
         point = StudyPoint.from_dict(data)
         observed = data.get("observed")
+        if observed is not None and not isinstance(observed, dict):
+            raise TypeError(f"'observed' must be an object or null, got {observed!r}")
         return cls(
             point=point,
             repeat=int(data["repeat"]),
@@ -133,9 +135,21 @@ class ResultsDir:
         return self.root / PREDICTIONS_FILE
 
     @classmethod
-    def prepare(cls, root: Path, plan: Plan) -> ResultsDir:
-        """Create (or reuse) the folder and record the plan; runs already in it are kept."""
+    def prepare(cls, root: Path, plan: Plan, *, force: bool = False) -> ResultsDir:
+        """Create (or reuse) the folder and record the plan; runs already in it are kept.
+
+        A folder that records another plan (other than in its repeats), or a plan.json that
+        cannot be read, is refused unless ``force``: its runs belong to that plan.
+        """
         store = cls(root)
+        if store.plan_path.exists() and not force:
+            held = store.read_plan()
+            if held.with_repeats(plan.repeats) != plan:
+                raise InputError(
+                    f"{root} holds the plan {held.name!r} ({len(held.points())} points), not "
+                    f"{plan.name!r}: finish it with `asim validate --resume {root}`, choose "
+                    f"another folder, or add --force to measure {plan.name!r} there"
+                )
         try:
             (store.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -158,7 +172,9 @@ class ResultsDir:
             _check_format(data.get("format", 1))
             return Plan.from_dict(data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{self.plan_path} is unreadable: {exc}") from None
+            raise InputError(
+                f"{self.plan_path} is unreadable ({_plain(exc)}); --force replaces it"
+            ) from None
 
     def records(self) -> list[Record]:
         """Every run in points.jsonl, in the order measured.
@@ -168,18 +184,24 @@ class ResultsDir:
         """
         if not self.points_path.exists():
             return []
-        text = self.points_path.read_text(encoding="utf-8")
-        lines = text.split("\n")
+        try:
+            data = self.points_path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {self.points_path}: {exc.strerror or exc}") from None
+        lines = data.split(b"\n")
         records = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(Record.from_dict(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
-                if number == len(lines) and not text.endswith("\n"):
+                records.append(Record.from_dict(_json_object(line.decode("utf-8"))))
+            except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
+                if number == len(lines) and not data.endswith(b"\n"):
                     continue
-                raise InputError(f"{self.points_path}:{number} is not a valid run: {exc}") from None
+                problem = _plain(exc)
+                raise InputError(
+                    f"{self.points_path}:{number} is not a valid run: {problem}"
+                ) from None
         return records
 
     def completed(self, records: Iterable[Record] | None = None) -> dict[tuple[str, int], Record]:
@@ -257,6 +279,22 @@ def _check_format(value: object) -> None:
             f"format {value!r} is not one this asim reads "
             f"({', '.join(map(str, READABLE_FORMATS))}); use the asim that wrote it"
         )
+
+
+def _json_object(text: str) -> Mapping[str, Any]:
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _plain(exc: BaseException) -> str:
+    """An exception as a short phrase (a KeyError alone prints only the key)."""
+    if isinstance(exc, KeyError):
+        return f"no field {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at column {exc.start + 1})"
+    return str(exc)
 
 
 def _drop_cut_line(f: BinaryIO) -> None:

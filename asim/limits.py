@@ -1,0 +1,28 @@
+"""Limits every grid's values are checked against before anything is simulated or measured.
+
+One definition for `asim predict`, `asim timeline` and the scenario files of `asim validate`,
+so that a value one command accepts is not refused by another after minutes of work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from asim.errors import InputError
+
+# Under gunicorn's 30 s worker timeout and ab's 30 s poll timeout (ab -s): a longer sleep is
+# no longer a server under load but a server that ab and gunicorn give up on.
+MAX_SLEEP_S = 25.0
+
+
+def check_sleeps(sleeps_s: Sequence[float], *, option: str = "--sleep") -> list[float]:
+    """``sleeps_s`` if every one is a sleep the lab's servers and ab can run; otherwise an
+    `InputError` naming the first bad value (numbers shown short: ``1e+300``, not 301 digits)."""
+    for sleep_s in sleeps_s:
+        if not (math.isfinite(sleep_s) and 0 <= sleep_s <= MAX_SLEEP_S):
+            raise InputError(
+                f"{option} {sleep_s:g}: sleep must be between 0 and {MAX_SLEEP_S:g} s (ab gives "
+                "up on a server silent for 30 s, gunicorn kills a worker busy for 30 s)"
+            )
+    return list(sleeps_s)
