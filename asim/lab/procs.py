@@ -31,7 +31,35 @@ from pathlib import Path
 from asim.errors import InputError, ServerStartError
 from asim.sim.spec import AIOHTTP, AIOHTTP_BLOCKING, DJANGO, MAX_WORKERS, SERVER_KINDS
 
-DEFAULT_PORTS = {AIOHTTP: 8088, AIOHTTP_BLOCKING: 8088, DJANGO: 8089}  # the seed's ports
+AIOHTTP_EXECUTOR = "aiohttp-executor"
+AIOHTTP_MIXED = "aiohttp-mixed"
+DJANGO_GTHREAD = "django-gthread"
+DJANGO_ASGI = "django-asgi"
+DJANGO_ASGI_SYNC = "django-asgi-sync"
+# The kinds this module can start; the registry of shapes (asim.sim.shapes) replaces this tuple.
+LAB_KINDS: tuple[str, ...] = (
+    *SERVER_KINDS, AIOHTTP_EXECUTOR, AIOHTTP_MIXED, DJANGO_GTHREAD, DJANGO_ASGI, DJANGO_ASGI_SYNC,
+)
+# The options each kind takes beyond its sleep (the registry's ``Shape.options`` replaces this).
+# The seed's aiohttp kinds keep accepting (and ignoring) ``workers``, as they always have.
+KIND_OPTIONS: dict[str, frozenset[str]] = {
+    AIOHTTP: frozenset({"workers"}),
+    AIOHTTP_BLOCKING: frozenset({"workers"}),
+    DJANGO: frozenset({"workers"}),
+    AIOHTTP_EXECUTOR: frozenset({"threads"}),
+    AIOHTTP_MIXED: frozenset({"blocking"}),
+    DJANGO_GTHREAD: frozenset({"workers", "threads"}),
+    DJANGO_ASGI: frozenset({"workers"}),
+    DJANGO_ASGI_SYNC: frozenset({"workers"}),
+}
+_GUNICORN_KINDS = (DJANGO, DJANGO_GTHREAD)
+_UVICORN_KINDS = (DJANGO_ASGI, DJANGO_ASGI_SYNC)
+_TRACED_KINDS = SERVER_KINDS  # the request trace hooks exist for the seed's three kinds only
+
+DEFAULT_PORTS = {kind: 8089 if kind.startswith("django") else 8088 for kind in LAB_KINDS}
+DEFAULT_BLOCKING_S = 0.001  # aiohttp-mixed's time.sleep when none is given
+MAX_BLOCKING_S = 25.0
+MAX_THREADS = 1024
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 20
 PROBE_TIMEOUT_S = 5.0
@@ -53,21 +81,28 @@ def is_loopback(host: str) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class ServerSpec:
-    """Which server to run: kind, the handler's sleep, gunicorn workers, where to listen.
+    """Which server to run: kind, the handler's sleep, workers, threads, where to listen.
 
-    ``port=None`` picks a free port at start. Only loopback hosts are accepted: asim sends load
-    to what it starts, and load goes to this machine only.
+    ``workers`` are gunicorn's or uvicorn's processes; ``threads`` is gunicorn gthread's threads
+    per worker, or aiohttp-executor's pool (None: the server's default, see `pool_threads`);
+    ``blocking_s`` is aiohttp-mixed's ``time.sleep`` before its awaited sleep (None: 1 ms).
+    A kind that does not take an option refuses it. ``port=None`` picks a free port at start.
+    Only loopback hosts are accepted: asim sends load to what it starts, and load goes to this
+    machine only.
     """
 
     kind: str
     sleep_s: float
     workers: int = 1
+    threads: int | None = None
+    blocking_s: float | None = None
     host: str = "127.0.0.1"
     port: int | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in SERVER_KINDS:
-            raise InputError(f"unknown server {self.kind!r}; choose from {', '.join(SERVER_KINDS)}")
+        if self.kind not in LAB_KINDS:
+            raise InputError(f"unknown server {self.kind!r}; choose from {', '.join(LAB_KINDS)}")
+        self._check_options()
         if not (isinstance(self.sleep_s, int | float) and math.isfinite(self.sleep_s)
                 and 0 <= self.sleep_s <= MAX_SLEEP_S):
             raise InputError(f"sleep must be between 0 and {MAX_SLEEP_S:g} s, got {self.sleep_s}")
@@ -81,32 +116,95 @@ class ServerSpec:
         if self.port is not None and not (isinstance(self.port, int) and 1 <= self.port <= 65535):
             raise InputError(f"port must be between 1 and 65535, got {self.port}")
 
+    def _check_options(self) -> None:
+        takes = KIND_OPTIONS[self.kind]
+        given = {"workers": self.workers != 1, "threads": self.threads is not None,
+                 "blocking": self.blocking_s is not None}
+        refused = [name for name, set_ in given.items() if set_ and name not in takes]
+        if refused:
+            takers = [k for k in LAB_KINDS if refused[0] in KIND_OPTIONS[k]]
+            raise InputError(f"{self.kind} takes no {refused[0]} option "
+                             f"(only {', '.join(takers)} do)")
+        if self.threads is not None and not (
+                isinstance(self.threads, int) and 1 <= self.threads <= MAX_THREADS):
+            raise InputError(f"threads must be between 1 and {MAX_THREADS}, got {self.threads}")
+        if self.blocking_s is not None and not (
+                isinstance(self.blocking_s, int | float) and math.isfinite(self.blocking_s)
+                and 0 <= self.blocking_s <= MAX_BLOCKING_S):
+            raise InputError(
+                f"blocking must be between 0 and {MAX_BLOCKING_S:g} s, got {self.blocking_s}")
+
     @property
     def is_django(self) -> bool:
-        return self.kind == DJANGO
+        """Django's project serves it (under gunicorn or uvicorn): it has workers."""
+        return self.kind.startswith(DJANGO)
+
+    @property
+    def pool_threads(self) -> int | None:
+        """The threads that run the blocking sleep, as the server will have them, or None.
+
+        aiohttp-executor's default is asyncio's default executor, ``min(32, cores + 4)``
+        (Python 3.11 counts ``os.cpu_count()``); gunicorn's default is 1 thread.
+        """
+        if self.kind == AIOHTTP_EXECUTOR:
+            return self.threads if self.threads is not None else min(32, (os.cpu_count() or 1) + 4)
+        if self.kind == DJANGO_GTHREAD:
+            return self.threads if self.threads is not None else 1
+        return None
+
+    @property
+    def mixed_blocking_s(self) -> float | None:
+        """aiohttp-mixed's blocking slice in seconds (its default when none is given)."""
+        if self.kind != AIOHTTP_MIXED:
+            return None
+        return self.blocking_s if self.blocking_s is not None else DEFAULT_BLOCKING_S
 
     def label(self) -> str:
-        """E.g. ``django w=2 S=0.1``."""
+        """E.g. ``django w=2 S=0.1``, ``django-gthread w=1 t=4 S=0.1``, ``aiohttp-mixed B=0.001
+        S=0.1``."""
         w = f" w={self.workers}" if self.is_django else ""
-        return f"{self.kind}{w} S={self.sleep_s:g}"
+        t = f" t={self.threads}" if self.threads is not None else ""
+        b = f" B={self.mixed_blocking_s:g}" if self.kind == AIOHTTP_MIXED else ""
+        return f"{self.kind}{w}{t}{b} S={self.sleep_s:g}"
 
 
 def server_command(spec: ServerSpec, port: int) -> tuple[list[str], dict[str, str]]:
     """The argv and the extra environment that start ``spec`` on ``port``."""
     python = sys.executable
-    if spec.is_django:
+    sleep_env = {"ASIM_SLEEP_S": repr(float(spec.sleep_s))}
+    if spec.kind in _GUNICORN_KINDS:
         argv = [
             python, "-m", "gunicorn",
             "-c", "python:asim.servers.gunicorn_conf",
             "--workers", str(spec.workers),
             "--bind", _bind_address(spec.host, port),
-            "asim.servers.djlab.wsgi",
         ]
-        return argv, {"ASIM_SLEEP_S": repr(float(spec.sleep_s))}
+        if spec.kind == DJANGO_GTHREAD:
+            argv += ["--worker-class", "gthread", "--threads", str(spec.pool_threads)]
+        argv.append("asim.servers.djlab.wsgi")
+        return argv, sleep_env
+    if spec.kind in _UVICORN_KINDS:
+        # Plain uvicorn: asyncio's loop and h11 (aiohttp's loop; no uvloop or httptools even
+        # when installed), no access log (gunicorn's default), warnings only.
+        argv = [
+            python, "-m", "uvicorn", "asim.servers.djlab.asgi:application",
+            "--host", spec.host.strip("[]"), "--port", str(port),
+            "--workers", str(spec.workers),
+            "--loop", "asyncio", "--http", "h11",
+            "--no-access-log", "--log-level", "warning",
+        ]
+        view = "async" if spec.kind == DJANGO_ASGI else "sync"
+        return argv, {**sleep_env, "ASIM_DJANGO_VIEW": view}
     argv = [python, "-m", "asim.servers.aio", "--sleep", repr(float(spec.sleep_s)),
             "--host", spec.host.strip("[]"), "--port", str(port)]
     if spec.kind == AIOHTTP_BLOCKING:
         argv.append("--blocking")
+    elif spec.kind == AIOHTTP_EXECUTOR:
+        argv.append("--executor")
+        if spec.threads is not None:
+            argv += ["--threads", str(spec.threads)]
+    elif spec.kind == AIOHTTP_MIXED:
+        argv += ["--mixed", repr(float(spec.mixed_blocking_s))]
     return argv, {}
 
 
@@ -157,7 +255,8 @@ def _port_taken(log_path: Path) -> bool:
 class RunningServer:
     """A server that answered its readiness probe; valid inside `running_server`'s block.
 
-    ``pid`` is the process group leader (the aiohttp process, or the gunicorn master).
+    ``pid`` is the process group leader (the aiohttp process, the gunicorn master, or uvicorn's
+    only process or its supervisor when W > 1).
     ``ready_wall_ns`` is ``time.time_ns()`` when the readiness probe's response arrived: trace
     lines before it belong to the probe.
     """
@@ -172,7 +271,7 @@ class RunningServer:
     command: tuple[str, ...] = ()
 
     def pids(self) -> list[int]:
-        """Live processes of the server's group (leader first; gunicorn workers after it)."""
+        """Live processes of the server's group (leader first; workers after it)."""
         members = group_members(self.pid)
         return sorted(members, key=lambda p: (p != self.pid, p))
 
@@ -198,7 +297,11 @@ def running_server(
     """
     if not ready_timeout_s > 0:
         raise InputError(f"ready_timeout_s must be > 0, got {ready_timeout_s}")
-    env = {k: v for k, v in os.environ.items() if k not in ("ASIM_TRACE_FILE", "ASIM_SLEEP_S")}
+    if trace_file is not None and spec.kind not in _TRACED_KINDS:
+        raise InputError(f"the request trace exists for {', '.join(_TRACED_KINDS)} only, "
+                         f"not {spec.kind}")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ASIM_TRACE_FILE", "ASIM_SLEEP_S", "ASIM_DJANGO_VIEW")}
     env["PYTHONUNBUFFERED"] = "1"  # the log shows the server's lines as they happen
     env.pop("WEB_CONCURRENCY", None)  # gunicorn would take its worker count from it
     if trace_file is not None:
@@ -314,13 +417,16 @@ def _wait_ready(
                 f"{what} was not ready after {timeout_s:g} s ({last_problem}); "
                 f"log {log_path}:\n{log_tail(log_path)}"
             )
-        status = _probe(spec.host, port, timeout_s=min(PROBE_TIMEOUT_S + spec.sleep_s,
+        request_s = spec.sleep_s + (spec.mixed_blocking_s or 0.0)
+        status = _probe(spec.host, port, timeout_s=min(PROBE_TIMEOUT_S + request_s,
                                                         max(deadline - time.monotonic(), 0.1)))
+        # gunicorn's and uvicorn's workers each log READY_MARK once they have loaded Django;
+        # one answer proves only that one of them has
         if status == 200 and (not spec.is_django or _workers_ready(log_path) >= spec.workers):
             return
         last_problem = f"probe: {status}" if isinstance(status, str) else f"GET / gave {status}"
         if status == 200:
-            last_problem = "not every gunicorn worker has loaded the application"
+            last_problem = "not every worker has loaded the application"
         time.sleep(0.05)
 
 
@@ -346,7 +452,7 @@ def _probe(host: str, port: int, *, timeout_s: float) -> int | str:
 
 
 def _workers_ready(log_path: Path) -> int:
-    from asim.servers.gunicorn_conf import READY_MARK
+    from asim.servers import READY_MARK
 
     try:
         return log_path.read_text(errors="replace").count(READY_MARK)
