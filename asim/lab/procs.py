@@ -30,7 +30,7 @@ from pathlib import Path
 
 from asim.errors import InputError, ServerStartError
 from asim.lab.ports import check_port_free, listener_pids, port_in_use_error
-from asim.sim.shapes import WORKERS, Shape, check_options, check_workers, shape
+from asim.sim.shapes import SHAPES, WORKERS, Shape, check_options, check_workers, shape
 from asim.sim.spec import MAX_HANDLER_SLEEP_S, MAX_WORKERS, machine_cores
 
 STOP_GRACE_S = 5.0
@@ -53,10 +53,14 @@ def is_loopback(host: str) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class ServerSpec:
-    """Which server to run: kind, the handler's sleep, gunicorn workers, where to listen.
+    """Which server to run: kind, the handler's sleep, workers, threads, where to listen.
 
-    ``port=None`` picks a free port at start. Only loopback hosts are accepted: asim sends load
-    to what it starts, and load goes to this machine only.
+    ``workers`` are gunicorn's or uvicorn's processes; ``threads`` is gunicorn gthread's threads
+    per worker, or aiohttp-executor's pool; ``blocking_s`` is aiohttp-mixed's ``time.sleep``
+    before its awaited sleep (None: the shape's default, `asim.sim.shapes`).
+    A kind that does not take an option refuses it. ``port=None`` picks a free port at start.
+    Only loopback hosts are accepted: asim sends load to what it starts, and load goes to this
+    machine only.
     """
 
     kind: str
@@ -183,7 +187,7 @@ class RunningServer:
     command: tuple[str, ...] = ()
 
     def pids(self) -> list[int]:
-        """Live processes of the server's group (leader first; gunicorn workers after it)."""
+        """Live processes of the server's group (leader first; workers after it)."""
         members = group_members(self.pid)
         return sorted(members, key=lambda p: (p != self.pid, p))
 
@@ -213,7 +217,12 @@ def running_server(
     """
     if not ready_timeout_s > 0:
         raise InputError(f"ready_timeout_s must be > 0, got {ready_timeout_s}")
-    env = {k: v for k, v in os.environ.items() if k not in ("ASIM_TRACE_FILE", "ASIM_SLEEP_S")}
+    if trace_file is not None and not spec.shape.command.traced:
+        traced = ", ".join(n for n, s in SHAPES.items() if s.command.traced)
+        raise InputError(f"the request trace exists for {traced} only, "
+                         f"not {spec.kind}")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ASIM_TRACE_FILE", "ASIM_SLEEP_S", "ASIM_DJANGO_VIEW")}
     env["PYTHONUNBUFFERED"] = "1"  # the log shows the server's lines as they happen
     env.pop("WEB_CONCURRENCY", None)  # gunicorn would take its worker count from it
     if trace_file is not None:
@@ -392,7 +401,7 @@ def _all_workers_ready(spec: ServerSpec, log_path: Path) -> bool:
 
 
 def _workers_ready(log_path: Path) -> int:
-    from asim.servers.gunicorn_conf import READY_MARK
+    from asim.servers import READY_MARK
 
     try:
         return log_path.read_text(errors="replace").count(READY_MARK)

@@ -1,6 +1,7 @@
 """The lab's aiohttp server: ``handle`` waits S seconds and answers ``Hello, Anonymous``.
 
-    python -m asim.servers.aio --sleep S [--blocking] --host H --port P
+    python -m asim.servers.aio --sleep S [--blocking | --executor [--threads T] | --mixed B]
+                               --host H --port P
 
 As in the seed (servers/aio/server.py) the routes are ``/`` and ``/{name}`` and the server is
 started by ``web.run_app`` with its defaults: backlog 128, keep-alive timeout 75 s, shutdown
@@ -9,7 +10,13 @@ logger's WARNING level, so aiohttp 3.14 checks ``isEnabledFor(INFO)`` once per c
 never formats an access line - exactly what the seed's script does.
 
 ``--blocking`` is the lab's task 9: the handler calls ``time.sleep(S)`` and freezes the event
-loop for S seconds.
+loop for S seconds. Two more handlers answer what a reader asks next:
+
+- ``--executor``: ``await loop.run_in_executor(pool, time.sleep, S)``. Without ``--threads`` the
+  pool is asyncio's default executor (``None``: a ThreadPoolExecutor of ``min(32, cores + 4)``
+  threads, made on first use); ``--threads T`` passes a ThreadPoolExecutor of T threads.
+- ``--mixed B``: ``time.sleep(B)`` then ``await asyncio.sleep(S)``, a handler with B seconds of
+  blocking work (a synchronous driver call, say) in front of its wait.
 
 With ``ASIM_TRACE_FILE`` set, each request appends a line to that file (see
 `asim.servers.trace`); without it the handlers are the seed's, untouched.
@@ -22,6 +29,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -48,11 +56,54 @@ def make_handler(sleep_s: float, *, blocking: bool = False) -> Handler:
     return handle
 
 
+def make_executor_handler(sleep_s: float, pool: ThreadPoolExecutor | None) -> Handler:
+    """``time.sleep(sleep_s)`` in ``pool`` (None: the loop's default executor)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        await asyncio.get_running_loop().run_in_executor(pool, time.sleep, sleep_s)
+        return web.Response(text=TEXT)
+
+    return handle
+
+
+def make_mixed_handler(sleep_s: float, blocking_s: float) -> Handler:
+    """``time.sleep(blocking_s)`` on the loop's thread, then ``await asyncio.sleep(sleep_s)``."""
+
+    async def handle(request: web.Request) -> web.Response:
+        time.sleep(blocking_s)
+        await asyncio.sleep(sleep_s)
+        return web.Response(text=TEXT)
+
+    return handle
+
+
 def make_app(sleep_s: float, *, blocking: bool = False) -> web.Application:
     """The seed's application; traced when ``ASIM_TRACE_FILE`` is set."""
     handle = make_handler(sleep_s, blocking=blocking)
     if trace.trace_path() is not None:
         handle = _traced(handle, "aiohttp-blocking" if blocking else "aiohttp")
+    return _app(handle)
+
+
+def make_executor_app(sleep_s: float, *, threads: int | None = None) -> web.Application:
+    """The seed's application with the sleep in a thread pool (``threads=None``: the default)."""
+    pool = None if threads is None else ThreadPoolExecutor(max_workers=threads)
+    app = _app(make_executor_handler(sleep_s, pool))
+    if pool is not None:
+
+        async def shut_pool(app: web.Application) -> None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+        app.on_cleanup.append(shut_pool)
+    return app
+
+
+def make_mixed_app(sleep_s: float, *, blocking_s: float) -> web.Application:
+    """The seed's application with ``blocking_s`` of blocking before the awaited sleep."""
+    return _app(make_mixed_handler(sleep_s, blocking_s))
+
+
+def _app(handle: Handler) -> web.Application:
     app = web.Application()
     app.add_routes([web.get("/", handle), web.get("/{name}", handle)])
     return app
@@ -125,14 +176,34 @@ def _sleep_arg(text: str) -> float:
     return value
 
 
+def _threads_arg(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"threads must be >= 1, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m asim.servers.aio", description=__doc__)
     parser.add_argument("--sleep", type=_sleep_arg, default=0.1, help="seconds per request")
-    parser.add_argument("--blocking", action="store_true", help="time.sleep instead of await")
+    handler = parser.add_mutually_exclusive_group()
+    handler.add_argument("--blocking", action="store_true", help="time.sleep instead of await")
+    handler.add_argument("--executor", action="store_true", help="time.sleep in a thread pool")
+    handler.add_argument("--mixed", type=_sleep_arg, metavar="B",
+                         help="time.sleep(B) on the loop, then await the sleep")
+    parser.add_argument("--threads", type=_threads_arg, help="the pool's threads (--executor)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8088)
     args = parser.parse_args(argv)
-    web.run_app(make_app(args.sleep, blocking=args.blocking), host=args.host, port=args.port)
+    if args.threads is not None and not args.executor:
+        parser.error("--threads needs --executor")
+    if args.executor:
+        app = make_executor_app(args.sleep, threads=args.threads)
+    elif args.mixed is not None:
+        app = make_mixed_app(args.sleep, blocking_s=args.mixed)
+    else:
+        app = make_app(args.sleep, blocking=args.blocking)
+    web.run_app(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

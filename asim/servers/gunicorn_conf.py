@@ -2,6 +2,8 @@
 
     gunicorn -c python:asim.servers.gunicorn_conf --workers W --bind H:P asim.servers.djlab.wsgi
 
+(``--worker-class gthread --threads T`` on the command line for the gthread shape.)
+
 Everything not set here is gunicorn's default, as in the seed's start.sh: sync workers, backlog
 2048, timeout 30 s, no access log. Command-line options (``--workers``, ``--bind``) override it.
 
@@ -13,7 +15,7 @@ Everything not set here is gunicorn's default, as in the seed's start.sh: sync w
 
 import os
 
-READY_MARK = "asim: worker ready"
+from asim.servers import READY_MARK
 
 # gunicorn >= 27 opens a control socket at one fixed path per user; several lab servers run at
 # once, and nothing here uses it.

@@ -69,13 +69,16 @@ class ServerCommand:
     """How the real server starts: ``python ARGV...`` with the environment ``env``.
 
     asim.lab.procs fills in the placeholders ``{sleep_s}``, ``{workers}``, ``{host}``, ``{port}``
-    and ``{bind}`` (host:port, IPv6 in brackets). ``ready_lines``: the server logs one line per
-    worker that is ready, and readiness waits for all of them (gunicorn).
+    and ``{bind}`` (host:port, IPv6 in brackets), ``{threads}`` and ``{blocking_s}``.
+    ``ready_lines``: the server logs one line per worker that is ready (`asim.servers.READY_MARK`),
+    and readiness waits for all of them (gunicorn, uvicorn). ``traced``: the server has the
+    request trace hooks of `asim.servers.trace`.
     """
 
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
     ready_lines: bool = False
+    traced: bool = True  # the server writes asim.servers.trace lines when asked
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,9 +212,11 @@ _SHAPES = (
 )
 
 _DJANGO_ENV = (("ASIM_SLEEP_S", "{sleep_s}"),)
-_UVICORN_ARGV = ("-m", "uvicorn", "--host", "{host}", "--port", "{port}", "--workers",
-                 "{workers}", "--loop", "asyncio", "--http", "h11", "--no-access-log",
-                 "--log-level", "warning")
+# Plain uvicorn: asyncio's loop and h11 (aiohttp's loop; no uvloop or httptools even when
+# installed), no access log (gunicorn's default), warnings only.
+_UVICORN_ARGV = ("-m", "uvicorn", "asim.servers.djlab.asgi:application", "--host", "{host}",
+                 "--port", "{port}", "--workers", "{workers}", "--loop", "asyncio", "--http",
+                 "h11", "--no-access-log", "--log-level", "warning")
 
 _SHAPES += (
     Shape(
@@ -221,7 +226,8 @@ _SHAPES += (
         options=frozenset({THREADS}),
         model=_executor,
         network=executor_network,
-        command=ServerCommand(argv=(*_AIO_ARGV, "--executor", "--threads", "{threads}")),
+        command=ServerCommand(argv=(*_AIO_ARGV, "--executor", "--threads", "{threads}"),
+                              traced=False),
         default_port=8088,
         costs=AB_COSTS + LOOP_COSTS + POOL_COSTS + MACHINE_COSTS,
         default_threads=lambda cores: min(32, cores + 4),  # ThreadPoolExecutor's default
@@ -233,7 +239,7 @@ _SHAPES += (
         options=frozenset({BLOCKING}),
         model=_mixed,
         network=mixed_loop_network,
-        command=ServerCommand(argv=(*_AIO_ARGV, "--blocking-s", "{blocking_s}")),
+        command=ServerCommand(argv=(*_AIO_ARGV, "--mixed", "{blocking_s}"), traced=False),
         default_port=8088,
         costs=AB_COSTS + LOOP_COSTS + MACHINE_COSTS,
         default_blocking_s=0.001,
@@ -247,14 +253,15 @@ _SHAPES += (
         network=gthread_network,
         command=ServerCommand(
             argv=("-m", "gunicorn", "-c", "python:asim.servers.gunicorn_conf",
-                  "--worker-class", "gthread", "--workers", "{workers}", "--threads",
-                  "{threads}", "--bind", "{bind}", "asim.servers.djlab.wsgi"),
+                  "--workers", "{workers}", "--bind", "{bind}", "--worker-class", "gthread",
+                  "--threads", "{threads}", "asim.servers.djlab.wsgi"),
             env=_DJANGO_ENV,
             ready_lines=True,
+            traced=False,
         ),
         default_port=8089,
         costs=AB_COSTS + WORKER_COSTS + GTHREAD_COSTS + MACHINE_COSTS,
-        default_threads=lambda cores: 4,
+        default_threads=lambda cores: 1,  # gunicorn's --threads default
     ),
     Shape(
         name="django-asgi",
@@ -263,8 +270,8 @@ _SHAPES += (
         options=frozenset({WORKERS}),
         model=_asgi,
         network=asgi_network,
-        command=ServerCommand(argv=(*_UVICORN_ARGV, "asim.servers.djlab.asgi:application"),
-                              env=(*_DJANGO_ENV, ("ASIM_VIEW", "async"))),
+        command=ServerCommand(argv=_UVICORN_ARGV, env=(*_DJANGO_ENV, ("ASIM_DJANGO_VIEW", "async")),
+                              ready_lines=True, traced=False),
         default_port=8089,
         costs=AB_COSTS + LOOP_COSTS + ASGI_COSTS + MACHINE_COSTS,
     ),
@@ -275,8 +282,8 @@ _SHAPES += (
         options=frozenset({WORKERS}),
         model=_asgi_sync,
         network=asgi_network,
-        command=ServerCommand(argv=(*_UVICORN_ARGV, "asim.servers.djlab.asgi:application"),
-                              env=(*_DJANGO_ENV, ("ASIM_VIEW", "sync"))),
+        command=ServerCommand(argv=_UVICORN_ARGV, env=(*_DJANGO_ENV, ("ASIM_DJANGO_VIEW", "sync")),
+                              ready_lines=True, traced=False),
         default_port=8089,
         costs=AB_COSTS + LOOP_COSTS + ASGI_COSTS + MACHINE_COSTS,
     ),

@@ -1,8 +1,10 @@
 """Settings of the lab's project: ``startproject``'s defaults with DEBUG off and loopback hosts.
 
-Two values come from the environment:
+Three values come from the environment:
 
 - ``ASIM_SLEEP_S``: the ``index`` view's ``time.sleep`` in seconds (default 0.1);
+- ``ASIM_DJANGO_VIEW``: ``sync`` (the seed's view, the default) or ``async`` (an ``async def``
+  view that awaits ``asyncio.sleep``; under ASGI it runs on the event loop);
 - ``ASIM_TRACE_FILE``: when set, requests are traced (see `asim.servers.trace`).
 
 The project never touches its database on the lab's URL; the admin is mounted as in the seed but
@@ -28,7 +30,15 @@ def _sleep_from_env() -> float:
     return value
 
 
+def _view_from_env() -> str:
+    text = os.environ.get("ASIM_DJANGO_VIEW", "sync")
+    if text not in ("sync", "async"):
+        raise ImproperlyConfigured(f"ASIM_DJANGO_VIEW must be 'sync' or 'async', got {text!r}")
+    return text
+
+
 ASIM_SLEEP_S = _sleep_from_env()
+ASIM_VIEW = _view_from_env()
 ASIM_TRACE = bool(os.environ.get("ASIM_TRACE_FILE"))
 
 BASE_DIR = Path(__file__).resolve().parent

@@ -1,5 +1,9 @@
-"""The seed's ``dj/urls.py``: ``index`` sleeps S seconds; the admin is mounted as in the seed."""
+"""The seed's ``dj/urls.py``: ``index`` sleeps S seconds; the admin is mounted as in the seed.
 
+With ``ASIM_DJANGO_VIEW=async`` the root URL is ``async_index`` instead, which awaits the sleep.
+"""
+
+import asyncio
 import time
 
 from django.conf import settings
@@ -15,6 +19,11 @@ def index(request):
     return HttpResponse(status=200, content="Hello, Anonymous")
 
 
+async def async_index(request):
+    await asyncio.sleep(SLEEP_S)
+    return HttpResponse(status=200, content="Hello, Anonymous")
+
+
 if settings.ASIM_TRACE:
     from asim.servers.gtrace import traced_view
 
@@ -22,5 +31,5 @@ if settings.ASIM_TRACE:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", index),
+    path("", async_index if settings.ASIM_VIEW == "async" else index),
 ]
