@@ -42,7 +42,7 @@ bench: setup
 	$(PY) benchmarks/run.py
 
 lint: setup
-	$(VENV)/bin/ruff check asim tests benchmarks
+	$(VENV)/bin/ruff check asim tests benchmarks tools
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
