@@ -24,7 +24,8 @@ from asim.sim.model import predict
 from asim.sim.spec import Scenario
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
-CURRENT_FITS = ("holdout-3", "holdout-4")
+# A refit takes seconds of simulation: `make test-fast` refits one file, `make test` both.
+FITS = [pytest.param("holdout-3", marks=pytest.mark.slow), "holdout-4"]
 # The files keep each measurement to 0.1 us and 0.01 req/s; a refit of the rounded runs moves
 # the costs by less than 0.1 % (the bisections stop at 2**-25 of their range).
 ROUNDING_REL = 5e-3
@@ -39,7 +40,7 @@ def refitted(name: str) -> Calibration:
     return refit(committed(name))
 
 
-@pytest.mark.parametrize("name", CURRENT_FITS)
+@pytest.mark.parametrize("name", FITS)
 def test_refit_gives_the_recorded_costs(name: str) -> None:
     recorded, again = committed(name), refitted(name)
     for field, value in recorded.costs.to_dict().items():
@@ -62,7 +63,7 @@ def test_refit_depends_on_the_recorded_runs_only() -> None:
     assert refit(first).costs == first.costs
 
 
-@pytest.mark.parametrize("name", CURRENT_FITS)
+@pytest.mark.parametrize("name", FITS)
 def test_the_fitted_model_lands_on_the_runs_it_was_fitted_on(name: str) -> None:
     cal = refitted(name)
     runs = cal.measured

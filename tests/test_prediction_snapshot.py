@@ -3,7 +3,9 @@ and `asim validate --resume` on the committed results print exactly what was com
 
 The snapshots and the commands that made them are in tests/snapshots/ (see make_snapshots.py).
 A refactoring must leave them byte-identical; a change to the model that is meant to move a
-number regenerates them and says so in its commit.
+number regenerates them and says so in its commit. The lab's grids and the seed's folder take a
+few seconds (`make test-fast`); the benchmark's long runs and the 34-point hold-out folder are
+marked slow (`make test` runs them).
 """
 
 from __future__ import annotations
