@@ -33,7 +33,6 @@ from asim.lab.procs import (
     stop_group,
 )
 from asim.sim.abtext import parse_ab_text
-from asim.sim.report import AbReport, TimesRow
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -170,7 +169,9 @@ def numbers(run: AbRun) -> dict:
     return report_numbers(run.report)
 
 
-def report_numbers(report: AbReport) -> dict:
+def report_numbers(report) -> dict:
+    """`numbers` of an `asim` AbReport (the class is not named here: any report with ab's
+    fields will do)."""
     return {
         "time_taken_s": report.time_taken_s,
         "complete": report.complete_requests,
@@ -186,7 +187,7 @@ def report_numbers(report: AbReport) -> dict:
     }
 
 
-def _row(row: TimesRow) -> dict[str, float]:
+def _row(row) -> dict[str, float]:
     # in floats, as the summaries in out/ have always held them
     return {k: float(v) for k, v in row.to_dict().items()}
 
