@@ -1,10 +1,11 @@
 # Two commands matter: `make demo` (set up, run the lab) and `make test` (set up, run the tests).
+# `make test-fast` is the inner loop: no real servers, no long simulations (under a minute).
 VENV   := .venv
 PY     := $(VENV)/bin/python
 ASIM   := $(VENV)/bin/asim
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup ab demo test bench lint clean
+.PHONY: setup ab demo test test-fast bench lint clean
 
 setup: $(STAMP) ab
 
@@ -34,11 +35,14 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+test-fast: setup
+	$(PY) -m pytest -m "not live and not slow"
+
 bench: setup
 	$(PY) benchmarks/run.py
 
 lint: setup
-	$(VENV)/bin/ruff check asim tests benchmarks
+	$(VENV)/bin/ruff check asim tests benchmarks tools
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -31,6 +31,7 @@ def close_ms(estimate, exact):
     return abs(estimate - exact) <= max(TIME_ABS_MS, TIME_REL * exact)
 
 
+@pytest.mark.slow  # seconds of simulation: `make test` runs it, `make test-fast` does not
 @pytest.mark.parametrize(("server", "w", "c", "sleep_s", "n"), STEADY)
 def test_extrapolation_is_close_to_the_full_simulation(server, w, c, sleep_s, n):
     sc = Scenario(server=server, workers=w, concurrency=c, sleep_s=sleep_s, requests=n)
@@ -69,6 +70,7 @@ def test_no_extrapolation_for_the_lab_grid_nor_the_hold_out_shapes():
         assert simulate(sc, keep_records=False).extrapolated_requests == 0, sc.label()
 
 
+@pytest.mark.slow  # seconds of simulation: `make test` runs it, `make test-fast` does not
 def test_no_extrapolation_with_jitter():
     sc = Scenario(server="django", workers=8, concurrency=200, sleep_s=0.1, requests=70_000)
     jittered = simulate(sc, keep_records=False, jitter=Jitter(kind="uniform", cv=0.01), seed=1)
@@ -152,6 +154,7 @@ def asim(*args):
                           timeout=120)
 
 
+@pytest.mark.slow  # seconds of simulation: `make test` runs it, `make test-fast` does not
 def test_cli_notes_an_extrapolation_and_exact_turns_it_off():
     shape = ("predict", "--server", "django", "--workers", "8", "-c", "200", "-n", "70000",
              "--calibration", "none")

@@ -151,7 +151,10 @@ def test_plot_finite_run_workers_and_percentiles_label_their_series():
 
 
 # -- the folder --------------------------------------------------------------------------------
-@pytest.fixture(scope="module", params=["en", "ru"])
+# Building a lecture takes seconds of simulation and drawing: `make test` runs these, `make
+# test-fast` does not.
+@pytest.fixture(scope="module",
+                params=[pytest.param(lang, marks=pytest.mark.slow) for lang in ("en", "ru")])
 def lecture(request, tmp_path_factory):
     return build_lecture(tmp_path_factory.mktemp(f"lecture-{request.param}"), lang=request.param)
 
@@ -224,6 +227,7 @@ def test_timeline_command_draws_a_real_run(tmp_path):
     assert (tmp_path / "real.png").stat().st_size > 10_000 and (tmp_path / "real.svg").exists()
 
 
+@pytest.mark.slow  # seconds of simulation: `make test` runs it, `make test-fast` does not
 def test_lecture_command_defaults_to_a_lecture_folder(tmp_path):
     out = asim("lecture", "--lang", "ru", cwd=tmp_path)
     assert out.returncode == 0, out.stderr

@@ -31,6 +31,7 @@ STEADY = Costs(
 )
 
 
+@pytest.mark.slow  # seconds of simulation: `make test` runs it, `make test-fast` does not
 @pytest.mark.parametrize(
     ("server", "c", "w", "sleep_s"),
     [

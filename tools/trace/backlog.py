@@ -16,7 +16,7 @@ import collections
 import json
 import subprocess
 
-from common import OUT, log, parse_ab, run_ab, server
+from common import OUT, ab, log, numbers, server
 
 DIR = OUT / "backlog"
 RUNS = [("aiohttp", 1.0, 300, 300), ("aiohttp-blocking", 0.01, 400, 200)]
@@ -40,19 +40,19 @@ def main() -> None:
         name = f"{kind}_S{s:g}_n{n}_c{c}"
         with server(kind, s) as srv:
             before = counters()
-            r = run_ab(srv.port, n, c, extra=["-g", str(DIR / f"{name}.tsv")])
+            r = ab(srv, n, c, gnuplot=DIR / f"{name}.tsv")
             after = counters()
-        (DIR / f"{name}.txt").write_text(f"# ab -g {name}.tsv -n {n} -c {c} "
-                                         f"http://127.0.0.1:PORT/ ({kind}, sleep {s:g})\n" + r.text)
+        header = f"# ab -g {name}.tsv -n {n} -c {c} http://127.0.0.1:PORT/ ({kind}, sleep {s:g})"
+        (DIR / f"{name}.txt").write_text(header + "\n" + r.raw_text)
         rows = [ln.split("\t") for ln in (DIR / f"{name}.tsv").read_text().splitlines()[1:]]
         ctime = [int(x[2]) for x in rows]
         steps = collections.Counter(("<500" if v < 500 else "~1000" if v < 2000 else
                                      "~3000" if v < 5000 else ">=5000") for v in ctime)
-        p = parse_ab(r.text)
+        p = numbers(r) if r.report is not None else {}  # None: ab gave up
         row = {"run": name, "delta": {k: after[k] - before.get(k, 0) for k in after},
-               "ctime_steps": dict(steps), "time_taken_s": p["time_taken_s"],
+               "ctime_steps": dict(steps), "time_taken_s": p.get("time_taken_s"),
                "connect_row_ms": p.get("connect"), "total_row_ms": p.get("total"),
-               "failed": p["failed"]}
+               "failed": p.get("failed"), "problems": list(r.problems)}
         log(row)
         res.append(row)
     (DIR / "summary.json").write_text(json.dumps(res, indent=1))

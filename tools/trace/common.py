@@ -1,15 +1,19 @@
-"""Shared pieces of the trace scripts: servers as context managers, ab runs, ab text parsing.
+"""Shared pieces of the trace scripts: the lab's servers, ab runs, the numbers the notes read.
 
-Every server runs in its own process group on 127.0.0.1 and a free port, and is killed and
-reaped on exit of its ``with`` block.
+Servers, ab and ab's text are asim's own: an untraced server is `asim.lab.procs.running_server`
+(the lab's aiohttp and Django apps), ab runs through `asim.lab.abrun` and its text is read by
+`asim.sim.abtext`. A traced server is this folder's instrumented copy of the same app
+(aio_server.py, djproj/ and tracing_worker.py log every step with its thread CPU time, which
+asim's per-request trace does not record); it is started and stopped with asim's process
+primitives (a free private port, its own process group, SIGTERM then SIGKILL to the group).
+Every server listens on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
-import signal
+import resource
 import socket
 import statistics
 import subprocess
@@ -19,27 +23,102 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from asim.lab.abrun import AbRun, run_ab
+from asim.lab.procs import (
+    ServerSpec,
+    die_with_parent,
+    free_port,
+    group_members,
+    running_server,
+    stop_group,
+)
+from asim.sim.abtext import parse_ab_text
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
-REPO = HERE.parent.parent
-PY = str(REPO / ".venv" / "bin" / "python")
-GUNICORN = str(REPO / ".venv" / "bin" / "gunicorn")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 20.0
 
 
-def _wait_ready(port: int, proc: subprocess.Popen, deadline_s: float = 20.0) -> None:
+@dataclass(frozen=True)
+class Server:
+    kind: str
+    port: int
+    pid: int  # the process group leader: the aiohttp process or the gunicorn master
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    def pids(self) -> list[int]:
+        """The processes that serve requests: the aiohttp process, or the gunicorn workers."""
+        if self.kind.startswith("aiohttp"):
+            return [self.pid]
+        return sorted(p for p in group_members(self.pid) if p != self.pid)
+
+
+@contextlib.contextmanager
+def server(kind: str, sleep_s: float, *, workers: int = 1,
+           trace: Path | None = None) -> Iterator[Server]:
+    """Run ``aiohttp``, ``aiohttp-blocking`` or ``django`` (gunicorn sync workers) until the
+    ``with`` block ends; ``trace`` runs the instrumented copy, logging to ``trace.<pid>``."""
+    if trace is None:
+        with running_server(ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)) as srv:
+            yield Server(kind, srv.port, srv.pid)
+        return
+    with _traced_server(kind, sleep_s, workers, trace) as srv:
+        yield srv
+
+
+def _traced_command(kind: str, sleep_s: float, workers: int, port: int,
+                    trace: Path) -> tuple[list[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if k != "WEB_CONCURRENCY"}
+    env["ASIM_TRACE_FILE"] = str(trace)
+    env["PYTHONPATH"] = str(HERE)
+    if kind in ("aiohttp", "aiohttp-blocking"):
+        argv = [sys.executable, str(HERE / "aio_server.py"), "--port", str(port),
+                "--sleep", str(sleep_s)]
+        if kind == "aiohttp-blocking":
+            argv.append("--blocking")
+        return argv, env
+    if kind == "django":
+        env["ASIM_SLEEP_S"] = str(sleep_s)
+        env["PYTHONPATH"] = f"{HERE / 'djproj'}:{HERE}"
+        argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+                "--bind", f"{HOST}:{port}", "--chdir", str(HERE / "djproj"),
+                "--log-level", "warning",
+                "--worker-class", "tracing_worker.TracingSyncWorker", "dj.wsgi"]
+        return argv, env
+    raise ValueError(f"unknown server {kind!r}")
+
+
+@contextlib.contextmanager
+def _traced_server(kind: str, sleep_s: float, workers: int, trace: Path) -> Iterator[Server]:
+    port = free_port(HOST)
+    argv, env = _traced_command(kind, sleep_s, workers, port, trace)
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent)
+    try:
+        _wait_ready(port, proc)
+        if kind == "django" and workers > 1:
+            time.sleep(0.5)  # let every worker finish booting, not only the first
+        yield Server(kind, port, proc.pid)
+    finally:
+        stop_group(proc)
+
+
+def _wait_ready(port: int, proc: subprocess.Popen, deadline_s: float = READY_TIMEOUT_S) -> None:
+    """Until the server answers an HTTP request (the trace's first connection: the analyses
+    skip it). A connect alone is not enough: gunicorn's master listens before workers boot."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
-        # An HTTP request, not just a connect: gunicorn's master listens before workers boot.
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            with socket.create_connection((HOST, port), timeout=1) as s:
                 s.sendall(b"GET /ready HTTP/1.0\r\n\r\n")
                 s.settimeout(10)
                 if s.recv(16).startswith(b"HTTP/"):
@@ -49,111 +128,25 @@ def _wait_ready(port: int, proc: subprocess.Popen, deadline_s: float = 20.0) -> 
     raise RuntimeError("server not ready in time")
 
 
-@dataclass
-class Server:
-    kind: str
-    port: int
-    proc: subprocess.Popen
-
-    def pids(self) -> list[int]:
-        """The processes that serve requests: the aiohttp process, or the gunicorn workers."""
-        if self.kind.startswith("aiohttp"):
-            return [self.proc.pid]
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
+def ab(srv: Server, n: int, c: int, *, gnuplot: Path | None = None) -> AbRun:
+    """``ab -n n -c c`` against ``srv``, whatever its outcome (a failed run has no report)."""
+    return run_ab(srv.url, requests=n, concurrency=c, gnuplot_path=gnuplot)
 
 
-@contextlib.contextmanager
-def server(kind: str, sleep_s: float, *, workers: int = 1, trace: Path | None = None,
-           ready_sleep_ok: bool = True) -> Iterator[Server]:
-    """Start ``aiohttp``, ``aiohttp-blocking`` or ``django`` (gunicorn sync workers)."""
-    port = free_port()
-    env = dict(os.environ)
-    env.pop("ASIM_TRACE_FILE", None)
-    env["PYTHONPATH"] = str(HERE)
-    if trace is not None:
-        env["ASIM_TRACE_FILE"] = str(trace)
-    if kind in ("aiohttp", "aiohttp-blocking"):
-        cmd = [PY, str(HERE / "aio_server.py"), "--port", str(port), "--sleep", str(sleep_s)]
-        if kind == "aiohttp-blocking":
-            cmd.append("--blocking")
-    elif kind == "django":
-        env["ASIM_SLEEP_S"] = str(sleep_s)
-        env["PYTHONPATH"] = f"{HERE / 'djproj'}:{HERE}"
-        cmd = [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-               "--chdir", str(HERE / "djproj"), "--log-level", "warning"]
-        if trace is not None:
-            cmd += ["--worker-class", "tracing_worker.TracingSyncWorker"]
-        cmd.append("dj.wsgi")
-    else:
-        raise ValueError(kind)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        _wait_ready(port, proc)
-        if kind == "django" and workers > 1:
-            time.sleep(0.5)  # let every worker finish booting, not only the first
-        yield Server(kind, port, proc)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        # gunicorn workers may outlive the master by a moment; reap the group.
-        for _ in range(50):
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        if proc.stderr:
-            proc.stderr.close()
-
-
-@dataclass
-class AbRun:
-    text: str
-    stderr: str
-    returncode: int
-    utime_s: float
+@dataclass(frozen=True)
+class AbCpu:
+    run: AbRun
+    utime_s: float  # ab's user and system CPU (getrusage of the children it left)
     stime_s: float
-    wall_start_ns: int
-    wall_end_ns: int
 
 
-def run_ab(port: int, n: int, c: int, *, extra: list[str] | None = None,
-           wrap: list[str] | None = None, path: str = "/") -> AbRun:
-    """Run ``ab -n n -c c http://127.0.0.1:port/`` and collect its CPU time from wait4."""
-    cmd = (wrap or []) + ["ab", *(extra or []), "-n", str(n), "-c", str(c),
-                          f"http://127.0.0.1:{port}{path}"]
-    start = time.time_ns()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.communicate()
-    end = time.time_ns()
-    # communicate() already reaped the child; its rusage is in RUSAGE_CHILDREN deltas instead.
-    return AbRun(out, err, proc.returncode, 0.0, 0.0, start, end)
-
-
-def run_ab_rusage(port: int, n: int, c: int, extra: list[str] | None = None) -> AbRun:
-    """Like run_ab, but reaps ab with os.wait4 for its exact user and system CPU."""
-    cmd = ["ab", *(extra or []), "-n", str(n), "-c", str(c), f"http://127.0.0.1:{port}/"]
-    out_path = OUT / ".ab_stdout.tmp"
-    with open(out_path, "w") as out, open(os.devnull, "w") as err:
-        start = time.time_ns()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, ru = os.wait4(proc.pid, 0)
-        end = time.time_ns()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    text = out_path.read_text()
-    out_path.unlink()
-    return AbRun(text, "", proc.returncode, ru.ru_utime, ru.ru_stime, start, end)
+def ab_with_cpu(srv: Server, n: int, c: int) -> AbCpu:
+    """Like `ab`, with ab's CPU time: RUSAGE_CHILDREN grows by exactly the ab process reaped
+    inside (the servers are reaped only when they stop), as in `asim.lab.measure`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = ab(srv, n, c)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return AbCpu(run, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime)
 
 
 def proc_cpu(pid: int) -> tuple[float, float, float]:
@@ -168,34 +161,42 @@ def proc_cpu(pid: int) -> tuple[float, float, float]:
     return utime, stime, run_ns / 1e9
 
 
-_NUM = r"([\d.]+)"
+def numbers(run: AbRun) -> dict:
+    """The numbers the notes read from one ab run, under the keys of the summaries in out/
+    (a run with failed requests has them; a run ab itself gave up on raises)."""
+    if run.report is None:
+        raise RuntimeError(f"`{run.command_line()}`: {'; '.join(run.problems)}")
+    return report_numbers(run.report)
 
 
-def parse_ab(text: str) -> dict:
-    """The numbers the lab reads from ab's text (a small parser for these notes only)."""
-    def one(pattern: str) -> float:
-        m = re.search(pattern, text)
-        if not m:
-            raise ValueError(f"ab output lacks {pattern!r}")
-        return float(m.group(1))
-
-    rows = {}
-    for row in ("Connect", "Processing", "Waiting", "Total"):
-        m = re.search(rf"^{row}:\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+(\d+)", text, re.M)
-        if m:
-            rows[row.lower()] = dict(zip(("min", "mean", "sd", "median", "max"),
-                                         (float(g) for g in m.groups())))
-    pct = {int(p): int(v) for p, v in re.findall(r"^\s+(\d+)%\s+(\d+)", text, re.M)}
+def report_numbers(report) -> dict:
+    """`numbers` of an `asim` AbReport (the class is not named here: any report with ab's
+    fields will do)."""
     return {
-        "time_taken_s": one(r"Time taken for tests:\s+" + _NUM),
-        "complete": int(one(r"Complete requests:\s+(\d+)")),
-        "failed": int(one(r"Failed requests:\s+(\d+)")),
-        "rps": one(r"Requests per second:\s+" + _NUM),
-        "tpr_ms": one(r"Time per request:\s+" + _NUM + r" \[ms\] \(mean\)"),
-        "tpr_all_ms": one(r"Time per request:\s+" + _NUM + r" \[ms\] \(mean, across"),
-        **rows,
-        "pct": pct,
+        "time_taken_s": report.time_taken_s,
+        "complete": report.complete_requests,
+        "failed": report.failed_requests,
+        "rps": report.requests_per_second,
+        "tpr_ms": report.time_per_request_ms,
+        "tpr_all_ms": report.time_per_request_all_ms,
+        "connect": _row(report.connect),
+        "processing": _row(report.processing),
+        "waiting": _row(report.waiting),
+        "total": _row(report.total),
+        "pct": dict(report.percentiles_ms),
     }
+
+
+def _row(row) -> dict[str, float]:
+    # in floats, as the summaries in out/ have always held them
+    return {k: float(v) for k, v in row.to_dict().items()}
+
+
+def numbers_of_text(text: str) -> dict:
+    """`numbers` of a saved ab output (lines before ab's banner, like a ``# command`` header,
+    are not ab's and are dropped)."""
+    start = text.find("This is ApacheBench")
+    return report_numbers(parse_ab_text(text[max(start, 0):]).report)
 
 
 def med_spread(values: list[float]) -> str:

@@ -4,7 +4,7 @@
 
 Part 1, C=1: for each server, ab -n 2000 -c 1 (after a 200-request warm-up); CPU of the serving
 process(es) from /proc/<pid>/stat (utime, stime; 10 ms ticks) and /proc/<pid>/task/*/schedstat
-(on-CPU ns), CPU of ab from wait4's rusage. Also the mean latency at C=1.
+(on-CPU ns), CPU of ab from getrusage of the children. Also the mean latency at C=1.
 Part 2, split: the same at n=500 with the trace hooks on; thread-CPU deltas between consecutive
 logged events of one request give the CPU of each step.
 Part 3, saturation: ab -n 5000 -c 10 and -c 50; RPS and each process's CPU share of wall time.
@@ -19,12 +19,14 @@ wakes from a sleep runs the same code slower: cold caches, lower clock). To out/
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
 from collections import defaultdict
+from pathlib import Path
 
-from common import OUT, log, med_spread, parse_ab, proc_cpu, run_ab, run_ab_rusage, server
+from common import OUT, ab, ab_with_cpu, log, med_spread, numbers, proc_cpu, server
 
 DIR = OUT / "cpu"
 SERVERS = [("aiohttp", 1), ("django", 1)]
@@ -33,13 +35,13 @@ SERVERS = [("aiohttp", 1), ("django", 1)]
 def measure(kind: str, workers: int, n: int, c: int, sleep_s: float = 0.0) -> dict:
     with server(kind, sleep_s, workers=workers) as srv:
         pids = srv.pids()
-        run_ab(srv.port, 200 if sleep_s == 0 else 5, 1)  # warm-up: imports, first-request costs
+        ab(srv, 200 if sleep_s == 0 else 5, 1)  # warm-up: imports, first-request costs
         time.sleep(0.2)
         before = {p: proc_cpu(p) for p in pids}
-        ab = run_ab_rusage(srv.port, n, c)
+        run = ab_with_cpu(srv, n, c)
         after = {p: proc_cpu(p) for p in pids}
-    wall_s = (ab.wall_end_ns - ab.wall_start_ns) / 1e9
-    p = parse_ab(ab.text)
+    wall_s = run.run.elapsed_s
+    p = numbers(run.run)
     done = p["complete"]
     srv_user = sum(after[q][0] - before[q][0] for q in pids)
     srv_sys = sum(after[q][1] - before[q][1] for q in pids)
@@ -51,13 +53,13 @@ def measure(kind: str, workers: int, n: int, c: int, sleep_s: float = 0.0) -> di
         "server_cpu_us_per_req": srv_run / done * 1e6,
         "server_user_us_per_req": srv_user / done * 1e6,
         "server_sys_us_per_req": srv_sys / done * 1e6,
-        "ab_cpu_us_per_req": (ab.utime_s + ab.stime_s) / done * 1e6,
-        "ab_user_us_per_req": ab.utime_s / done * 1e6,
-        "ab_sys_us_per_req": ab.stime_s / done * 1e6,
+        "ab_cpu_us_per_req": (run.utime_s + run.stime_s) / done * 1e6,
+        "ab_user_us_per_req": run.utime_s / done * 1e6,
+        "ab_sys_us_per_req": run.stime_s / done * 1e6,
         "server_cpu_share": srv_run / wall_s,
-        "ab_cpu_share": (ab.utime_s + ab.stime_s) / wall_s,
+        "ab_cpu_share": (run.utime_s + run.stime_s) / wall_s,
         "ab_wall_s": wall_s,
-        "loadavg": float(open("/proc/loadavg").read().split()[0]),
+        "loadavg": float(Path("/proc/loadavg").read_text().split()[0]),
     }
 
 
@@ -80,7 +82,7 @@ def split(kind: str, n: int) -> dict:
     for old in DIR.glob(f"split_{kind}.*"):
         old.unlink()
     with server(kind, 0.0, trace=trace) as srv:
-        run_ab(srv.port, n, 1)
+        ab(srv, n, 1)
     events = []
     for part in DIR.glob(f"split_{kind}.*"):
         for ln in part.read_text().splitlines():
@@ -90,7 +92,7 @@ def split(kind: str, n: int) -> dict:
     events.sort()
     # Deltas between consecutive events of the single serving thread (C=1: no interleaving).
     deltas: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for (w0, e0, c0, _), (w1, e1, c1, _) in zip(events, events[1:]):
+    for (_, e0, c0, _), (_, e1, c1, _) in itertools.pairwise(events):
         deltas[(e0, e1)].append((c1 - c0) / 1e3)
     out = {}
     skip = n // 10  # drop the first tenth (warm-up)
@@ -115,7 +117,8 @@ def main() -> None:
     for kind, w in SERVERS:
         for i in range(args.repeats):
             r = measure(kind, w, 2000, 1)
-            log("c1", kind, i, {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()})
+            log("c1", kind, i,
+                {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()})
             result["c1"].append(r)
     for kind, _ in SERVERS:
         result["split"][kind] = split(kind, 500)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
-from common import OUT, log, med_spread, parse_ab, run_ab, server
+from common import OUT, ab, log, med_spread, numbers, server
 
 POINTS: list[tuple[str, float, int]] = (
     [(k, 0.1, c) for k in ("aiohttp", "django", "aiohttp-blocking") for c in (5, 10, 20, 40)]
@@ -34,13 +35,13 @@ def main() -> None:
         with server(kind, sleep_s, workers=1) as srv:
             for i in range(args.repeats):
                 time.sleep(0.3)
-                load = open("/proc/loadavg").read().split()[0]
-                r = run_ab(srv.port, args.requests, c)
+                load = Path("/proc/loadavg").read_text().split()[0]
+                r = ab(srv, args.requests, c)
                 name = f"{kind}_S{sleep_s:g}_c{c}_r{i + 1}.txt"
-                (outdir / name).write_text(
-                    f"# ab -n {args.requests} -c {c} http://127.0.0.1:PORT/  "
-                    f"(server {kind}, sleep {sleep_s:g} s, workers 1, loadavg {load})\n" + r.text)
-                p = parse_ab(r.text)
+                header = (f"# ab -n {args.requests} -c {c} http://127.0.0.1:PORT/  "
+                          f"(server {kind}, sleep {sleep_s:g} s, workers 1, loadavg {load})")
+                (outdir / name).write_text(header + "\n" + r.raw_text)
+                p = numbers(r)
                 p["loadavg"] = float(load)
                 runs.append(p)
                 log(kind, sleep_s, c, i + 1, p["time_taken_s"], p["rps"], p["total"])
@@ -54,16 +55,16 @@ def table(summary: list[dict]) -> str:
     head = ("| server | S | c | time taken s | RPS | TPR ms | TPR all ms | Total min | mean "
             "| median | max | p50 | p90 | p100 |")
     lines = [head, "|" + "---|" * 14]
+    columns = (
+        lambda r: r["time_taken_s"], lambda r: r["rps"], lambda r: r["tpr_ms"],
+        lambda r: r["tpr_all_ms"], lambda r: r["total"]["min"], lambda r: r["total"]["mean"],
+        lambda r: r["total"]["median"], lambda r: r["total"]["max"], lambda r: r["pct"][50],
+        lambda r: r["pct"][90], lambda r: r["pct"][100],
+    )
     for pt in summary:
-        rs = pt["runs"]
-        col = lambda f: med_spread([f(r) for r in rs])  # noqa: E731
+        cells = [med_spread([column(r) for r in pt["runs"]]) for column in columns]
         lines.append("| " + " | ".join([
-            pt["server"], f"{pt['sleep_s']:g}", str(pt["concurrency"]),
-            col(lambda r: r["time_taken_s"]), col(lambda r: r["rps"]),
-            col(lambda r: r["tpr_ms"]), col(lambda r: r["tpr_all_ms"]),
-            col(lambda r: r["total"]["min"]), col(lambda r: r["total"]["mean"]),
-            col(lambda r: r["total"]["median"]), col(lambda r: r["total"]["max"]),
-            col(lambda r: r["pct"][50]), col(lambda r: r["pct"][90]), col(lambda r: r["pct"][100]),
+            pt["server"], f"{pt['sleep_s']:g}", str(pt["concurrency"]), *cells,
         ]) + " |")
     return "\n".join(lines)
 

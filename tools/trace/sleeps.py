@@ -16,7 +16,7 @@ import json
 import statistics
 import time
 
-from common import OUT, log, parse_ab, run_ab, server
+from common import OUT, ab, log, numbers, server
 
 DIR = OUT / "sleeps"
 COUNTS = {0.001: 1000, 0.01: 300, 0.1: 50}
@@ -57,8 +57,8 @@ def main() -> None:
     for kind in ("aiohttp", "aiohttp-blocking", "django"):
         for s, n in AB_N.items():
             with server(kind, s) as srv:
-                run_ab(srv.port, 50 if s < 0.1 else 5, 1)  # warm-up
-                p = parse_ab(run_ab(srv.port, n, 1).text)
+                ab(srv, 50 if s < 0.1 else 5, 1)  # warm-up
+                p = numbers(ab(srv, n, 1))
             row = {"server": kind, "sleep_s": s, "n": n,
                    "per_req_minus_sleep_us": round((p["time_taken_s"] / n - s) * 1e6, 1),
                    "total_mean_minus_sleep_ms": p["total"]["mean"] - s * 1000,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import re
 import shutil
@@ -23,7 +24,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from common import OUT, log, parse_ab, server
+from common import OUT, log, numbers_of_text, server
+
+from asim.lab.abrun import ab_command, find_ab
 
 RUNS = [
     ("aiohttp", 0.1, 40, 100),
@@ -40,8 +43,8 @@ def record(kind: str, sleep_s: float, c: int, n: int, strace: bool) -> None:
         old.unlink()
     with server(kind, sleep_s, trace=trace) as srv:
         time.sleep(0.3)
-        cmd = ["ab", "-g", str(DIR / f"{name}.tsv"), "-n", str(n), "-c", str(c),
-               f"http://127.0.0.1:{srv.port}/"]
+        cmd = ab_command(srv.url, requests=n, concurrency=c, gnuplot_path=DIR / f"{name}.tsv",
+                         ab_path=find_ab())
         if strace:
             # seccomp-bpf: only the traced calls stop ab (epoll_wait does not); no -yy, whose
             # socket decoding costs ~1 ms per call. Connections are matched to the server's
@@ -155,7 +158,7 @@ def analyse(kind: str, c: int, n: int) -> dict:
     for variant in ("", "_strace"):
         name = f"{kind}_c{c}_n{n}{variant}"
         srv = load_server(DIR / f"{name}.srv.tsv")
-        ab = parse_ab((DIR / f"{name}.ab.txt").read_text())
+        ab = numbers_of_text((DIR / f"{name}.ab.txt").read_text())
         by: dict[int, dict[str, int]] = defaultdict(dict)
         for e, w, _, p in srv:
             by[p].setdefault(e, w)
@@ -176,7 +179,10 @@ def analyse(kind: str, c: int, n: int) -> dict:
         else:
             t0 = last_close - int(round(ab["time_taken_s"] * 1e9))
             r["t0"] = "last server close - ab's time taken (±1 ms; ab undisturbed)"
-        ms = lambda t: (t - t0) / 1e6  # noqa: E731
+
+        def ms(t: int, t0: int = t0) -> float:  # ms after this variant's t0
+            return (t - t0) / 1e6
+
         r["first_arrival_ms"] = round(ms(by[ports[0]][arrive_ev]), 3)
         r["first_view_start_ms"] = round(ms(by[ports[0]][start_ev]), 3)
         r["first_close_ms"] = round(ms(by[ports[0]][close_ev]), 3)
@@ -205,7 +211,8 @@ def analyse(kind: str, c: int, n: int) -> dict:
             done = [x for x in abc if "eof" in x]
             r["ab_connect_to_eof_ms"] = q([(x["eof"] - x["connect"]) / 1e6 for x in done])
             # Pair the i-th connection of ab with the i-th arrival at the server.
-            pairs = [(x, by[p]) for x, p in zip(abc, ports) if "eof" in x and close_ev in by[p]]
+            pairs = [(x, by[p]) for x, p in zip(abc, ports, strict=False)  # as many as both saw
+                     if "eof" in x and close_ev in by[p]]
             r["server_close_to_ab_eof_ms"] = q([(x["eof"] - s[close_ev]) / 1e6 for x, s in pairs])
             r["ab_connect_to_server_arrival_ms"] = q(
                 [(s[arrive_ev] - x["connect"]) / 1e6 for x, s in pairs])
@@ -216,7 +223,7 @@ def analyse(kind: str, c: int, n: int) -> dict:
             r["response_done_to_closed_ms"] = q(
                 [(by[p]["closed"] - by[p]["response_done"]) / 1e6 for p in served])
             r["closed_to_next_accept_ms"] = q(
-                [(by[b]["accept"] - by[a]["closed"]) / 1e6 for a, b in zip(ports, ports[1:])])
+                [(by[b]["accept"] - by[a]["closed"]) / 1e6 for a, b in itertools.pairwise(ports)])
             r["accept_to_view_start_ms"] = q(
                 [(by[p]["view_start"] - by[p]["accept"]) / 1e6 for p in served])
         if kind == "aiohttp-blocking":
