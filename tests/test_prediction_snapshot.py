@@ -110,7 +110,7 @@ def _snapshot_points() -> set[tuple]:
     return points
 
 
-@pytest.mark.parametrize("task", ["all", "holdout"])
+@pytest.mark.parametrize("task", ["all", "holdout", "shapes"])
 def test_snapshots_cover_every_point_of_the_lab(task: str) -> None:
     covered = _snapshot_points()
     missing = [

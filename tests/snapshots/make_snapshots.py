@@ -10,8 +10,9 @@ intended, and say in the commit which numbers moved and why.
 Every command uses the built-in costs (``--calibration none``), and predictions are made for 2
 cores (``--cores 2``; validate, which predicts for this process's cores, runs pinned to two), so
 that the snapshots do not depend on the machine or on a calibration file in the user's cache.
-The grids are the lab's: the seed's tasks 7, 8 and 9, the hold-out studies (one command per
-study of `asim.validate.tasks.HOLDOUT`) and the shapes `make bench` times (benchmarks/run.py).
+The grids are the lab's: the seed's tasks 7, 8, 9 and 10, the hold-out studies (one command per
+study of `asim.validate.tasks.HOLDOUT` and `SHAPES`) and the shapes `make bench` times
+(benchmarks/run.py).
 """
 
 from __future__ import annotations
@@ -108,6 +109,17 @@ PREDICTS: tuple[Predict, ...] = (
        "-c", "1,10,50,200", "-n", "2000"),
     _p("holdout-cpu-sleep", "--server", "aiohttp,django", "--workers", "1,4",
        "--sleep", "0,0.001,0.002", "-c", "10", "-n", "2000"),
+    # Task 10 (Django's async path, a blocking call in a loop) and the shapes' hold-out.
+    _p("task10", "--server", "django-asgi,django-asgi-sync,aiohttp-executor,aiohttp-mixed",
+       "--workers", "1", "--blocking", "0.001,0.005", "--sleep", "0.1", "-c", "5,10,20,40",
+       "-n", "100"),
+    _p("shapes-threads", "--server", "django-gthread,aiohttp-executor,django-asgi",
+       "--workers", "1,2", "--threads", "4,8", "--sleep", "0.05", "-c", "10,50,300", "-n", "600"),
+    _p("shapes-sleep", "--server", "django-gthread,aiohttp-executor,aiohttp-mixed,django-asgi,"
+       "django-asgi-sync", "--threads", "4", "--blocking", "0.002", "--sleep", "0,0.02,0.2",
+       "-c", "20", "-n", "400"),
+    _p("shapes-keepalive", "--server", "django-gthread,aiohttp-executor", "--threads", "4",
+       "--sleep", "0.02", "-c", "10,40", "-n", "800", "-k"),
     # `make bench` (N = 1,000,000) and `make bench --quick` (N = 100,000); the exact runs only
     # at N = 100,000 (at N = 1,000,000 they take minutes).
     *_bench(1_000_000),
