@@ -47,6 +47,9 @@ class Explorer:
     results: ResultsDir | None = None
 
 
+EXPLORER = web.AppKey("explorer", Explorer)
+
+
 def make_app(
     *, lang: str = "en", results: Path | str | None = None, calibration: Calibration | None = None
 ) -> web.Application:
@@ -61,7 +64,7 @@ def make_app(
         results=None if results is None else open_results(results),
     )
     app = web.Application(middlewares=[_errors])
-    app["explorer"] = explorer
+    app[EXPLORER] = explorer
     app.router.add_get("/", _page)
     app.router.add_get("/static/explore.js", _script)
     app.router.add_get("/static/plotly.min.js", _plotly)
@@ -132,7 +135,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def _explorer(request: web.Request) -> Explorer:
-    return request.app["explorer"]
+    return request.app[EXPLORER]
 
 
 async def _page(request: web.Request) -> web.Response:

@@ -115,14 +115,15 @@ def concurrency_range(c_from: int, c_to: int, c_step: int) -> tuple[int, ...]:
         raise InputError(f"--concurrency to ({c_to}) is below from ({c_from})")
     if c_step < 1:
         raise InputError(f"--concurrency step must be >= 1, got {c_step}")
-    steps = range(c_from, c_to + 1, c_step)
-    count = len(steps) + (steps[-1] != c_to)  # counted before listing: c_to may be huge
+    whole, part = divmod(c_to - c_from, c_step)
+    count = whole + 1 + (part != 0)  # counted, not listed: c_to may be huge
     if count > MAX_CONCURRENCY_VALUES:
         raise InputError(
             f"--concurrency {c_from} to {c_to} step {c_step} gives {count} values; "
             f"the page draws at most {MAX_CONCURRENCY_VALUES} (take a larger step)"
         )
-    return (*steps, c_to) if steps[-1] != c_to else tuple(steps)
+    steps = tuple(range(c_from, c_to + 1, c_step))
+    return (*steps, c_to) if part else steps
 
 
 def check_work(grid: Sequence[Scenario]) -> None:
@@ -201,7 +202,8 @@ def timeline_payload(scenario: Scenario, costs: Costs) -> dict[str, object]:
 def _numbers(option: str, text: str, kind: type, *, single: bool = False) -> list:
     items = [part.strip() for part in str(text).split(",")]
     if not str(text).strip() or any(not part for part in items):
-        raise InputError(f"{option}: malformed value {text!r} (expected e.g. "
+        what = "value" if single else "list"
+        raise InputError(f"{option}: malformed {what} {text!r} (expected e.g. "
                          f"{'10' if single else '5,10,20'})")
     if single and len(items) != 1:
         raise InputError(f"{option}: one value, not a list ({text!r})")
