@@ -9,7 +9,7 @@
   const PLOT_CONFIG = { displaylogo: false, responsive: true,
                         modeBarButtonsToRemove: ["select2d", "lasso2d"] };
   const state = { points: [], measured: null, selected: null, timeline: null, seq: 0,
-                  timelineSeq: 0, calibration: cfg.calibration };
+                  done: 0, timelineSeq: 0, timelineDone: 0, calibration: cfg.calibration };
   window.asimExplore = state;
   let lang = cfg.lang;
   let timer = null;
@@ -209,6 +209,7 @@
       if (seq !== state.seq) return;
       setStatus("error", T("error") + ": " + err.message);
     }
+    state.done = seq;  // the latest change is answered (tests and screenshots wait for it)
     if (seq === state.seq && state.selected) loadTimeline(state.selected);
   }
 
@@ -374,6 +375,7 @@
     } catch (err) {
       if (seq === state.timelineSeq) setStatus("error", T("error") + ": " + err.message);
     }
+    if (seq === state.timelineSeq) state.timelineDone = seq;
   }
 
   function drawTimeline(tl) {
