@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def serve(
 async def _serve(
     app: web.Application, host: str, port: int, on_ready: Callable[[str], None]
 ) -> None:
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -182,8 +183,13 @@ async def _measured(request: web.Request) -> web.Response:
     return _json(await _in_thread(measured_payload, results))
 
 
+# One model thread: changes are answered in order, and a change the page has already replaced
+# (its request aborted) is dropped before it starts.
+_MODEL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asim-explore-model")
+
+
 async def _in_thread(fn: Callable, *args: object, **kwargs: object) -> object:
-    return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+    return await asyncio.get_running_loop().run_in_executor(_MODEL, lambda: fn(*args, **kwargs))
 
 
 def _json(payload: object) -> web.Response:

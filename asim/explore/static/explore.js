@@ -111,8 +111,8 @@
   }
 
   // -- where the numbers come from -----------------------------------------------------------
-  async function getJSON(url) {
-    const response = await fetch(url);
+  async function getJSON(url, signal) {
+    const response = await fetch(url, { signal: signal });
     let body;
     try {
       body = await response.json();
@@ -125,8 +125,11 @@
 
   const live = {
     async start() {},
+    pending: null,
     predict(f) {
-      return getJSON("api/predict?" + new URLSearchParams(f));
+      if (this.pending) this.pending.abort();  // the app drops a replaced change unstarted
+      this.pending = new AbortController();
+      return getJSON("api/predict?" + new URLSearchParams(f), this.pending.signal);
     },
     timeline(f, p) {
       const q = Object.assign({}, f, { server: p.server, workers: String(p.workers),
