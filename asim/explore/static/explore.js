@@ -255,11 +255,12 @@
       xaxis: { title: { text: T("x_clients") }, gridcolor: "#e3e3e3", zeroline: false,
                rangemode: "tozero" },
       yaxis: { title: { text: yTitle }, gridcolor: "#e3e3e3", rangemode: "tozero" },
-      legend: { orientation: "h", x: 0, y: -0.22, yanchor: "top", font: { size: 16 } },
+      legend: { orientation: "h", x: 0, y: -0.22, yanchor: "top", font: { size: 17 } },
       margin: { l: 80, r: 20, t: 50, b: 20 },
       hovermode: "closest",
       hoverlabel: { font: { size: 17 } },
-      height: 500,
+      separators: lang === "ru" ? ", " : ".,",  // Russian writes a decimal comma
+      height: 480,
     };
   }
 
@@ -296,6 +297,7 @@
           type: "scatter",
           x: pts.map((p) => p.concurrency),
           name: method === "des" ? name : `${name}: ${T(method)}`,
+          showlegend: method === "des",  // the key under the charts explains the line styles
           legendgroup: name,
           mode: method === "des" ? "lines+markers" : "lines",
           line: { color: colour, width: method === "des" ? 4 : 2.5, dash: DASH[method] },
@@ -318,7 +320,7 @@
           traces.push({
             type: "scatter", mode: "markers", marker: marker, legendgroup: name,
             name: `${name}: ${T("measured").replace("{folder}", state.measured.folder)}`,
-            showlegend: true,
+            showlegend: false,
             meta: { method: "measured", series: name },
             x: seen.map((m) => m.concurrency),
             y: seen.map((m) => m[key].median),
@@ -342,10 +344,23 @@
                                 line: { color: "#111", width: 3 } } });
       }
     }
+    showKey(state.points, rps.some((t) => t.meta.method === "measured"));
     Plotly.react("chart-rps", rps, layout(T("title_rps"), T("y_rps")), PLOT_CONFIG);
     Plotly.react("chart-time", time, layout(T("title_time"), T("y_time")), PLOT_CONFIG);
     if (sel) showAbText(sel);
     if (state.timeline) drawTimeline(state.timeline);
+  }
+
+  function showKey(points, measured) {
+    const methods = new Set(points.map((p) => p.method));
+    const parts = [`── ${T("des")}`];
+    if (methods.has("mva")) parts.push(`- - ${T("mva")}`);
+    if (methods.has("bounds")) parts.push(`···· ${T("bounds")}`);
+    if (measured) {
+      parts.push("◇ " + T("measured").replace("{folder}", state.measured.folder) + ": " +
+                 T("measured_bar"));
+    }
+    document.getElementById("chart-key").textContent = parts.join("     ");
   }
 
   function measuredFor(g) {
@@ -404,17 +419,21 @@
     const title = T("timeline_title").replace("{shape}", seriesName(tl))
       .replace("{n}", tl.requests).replace("{c}", tl.concurrency).replace("{sleep}", tl.sleep_s);
     const chart = document.getElementById("chart-timeline");
+    const height = Math.max(380, 230 + 24 * names.length);
+    const margin = { l: 20, r: 20, t: 50, b: 180 };
     Plotly.react(chart, traces.filter((t) => t.x.length), {
-      title: { text: title, font: { size: 20 }, x: 0.02, y: 0.98, yref: "container",
-               yanchor: "top" },
+      title: { text: title, font: { size: 20 }, x: 0.02 },
       font: { size: 16, family: "DejaVu Sans, Arial, sans-serif", color: "#1a1a1a" },
       barmode: "overlay",
+      separators: lang === "ru" ? ", " : ".,",
       xaxis: { title: { text: T("x_timeline") }, gridcolor: "#e3e3e3", rangemode: "tozero" },
       yaxis: { categoryorder: "array", categoryarray: names, autorange: "reversed",
                automargin: true },
-      legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom" },
-      margin: { l: 20, r: 20, t: 110, b: 75 },
-      height: Math.max(330, 150 + 24 * names.length),
+      // below the time axis and its title, whatever the number of lanes
+      legend: { orientation: "h", x: 0, y: -75 / (height - margin.t - margin.b),
+                yanchor: "top" },
+      margin: margin,
+      height: height,
       hoverlabel: { font: { size: 16 } },
     }, PLOT_CONFIG);
     chart.dataset.shape = seriesName(tl) + " c=" + tl.concurrency;
@@ -425,7 +444,8 @@
       document.getElementById(id).on("plotly_click", (event) => {
         const pt = event.points[0];
         const meta = pt.data.meta || {};
-        if (meta.method === "des") select(meta.series, pt.x);
+        // any line's point, or a measurement, picks the simulated run of that shape and C
+        if (meta.series) select(meta.series, pt.x);
       });
     }
   }
