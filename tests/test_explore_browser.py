@@ -157,9 +157,9 @@ def assert_ab_text_matches(text: str, point: dict) -> None:
     assert f"Concurrency Level:      {point['concurrency']}\n" in text
 
 
-def click_point(pg, chart: str, name: str, c: int) -> None:
-    """Click the marker of line ``name`` at C = ``c`` with the mouse, as a user does."""
-    xy = pg.evaluate(
+def point_xy(pg, chart: str, name: str, c: int) -> tuple[float, float]:
+    """Where the marker of line ``name`` at C = ``c`` is on the screen."""
+    return pg.evaluate(
         """([id, name, c]) => {
              const gd = document.getElementById(id);
              const t = gd._fullData.find(t => t.name === name);
@@ -168,8 +168,12 @@ def click_point(pg, chart: str, name: str, c: int) -> None:
              const box = gd.getBoundingClientRect();
              return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];
            }""", [chart, name, c])
+
+
+def click_point(pg, chart: str, name: str, c: int) -> None:
+    """Click the marker of line ``name`` at C = ``c`` with the mouse, as a user does."""
     before = pg.evaluate("() => asimExplore.timelineDone")
-    pg.mouse.click(*xy)
+    pg.mouse.click(*point_xy(pg, chart, name, c))
     pg.wait_for_function("n => asimExplore.timelineDone > n", arg=before, timeout=WAIT_MS)
 
 
@@ -197,6 +201,10 @@ def test_changing_c_range_shape_and_sleep_repredicts(page, url):
     settled(page, 0)
     change(page, lambda: (page.fill("#f-c_from", "10"), page.fill("#f-c_to", "60"),
                           page.fill("#f-c_step", "25"), page.fill("#f-requests", "200")))
+    change(page, lambda: page.uncheck("input[name=server][value=django]"))
+    assert page.is_disabled("#f-workers")  # no shape with workers is ticked
+    change(page, lambda: page.check("input[name=server][value=django]"))
+    assert page.is_enabled("#f-workers")
     change(page, lambda: page.check("input[name=server][value=aiohttp-blocking]"))
     change(page, lambda: page.uncheck("input[name=server][value=aiohttp]"))
     change(page, lambda: (page.fill("#f-sleep", "0.02"), page.fill("#f-workers", "2,4")))
@@ -218,6 +226,22 @@ def test_changing_c_range_shape_and_sleep_repredicts(page, url):
     drawn = traces(page, "chart-timeline")
     assert sum(len(t["x"]) for t in drawn) == sum(
         len(lane["segments"]) for lane in page.evaluate("() => asimExplore.timeline.lanes"))
+
+
+def test_hovering_a_point_shows_its_numbers(page, url):
+    page.goto(url)
+    settled(page, 0)
+    expected = predict_json("--server", "aiohttp,django", "--workers", "1", "--sleep", "0.1",
+                            "-c", "30", "-n", "100", "--cores", "2")
+    (point,) = [p for p in expected if p["server"] == "django"]
+    page.mouse.move(*point_xy(page, "chart-time", "django W=1", 30))
+    label = page.locator("#chart-time .hoverlayer .hovertext").first
+    label.wait_for(timeout=WAIT_MS)
+    text = label.text_content()
+    assert "C = 30" in text
+    assert f"RPS: {point['requests_per_second']:.2f} 1/s" in text
+    assert f"time per request: {point['time_per_request_ms']:.3f} ms" in text
+    assert f"median: {point['percentiles_ms']['50']} ms" in text
 
 
 def test_bad_input_shows_the_clis_message_and_keeps_the_charts(page, url):

@@ -8,7 +8,7 @@ internet), the offline file inlines them together with the precomputed grid.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -43,7 +43,7 @@ class PageConfig:
     keepalive: bool = False
     overlays: tuple[str, ...] = ()
     has_results: bool = False
-    measured: dict[str, object] | None = field(default=None)
+    measured: dict[str, object] | None = None
 
     def to_json(self) -> str:
         return json.dumps({

@@ -105,7 +105,15 @@
     el.textContent = text;
   }
 
+  // W applies only to the shapes with workers: its field is greyed out while none is ticked.
+  function syncWorkers() {
+    const ticked = Array.from(document.querySelectorAll("input[name=server]"))
+      .filter((b) => b.checked).map((b) => shapeOf(b.value));
+    document.getElementById("f-workers").disabled = !ticked.some((s) => s.workers);
+  }
+
   function schedule() {
+    syncWorkers();
     clearTimeout(timer);
     timer = setTimeout(update, 200);
   }
@@ -452,6 +460,7 @@
 
   async function main() {
     buildControls();
+    syncWorkers();
     applyTexts();
     try {
       await backend.start();
