@@ -236,3 +236,12 @@ def test_export_refuses_a_path_that_is_not_html(tmp_path, capsys):
     assert exit_.value.code == 2
     assert capsys.readouterr().err == (f"asim: error: --export must name an .html file, got "
                                        f"'{tmp_path / 'x.png'}'\n")
+
+
+def test_both_languages_name_every_word_of_the_page():
+    from asim.explore.texts import page_texts
+
+    words = page_texts()
+    assert set(words) == {"en", "ru"}
+    assert set(words["en"]) == set(words["ru"])
+    assert all(text.strip() for lang in words.values() for text in lang.values())

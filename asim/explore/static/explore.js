@@ -75,6 +75,9 @@
     if (!cfg.fields.c_step) {
       document.querySelector(".range > [data-text]").dataset.text = "c_range_offline";
     }
+    if (cfg.fields.workers.options) {  // one W from a list, not a comma list
+      document.querySelector("[data-text=workers]").dataset.text = "workers_offline";
+    }
   }
 
   function fields() {
