@@ -245,3 +245,10 @@ def test_both_languages_name_every_word_of_the_page():
     assert set(words) == {"en", "ru"}
     assert set(words["en"]) == set(words["ru"])
     assert all(text.strip() for lang in words.values() for text in lang.values())
+
+
+def test_a_predicted_ab_abort_is_one_line_not_a_server_error():
+    # One worker sleeping 40 s: ab hears nothing for longer than its 30 s poll timeout.
+    status, body, _ = get("/api/predict?server=django&sleep=40&requests=2&c_from=1&c_to=1")
+    assert status == 422
+    assert body["error"].startswith("ab would hang, then abort") and "\n" not in body["error"]

@@ -114,14 +114,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One-line JSON errors: 400 for bad input, 404 for unknown paths, 500 (logged) otherwise;
-    never a traceback page."""
+    """One-line JSON errors: 400 for bad input, 422 for other asim errors, 404 for unknown paths,
+    500 (logged) otherwise; never a traceback page."""
     try:
         return await handler(request)
     except InputError as exc:
         return _error(400, str(exc))
-    except AsimError as exc:
-        return _error(500, str(exc))
+    except AsimError as exc:  # e.g. the model predicts that ab gives up: valid input, no report
+        return _error(422, str(exc))
     except web.HTTPException as exc:
         if exc.status >= 400:
             return _error(exc.status, exc.reason)
