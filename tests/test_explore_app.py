@@ -251,4 +251,4 @@ def test_a_predicted_ab_abort_is_one_line_not_a_server_error():
     # One worker sleeping 40 s: ab hears nothing for longer than its 30 s poll timeout.
     status, body, _ = get("/api/predict?server=django&sleep=40&requests=2&c_from=1&c_to=1")
     assert status == 422
-    assert body["error"].startswith("ab would hang, then abort") and "\n" not in body["error"]
+    assert body["error"].startswith("ab would abort: no socket event") and "\n" not in body["error"]
