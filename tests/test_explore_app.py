@@ -178,7 +178,8 @@ def test_the_page_and_its_scripts_come_from_the_app():
     assert status == 400 and body["error"] == "--lang must be one of en, ru, not 'de'"
 
 
-def test_asim_explore_prints_its_url_and_stops_on_ctrl_c():
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_asim_explore_prints_its_url_and_stops_cleanly(stop):
     child = subprocess.Popen([*ASIM, "explore", "--port", "0"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
@@ -189,7 +190,7 @@ def test_asim_explore_prints_its_url_and_stops_on_ctrl_c():
         with pytest.raises(urllib.error.HTTPError) as bad:
             urllib.request.urlopen(url + "api/predict?sleep=-1", timeout=30)
         assert bad.value.code == 400
-        child.send_signal(signal.SIGINT)
+        child.send_signal(stop)
         out, err = child.communicate(timeout=20)
     finally:
         if child.poll() is None:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -83,8 +84,8 @@ def serve(
     port: int = DEFAULT_PORT,
     on_ready: Callable[[str], None] = print,
 ) -> None:
-    """Serve ``app`` until Ctrl-C; ``on_ready`` gets the page's URL once it listens (port 0
-    takes a free one). InputError when the address cannot be bound."""
+    """Serve ``app`` until Ctrl-C or SIGTERM; ``on_ready`` gets the page's URL once it listens
+    (port 0 takes a free one). InputError when the address cannot be bound."""
     # On Ctrl-C, _serve's finally has closed the listener and the open connections.
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(app, host, port, on_ready))
@@ -104,7 +105,11 @@ async def _serve(
         bound = runner.addresses[0]
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         on_ready(f"http://{shown}:{bound[1]}/")
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        # (Windows has no add_signal_handler, and off the main thread it raises RuntimeError)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
     finally:
         await runner.cleanup()
 
