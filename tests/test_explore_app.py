@@ -22,12 +22,15 @@ from unittest import mock
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from asim import cli
 from asim.calibration.file import resolve
+from asim.errors import InputError
 from asim.explore.app import make_app
 from asim.explore.export import ExportGrid, build_export
-from asim.explore.grid import MAX_SIMULATED_REQUESTS
+from asim.explore.grid import DEFAULTS, MAX_SIMULATED_REQUESTS, check_work, parse_query
 from asim.explore.page import plotly_js
 from asim.grid import predict, scenarios
 
@@ -253,3 +256,24 @@ def test_a_predicted_ab_abort_is_one_line_not_a_server_error():
     status, body, _ = get("/api/predict?server=django&sleep=40&requests=2&c_from=1&c_to=1")
     assert status == 422
     assert body["error"].startswith("ab would abort: no socket event") and "\n" not in body["error"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from([*DEFAULTS, "lang", "c", "x"]),
+    st.one_of(st.text(max_size=12), st.integers(-10**30, 10**30).map(str),
+              st.floats(allow_nan=True, allow_infinity=True).map(str),
+              st.lists(st.integers(-5, 500), max_size=5).map(lambda v: ",".join(map(str, v)))),
+    max_size=6))
+def test_any_hand_crafted_fields_are_a_grid_or_one_input_error(fields):
+    try:
+        query = parse_query(fields)
+        grid = query.scenarios()
+        check_work(grid)
+    except InputError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        event("refused")
+        return
+    event("a grid")
+    assert len(grid) >= 1 and all(s.concurrency <= s.requests for s in grid)
+    assert sum(s.requests for s in grid) <= MAX_SIMULATED_REQUESTS
