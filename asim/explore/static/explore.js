@@ -207,6 +207,7 @@
   async function update() {
     const seq = ++state.seq;
     const f = fields();
+    let answered = false;
     setStatus("busy", T("computing"));
     try {
       const [answer, measured] = await Promise.all([backend.predict(f), backend.measured()]);
@@ -219,12 +220,13 @@
       keepSelection();
       redraw();
       setStatus("ready", "");
+      answered = true;
     } catch (err) {
       if (seq !== state.seq) return;
       setStatus("error", T("error") + ": " + err.message);
     }
     state.done = seq;  // the latest change is answered (tests and screenshots wait for it)
-    if (seq === state.seq && state.selected) loadTimeline(state.selected);
+    if (answered && state.selected) loadTimeline(state.selected);
   }
 
   function seriesName(p) {
@@ -242,12 +244,10 @@
       state.selected = findPoint(seriesName(old), old.concurrency);
       return;
     }
+    // otherwise the middle C of the first shape's simulated line
     const des = state.points.filter((p) => p.method === "des");
-    state.selected = des.length ? des[Math.floor((des.length - 1) / 2)] : null;
-    if (des.length) {
-      const first = des.filter((p) => seriesName(p) === seriesName(des[0]));
-      state.selected = first[Math.floor((first.length - 1) / 2)];
-    }
+    const first = des.filter((p) => des.length && seriesName(p) === seriesName(des[0]));
+    state.selected = first.length ? first[Math.floor((first.length - 1) / 2)] : null;
   }
 
   function select(series, c) {
