@@ -277,3 +277,37 @@ def test_any_hand_crafted_fields_are_a_grid_or_one_input_error(fields):
     event("a grid")
     assert len(grid) >= 1 and all(s.concurrency <= s.requests for s in grid)
     assert sum(s.requests for s in grid) <= MAX_SIMULATED_REQUESTS
+
+
+def test_a_measured_point_shows_what_ab_printed_in_its_median_run(tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(SEED_RESULTS / "raw", folder / "raw")
+    for name in ("plan.json", "points.jsonl"):
+        shutil.copy(SEED_RESULTS / name, folder / name)
+    status, body, _ = get("/api/measured_text?server=django&workers=1&c=10", results=folder)
+    assert status == 200
+    runs = [json.loads(ln) for ln in (folder / "points.jsonl").read_text().splitlines()]
+    runs = sorted((r for r in runs if r["point_id"] == "django-w1-s0.1-c10-n100"),
+                  key=lambda r: r["observed"]["requests_per_second"])
+    median = runs[(len(runs) - 1) // 2]
+    assert body["text"] == (folder / median["raw"]).read_text()
+    assert (body["repeat"], body["runs"]) == (median["repeat"], len(runs))
+    status, body, _ = get("/api/measured_text?server=django&workers=1&c=15", results=folder)
+    assert status == 400 and "has no measured run of django w=1 S=0.1 c=15" in body["error"]
+
+
+def test_a_measured_text_outside_the_results_folder_is_refused(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (tmp_path / "secret.txt").write_text("not for the page")
+    shutil.copy(SEED_RESULTS / "plan.json", folder / "plan.json")
+    lines = (SEED_RESULTS / "points.jsonl").read_text().splitlines()
+    forged = []
+    for line in lines:
+        record = json.loads(line)
+        record["raw"] = "../secret.txt"
+        forged.append(json.dumps(record))
+    (folder / "points.jsonl").write_text("\n".join(forged) + "\n")
+    status, body, _ = get("/api/measured_text?server=aiohttp&c=5", results=folder)
+    assert status == 400 and "is not in run" in body["error"]
+    assert "not for the page" not in json.dumps(body)

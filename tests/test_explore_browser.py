@@ -57,6 +57,7 @@ def browser():
 def results(tmp_path_factory) -> Path:
     """A copy of the seed's measured runs (figures/, written by `asim validate all`)."""
     folder = tmp_path_factory.mktemp("results")
+    shutil.copytree(REPO / "figures" / "raw", folder / "raw")
     for name in ("plan.json", "points.jsonl"):
         shutil.copy(REPO / "figures" / name, folder / name)
     return folder
@@ -226,6 +227,27 @@ def test_changing_c_range_shape_and_sleep_repredicts(page, url):
     drawn = traces(page, "chart-timeline")
     assert sum(len(t["x"]) for t in drawn) == sum(
         len(lane["segments"]) for lane in page.evaluate("() => asimExplore.timeline.lanes"))
+
+
+def test_a_measured_point_shows_what_ab_printed(page, url, results):
+    page.goto(url)
+    settled(page, 0)
+    selected = page.evaluate("() => asimExplore.selected")
+    assert (selected["server"], selected["concurrency"]) == ("aiohttp", 20)  # measured there
+    model_text = page.inner_text("#ab-text")
+    page.click("#ab-show-measured")
+    page.wait_for_function("() => document.getElementById('ab-panel').dataset.source === "
+                           "'measured'", timeout=WAIT_MS)
+    runs = [json.loads(ln) for ln in (results / "points.jsonl").read_text().splitlines()]
+    runs = sorted((r for r in runs if r["point_id"] == "aiohttp-s0.1-c20-n100"),
+                  key=lambda r: r["observed"]["requests_per_second"])
+    median = runs[(len(runs) - 1) // 2]
+    assert page.text_content("#ab-text") == (results / median["raw"]).read_text()
+    assert f"the median of {len(runs)} runs" in page.inner_text("#ab-command")
+    page.click("#ab-show-model")
+    assert page.inner_text("#ab-text") == model_text
+    click_point(page, "chart-rps", "django W=1", 15)  # no measurement at C = 15
+    assert page.is_hidden("#ab-source")
 
 
 def test_hovering_a_point_shows_its_numbers(page, url):

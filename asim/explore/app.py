@@ -7,6 +7,7 @@ Routes (all GET):
     /api/predict?...       the model's points for the page's fields (`asim.explore.grid`)
     /api/timeline?...&c=   the Gantt lanes of a small run of one clicked point
     /api/measured          the measured points of the --results folder, if one was given
+    /api/measured_text?...&c=   what ab printed in the median run of one measured point
 
 Bad input gets HTTP 400 and ``{"error": "<the CLI's one-line message>"}``; nothing the client
 sends names a file, so the app reads only its own static files and the results folder it was
@@ -30,7 +31,7 @@ from aiohttp import web
 from asim.calibration.file import Calibration, resolve
 from asim.errors import AsimError, InputError
 from asim.explore.grid import parse_query, point_scenario, predict_payload, timeline_payload
-from asim.explore.measured import measured_payload, open_results
+from asim.explore.measured import measured_payload, measured_text, open_results
 from asim.explore.page import PLOTLY_JS, PageConfig, live_fields, live_page, static_text
 from asim.explore.texts import check_lang
 from asim.validate.store import ResultsDir
@@ -74,6 +75,7 @@ def make_app(
     app.router.add_get("/api/predict", _predict)
     app.router.add_get("/api/timeline", _timeline)
     app.router.add_get("/api/measured", _measured)
+    app.router.add_get("/api/measured_text", _measured_text)
     return app
 
 
@@ -182,10 +184,19 @@ async def _timeline(request: web.Request) -> web.Response:
 
 
 async def _measured(request: web.Request) -> web.Response:
+    return _json(await _in_thread(measured_payload, _results(request)))
+
+
+async def _measured_text(request: web.Request) -> web.Response:
+    scenario = point_scenario(dict(request.query))
+    return _json(await _in_thread(measured_text, _results(request), scenario))
+
+
+def _results(request: web.Request) -> ResultsDir:
     results = _explorer(request).results
     if results is None:
         raise InputError("this explore app was started without --results")
-    return _json(await _in_thread(measured_payload, results))
+    return results
 
 
 # One model thread: changes are answered in order, and a change the page has already replaced

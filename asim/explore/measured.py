@@ -1,8 +1,10 @@
 """Measured points from an `asim validate` results folder, summarised for the explore page.
 
 The page draws each measured point as a marker at the median of its repeats with a bar from the
-fastest to the slowest repeat. Only the folder given on the command line is read, through
-`asim.validate.store.ResultsDir` (its points.jsonl); nothing the page sends names a file.
+fastest to the slowest repeat; a click on it shows what ab printed in its median run. Only the
+folder given on the command line is read, through `asim.validate.store.ResultsDir` (its
+points.jsonl and the raw ab texts it names, which must lie inside the folder); nothing the page
+sends names a file.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from statistics import median
 
-from asim.validate.store import ResultsDir
+from asim.errors import InputError
+from asim.sim.spec import Scenario
+from asim.validate.store import Record, ResultsDir
 
 
 def open_results(folder: Path | str) -> ResultsDir:
@@ -44,3 +48,27 @@ def measured_payload(store: ResultsDir) -> dict[str, object]:
 
 def _spread(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": median(values), "max": max(values)}
+
+
+def measured_text(store: ResultsDir, scenario: Scenario) -> dict[str, object]:
+    """What ab printed in the median run (by RPS) of the measured point ``scenario`` names."""
+    runs = sorted((r for r in store.records() if r.observed is not None
+                   and _same_point(r, scenario)),
+                  key=lambda r: r.observed.requests_per_second)
+    if not runs:
+        raise InputError(f"{store.root.name} has no measured run of {scenario.label()}")
+    run = runs[(len(runs) - 1) // 2]
+    root = store.root.resolve()
+    path = (root / run.raw_path).resolve()
+    if not run.raw_path or not path.is_relative_to(root) or not path.is_file():
+        raise InputError(f"the ab text of {run.point.id} run {run.repeat} is not in "
+                         f"{store.root.name} (points.jsonl names {run.raw_path!r})")
+    return {"text": path.read_text(encoding="utf-8", errors="replace"), "repeat": run.repeat,
+            "runs": len(runs), "command": run.command, "measured_at": run.measured_at}
+
+
+def _same_point(record: Record, s: Scenario) -> bool:
+    p = record.point
+    return (p.server == s.server and (p.workers == s.workers or not s.uses_workers)
+            and p.sleep_s == s.sleep_s and p.concurrency == s.concurrency
+            and p.requests == s.requests and p.keepalive == s.keepalive)

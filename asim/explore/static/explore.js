@@ -72,6 +72,13 @@
       redraw();
     });
     document.getElementById("offline-note").hidden = cfg.mode !== "offline";
+    document.getElementById("ab-show-model").addEventListener("click", () => {
+      state.abMeasured = null;
+      if (state.selected) showAbText(state.selected);
+    });
+    document.getElementById("ab-show-measured").addEventListener("click", () => {
+      if (state.selected) showMeasured(state.selected);
+    });
     if (!cfg.fields.c_step) {
       document.querySelector(".range > [data-text]").dataset.text = "c_range_offline";
     }
@@ -143,14 +150,20 @@
       return getJSON("api/predict?" + new URLSearchParams(f), this.pending.signal);
     },
     timeline(f, p) {
-      const q = Object.assign({}, f, { server: p.server, workers: String(p.workers),
-                                       c: String(p.concurrency), method: "" });
-      return getJSON("api/timeline?" + new URLSearchParams(q));
+      return getJSON("api/timeline?" + new URLSearchParams(pointQuery(f, p)));
+    },
+    measuredText(f, p) {
+      return getJSON("api/measured_text?" + new URLSearchParams(pointQuery(f, p)));
     },
     measured() {
       return cfg.has_results ? getJSON("api/measured") : Promise.resolve(null);
     },
   };
+
+  function pointQuery(f, p) {
+    return Object.assign({}, f, { server: p.server, workers: String(p.workers),
+                                  c: String(p.concurrency), method: "" });
+  }
 
   function pointKey(server, workers, sleep, requests, keepalive, cores, method, c) {
     return [server, Number(workers), Number(sleep), Number(requests), keepalive ? 1 : 0,
@@ -199,6 +212,7 @@
     async measured() {
       return cfg.measured;
     },
+    measuredText: null,  // the offline file carries no raw ab texts
   };
 
   const backend = cfg.mode === "offline" ? offline : live;
@@ -216,6 +230,7 @@
       state.measured = measured;
       state.calibration = answer.calibration;
       state.fields = f;
+      state.abMeasured = null;
       document.getElementById("calibration").textContent = answer.calibration;
       keepSelection();
       redraw();
@@ -254,8 +269,34 @@
     const p = findPoint(series, c);
     if (!p) return;
     state.selected = p;
+    state.abMeasured = null;
     redraw();
     loadTimeline(p);
+  }
+
+  // A click on a measurement: the simulated point of that shape and C, and what ab printed.
+  function selectMeasured(series, c) {
+    select(series, c);
+    const p = state.selected;
+    if (p && seriesName(p) === series && p.concurrency === c) showMeasured(p);
+  }
+
+  function hasMeasured(p) {
+    return Boolean(backend.measuredText) &&
+      measuredFor({ server: p.server, workers: p.workers })
+        .some((m) => m.concurrency === p.concurrency);
+  }
+
+  async function showMeasured(p) {
+    if (!hasMeasured(p)) return;
+    try {
+      const run = await backend.measuredText(state.fields, p);
+      if (state.selected !== p) return;
+      state.abMeasured = Object.assign({ point: p }, run);
+      showAbText(p);
+    } catch (err) {
+      setStatus("error", T("error") + ": " + err.message);
+    }
   }
 
   // -- charts ----------------------------------------------------------------------------
@@ -385,6 +426,23 @@
   }
 
   function showAbText(p) {
+    const heading = document.querySelector("#ab-panel h2");
+    const run = state.abMeasured;
+    const choice = document.getElementById("ab-source");
+    choice.hidden = !hasMeasured(p);
+    document.getElementById("ab-show-model").setAttribute("aria-pressed", String(!run));
+    document.getElementById("ab-show-measured").setAttribute("aria-pressed", String(!!run));
+    if (run && run.point === p) {
+      heading.textContent = T("ab_measured").replace("{folder}", state.measured.folder);
+      document.getElementById("ab-command").textContent = T("measured_run")
+        .replace("{repeat}", run.repeat).replace("{runs}", run.runs)
+        .replace("{command}", run.command);
+      document.getElementById("ab-text").textContent = run.text;
+      document.getElementById("ab-panel").dataset.source = "measured";
+      return;
+    }
+    heading.textContent = T("ab_text");
+    document.getElementById("ab-panel").dataset.source = "model";
     const k = p.keepalive ? " -k" : "";
     const w = shapeOf(p.server).workers ? ` W=${p.workers}` : "";
     document.getElementById("ab-command").textContent =
@@ -455,8 +513,10 @@
       document.getElementById(id).on("plotly_click", (event) => {
         const pt = event.points[0];
         const meta = pt.data.meta || {};
-        // any line's point, or a measurement, picks the simulated run of that shape and C
-        if (meta.series) select(meta.series, pt.x);
+        // any line's point picks the simulated run of that shape and C; a measurement also
+        // shows what ab printed in its median run
+        if (meta.method === "measured") selectMeasured(meta.series, pt.x);
+        else if (meta.series) select(meta.series, pt.x);
       });
     }
   }
