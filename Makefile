@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 ASIM   := $(VENV)/bin/asim
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup ab demo test test-fast bench lint clean
+.PHONY: setup ab chromium demo test test-fast bench lint clean
 
 setup: $(STAMP) ab
 
@@ -24,6 +24,17 @@ ab:
 	    echo "asim needs ApacheBench: run 'sudo apt-get install apache2-utils' and try again" >&2; exit 1; \
 	  fi; }
 
+# The explore page's browser tests drive Debian's chromium; as root we install it, otherwise we
+# say how (without it those tests skip and everything else still runs).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium (Debian's chromium) for the explore page's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: the explore page's browser tests will skip: run 'sudo apt-get install chromium' to run them" >&2; \
+	  fi; }
+
 # The lab end to end (about 5 minutes on 2 cores): measure this machine, predict the seed's
 # grid, run it for real, then the lecture figures.
 demo: setup
@@ -32,7 +43,7 @@ demo: setup
 	$(ASIM) validate all --repeat 1 --out results/demo
 	$(ASIM) lecture --out results/demo/lecture
 
-test: setup
+test: setup chromium
 	$(PY) -m pytest
 
 test-fast: setup
@@ -40,6 +51,7 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/explore.py
 
 lint: setup
 	$(VENV)/bin/ruff check asim tests benchmarks tools

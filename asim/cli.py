@@ -366,6 +366,23 @@ def lecture(
 
 
 @app.command()
+def explore(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8050, help="TCP port (0: any free one)."),
+    results: str = typer.Option(None, help="An `asim validate` results folder: its measured "
+                                "points are drawn next to the model.", show_default=False),
+    lang: str = typer.Option("en", help="Page language: en or ru."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
+    export: str = typer.Option(None, "--export", help="Write one offline .html file with a "
+                               "precomputed grid instead of serving.", show_default=False),
+) -> None:
+    """Serve an interactive page that re-predicts ab's numbers as you move the controls."""
+    from asim.explore.command import run_explore
+
+    run_explore(host=host, port=port, results=results, lang=lang, open_browser=open_browser,
+                export=export, echo=typer.echo)
+
+@app.command()
 def version() -> None:
     """Print asim's version."""
     from asim import __version__
@@ -394,4 +411,5 @@ def main() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     sys.exit(result if isinstance(result, int) else 0)
+
 

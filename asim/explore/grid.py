@@ -1,0 +1,229 @@
+"""What the explore page asks for, as scenarios, and the model's answers as JSON-ready dicts.
+
+The page (and anyone who types a URL) sends text fields; `parse_query` turns them into a
+validated `Query` with the CLI's own error messages (the option names of `asim predict`), and
+`predict_payload` runs `asim.grid.predict` on its scenarios, the same call `asim predict` makes,
+adding the text ab would print for every simulated point. `timeline_payload` simulates a small
+run of one shape for the page's Gantt chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from asim.errors import InputError
+from asim.explore.abprint import ab_text, lab_wire
+from asim.grid import BOUNDS, DES, MVA, Prediction, predict, scenarios
+from asim.lecture.build import simulated_timeline
+from asim.lecture.timeline import KINDS
+from asim.limits import check_sleeps
+from asim.sim.costs import Costs
+from asim.sim.shapes import NAMES
+from asim.sim.spec import Scenario
+
+# The server shapes the page offers: the registry's (new shapes run with their default threads
+# and blocking slice; the page has no controls for those yet).
+SHAPES: tuple[str, ...] = NAMES
+OVERLAYS: tuple[str, ...] = (MVA, BOUNDS)  # drawn over the simulated lines on request
+
+# A change on the page should answer within a few seconds even on a busy laptop: a simulated
+# request costs about 20-100 us of CPU (less when the run repeats a steady state), so the page
+# caps the sum of -n over its simulated points (benchmarks/explore.py times the answers).
+MAX_SIMULATED_REQUESTS = 50_000
+MAX_CONCURRENCY_VALUES = 40
+MAX_WORKER_VALUES = 8
+
+# The Gantt chart shows a small run of the clicked shape: up to this many ab slots, each sending
+# a few requests, so the lanes stay readable on a projector.
+TIMELINE_MAX_CLIENTS = 20
+TIMELINE_REQUESTS_PER_CLIENT = 3
+
+DEFAULTS: Mapping[str, str] = {
+    "server": "aiohttp,django",
+    "workers": "1",
+    "sleep": "0.1",
+    "requests": "100",
+    "c_from": "5",
+    "c_to": "40",
+    "c_step": "5",
+    "keepalive": "0",
+    "cores": "2",
+    "method": "",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """One state of the page's controls: the grid `asim predict` would run for it."""
+
+    servers: tuple[str, ...]
+    workers: tuple[int, ...]
+    sleep_s: float
+    requests: int
+    concurrencies: tuple[int, ...]
+    keepalive: bool
+    cores: int
+    overlays: tuple[str, ...] = ()
+
+    def scenarios(self) -> list[Scenario]:
+        """The grid in `asim.grid.scenarios` order; InputError for a point ab would refuse."""
+        return scenarios(
+            servers=self.servers, workers=self.workers, sleeps_s=check_sleeps([self.sleep_s]),
+            concurrencies=self.concurrencies, requests=self.requests,
+            keepalive=self.keepalive, cores=self.cores,
+        )
+
+
+def parse_query(fields: Mapping[str, str]) -> Query:
+    """A `Query` from the page's fields (missing ones take `DEFAULTS`); InputError names the
+    field the way `asim predict` names its option."""
+    unknown = sorted(set(fields) - set(DEFAULTS) - {"lang"})
+    if unknown:
+        raise InputError(f"unknown field {unknown[0]!r}; fields are {', '.join(DEFAULTS)}")
+    f = {**DEFAULTS, **fields}
+    servers = tuple(s.strip() for s in f["server"].split(",") if s.strip())
+    if not servers:
+        raise InputError("--server: choose at least one of " + ", ".join(SHAPES))
+    for name in servers:
+        if name not in SHAPES:
+            raise InputError(f"unknown server {name!r}; choose from {', '.join(SHAPES)}")
+    workers = tuple(_numbers("--workers", f["workers"], int))
+    if len(workers) > MAX_WORKER_VALUES:
+        raise InputError(f"--workers: at most {MAX_WORKER_VALUES} values, got {len(workers)}")
+    (sleep_s,) = _numbers("--sleep", f["sleep"], float, single=True)
+    (requests,) = _numbers("--requests", f["requests"], int, single=True)
+    (cores,) = _numbers("--cores", f["cores"], int, single=True)
+    if cores < 1:
+        raise InputError(f"--cores must be >= 1, got {cores}")
+    (c_from,) = _numbers("--concurrency from", f["c_from"], int, single=True)
+    (c_to,) = _numbers("--concurrency to", f["c_to"], int, single=True)
+    (c_step,) = _numbers("--concurrency step", f["c_step"], int, single=True)
+    overlays = tuple(m.strip() for m in f["method"].split(",") if m.strip())
+    for m in overlays:
+        if m not in OVERLAYS:
+            raise InputError(f"unknown method {m!r}; the page overlays {' and '.join(OVERLAYS)}")
+    return Query(
+        servers=servers, workers=workers, sleep_s=sleep_s, requests=requests,
+        concurrencies=concurrency_range(c_from, c_to, c_step),
+        keepalive=_flag("--keepalive", f["keepalive"]), cores=cores, overlays=overlays,
+    )
+
+
+def concurrency_range(c_from: int, c_to: int, c_step: int) -> tuple[int, ...]:
+    """``c_from, c_from + c_step, ...`` up to ``c_to``, which is always included."""
+    if c_from < 1:
+        raise InputError(f"--concurrency from must be >= 1, got {c_from}")
+    if c_to < c_from:
+        raise InputError(f"--concurrency to ({c_to}) is below from ({c_from})")
+    if c_step < 1:
+        raise InputError(f"--concurrency step must be >= 1, got {c_step}")
+    whole, part = divmod(c_to - c_from, c_step)
+    count = whole + 1 + (part != 0)  # counted, not listed: c_to may be huge
+    if count > MAX_CONCURRENCY_VALUES:
+        raise InputError(
+            f"--concurrency {c_from} to {c_to} step {c_step} gives {count} values; "
+            f"the page draws at most {MAX_CONCURRENCY_VALUES} (take a larger step)"
+        )
+    steps = tuple(range(c_from, c_to + 1, c_step))
+    return (*steps, c_to) if part else steps
+
+
+def check_work(grid: Sequence[Scenario]) -> None:
+    """InputError when the grid asks the simulation for more than `MAX_SIMULATED_REQUESTS`."""
+    total = sum(s.requests for s in grid)
+    if total > MAX_SIMULATED_REQUESTS:
+        raise InputError(
+            f"{len(grid)} points × -n {grid[0].requests} = {total} simulated requests is more "
+            f"than the page runs per change ({MAX_SIMULATED_REQUESTS}): take fewer shapes, "
+            "fewer C values or a smaller -n (`asim predict` has no such limit)"
+        )
+
+
+def predict_payload(query: Query, costs: Costs, *, calibration: str) -> dict[str, object]:
+    """The model's points for ``query``: `Prediction.to_dict` records, as `asim predict --format
+    json` prints them, with ``ab_text`` on the simulated ones."""
+    grid = query.scenarios()
+    check_work(grid)
+    points = predict(grid, method=(DES, *query.overlays), costs=costs)
+    return {"calibration": calibration, "points": [point_record(p) for p in points]}
+
+
+def point_record(point: Prediction) -> dict[str, object]:
+    """`Prediction.to_dict` and, for a simulated point, the text ab would print for it."""
+    record = point.to_dict()
+    if point.report is not None:
+        s = point.scenario
+        record["ab_text"] = ab_text(point.report, requests=s.requests, keepalive=s.keepalive,
+                                    wire=lab_wire(s))
+    return record
+
+
+def timeline_scenario(scenario: Scenario) -> Scenario:
+    """The small run of ``scenario``'s shape that the Gantt chart shows."""
+    clients = min(scenario.concurrency, TIMELINE_MAX_CLIENTS)
+    requests = min(scenario.requests, clients * TIMELINE_REQUESTS_PER_CLIENT)
+    return Scenario(
+        server=scenario.server, workers=scenario.workers, sleep_s=scenario.sleep_s,
+        concurrency=clients, requests=requests, keepalive=scenario.keepalive,
+        cores=scenario.cores,
+    )
+
+
+def point_scenario(fields: Mapping[str, str]) -> Scenario:
+    """The one scenario a clicked point names: the page's fields with a single server, a
+    single W and ``c`` for its concurrency."""
+    f = dict(fields)
+    c = f.pop("c", None)
+    if c is None:
+        raise InputError("missing field 'c' (the point's concurrency)")
+    (concurrency,) = _numbers("--concurrency", c, int, single=True)
+    f.update(c_from=str(concurrency), c_to=str(concurrency), c_step="1")
+    query = parse_query(f)
+    if len(query.servers) != 1 or len(query.workers) != 1:
+        raise InputError("a point names one server and one W")
+    return query.scenarios()[0]
+
+
+def timeline_payload(scenario: Scenario, costs: Costs) -> dict[str, object]:
+    """Lanes of the small run of ``scenario``'s shape, segments as ``[start_ms, end_ms, kind,
+    label]`` with ``kind`` an index into ``kinds``."""
+    small = timeline_scenario(scenario)
+    tl = simulated_timeline(small, costs)
+    lanes = [
+        {"role": lane.role, "index": lane.index,
+         "segments": [[round(s.start_s * 1e3, 3), round(s.end_s * 1e3, 3),
+                       KINDS.index(s.kind), s.label] for s in lane.segments]}
+        for lane in tl.lanes
+    ]
+    return {"server": small.server, "workers": small.workers, "sleep_s": small.sleep_s,
+            "concurrency": small.concurrency, "requests": small.requests,
+            "keepalive": small.keepalive, "cores": small.cores,
+            "end_ms": round(tl.end_s * 1e3, 3), "kinds": list(KINDS), "lanes": lanes}
+
+
+def _numbers(option: str, text: str, kind: type, *, single: bool = False) -> list:
+    items = [part.strip() for part in str(text).split(",")]
+    if not str(text).strip() or any(not part for part in items):
+        what = "value" if single else "list"
+        raise InputError(f"{option}: malformed {what} {text!r} (expected e.g. "
+                         f"{'10' if single else '5,10,20'})")
+    if single and len(items) != 1:
+        raise InputError(f"{option}: one value, not a list ({text!r})")
+    values = []
+    for part in items:
+        try:
+            values.append(kind(part))
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise InputError(f"{option}: {part!r} is not {noun}") from None
+    return values
+
+
+def _flag(option: str, text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in ("1", "true", "on", "yes"):
+        return True
+    if value in ("0", "false", "off", "no", ""):
+        return False
+    raise InputError(f"{option}: {text!r} is not on or off")
