@@ -58,14 +58,22 @@ def predict(
         False, "--exact", help="Simulate every request of a long run instead of replicating "
         "its measured steady state (slower)."
     ),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="Local processes for the grid (0: this machine's cores; a grid "
+        "that takes under half a second runs in this process)."
+    ),
+    scheduler: str = typer.Option(
+        "", help="Run the grid on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786; "
+        "its workers need asim) instead of local processes."
+    ),
 ) -> None:
     """Predict what ab prints for a grid of server shapes (no servers started)."""
     from asim.calibration.file import resolve
-    from asim.errors import InputError
-    from asim.grid import predict as run_predict
-    from asim.grid import scenarios
-    from asim.render import print_table, to_csv, to_json
+    from asim.errors import InputError, SweepError
+    from asim.grid import method_names, scenarios
+    from asim.render import failure_lines, print_table, stream, sweep_progress
     from asim.sim.spec import machine_cores
+    from asim.sweep import Job, Sweep
 
     if fmt not in ("table", "json", "csv"):
         raise InputError(f"--format must be table, json or csv, not {fmt!r}")
@@ -81,19 +89,26 @@ def predict(
         cores=cores or machine_cores(),
     )
     cal = resolve(calibration)
-    points = run_predict(grid, method=method, costs=cal.costs, exact=exact)
-    if fmt == "json":
-        typer.echo(to_json(points, calibration=cal.describe()))
-    elif fmt == "csv":
+    job = Job(methods=method_names(method), costs=cal.costs, exact=exact)
+    if fmt == "csv":
         typer.echo(cal.describe(), err=True)
-        typer.echo(to_csv(points), nl=False)
-    else:
+    with Sweep(jobs=jobs, scheduler=scheduler or None) as sweep, \
+            sweep_progress(len(grid)) as tick:
+        outcomes = stream(sweep.run(grid, job, on_done=tick), fmt=fmt,
+                          calibration=cal.describe())
+    points = [p for o in outcomes for p in o.points]
+    if fmt == "table" and points:
         print_table(
             points,
             title=f"Predicted ab -n {requests} ({grid[0].cores} cores; {cal.describe()})",
             cpu_spread_pct=cal.cpu_spread_pct(),
             calibrated=cal.path is not None,
         )
+    failures = failure_lines(outcomes)
+    for line in failures:
+        typer.echo(f"asim: failed: {line}", err=True)
+    if failures:
+        raise SweepError(f"{len(failures)} of {len(grid)} scenarios failed (listed above)")
 
 
 @app.command()

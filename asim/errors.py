@@ -42,3 +42,7 @@ class CalibrationError(AsimError):
 
 class PredictedAbortError(AsimError):
     """The model predicts that ab itself gives up (poll timeout, connect failures)."""
+
+
+class SweepError(AsimError):
+    """Some scenarios of a sweep failed; each was reported with its scenario."""

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import json
-from collections.abc import Sequence
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from asim.grid import Point
 from asim.sim.conn import near_backlog
 from asim.sim.report import PERCENTS
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S
+from asim.sweep import Outcome
 
 CSV_FIELDS = (
     "method",
@@ -190,3 +196,95 @@ def print_table(
     for note in notes:
         if note:
             console.print(note)
+
+
+# Streaming: the same text as `to_json` / `to_csv`, written point by point as a sweep delivers
+# them (`asim.sweep`), plus the scenarios that failed.
+
+
+def json_chunks(
+    outcomes: Iterable[Outcome], *, calibration: str | None = None
+) -> Iterator[str]:
+    """`to_json`'s text in pieces, one per point as it arrives; a ``failed`` list (scenario and
+    error) is added after the points only when some scenario failed."""
+    head = "{\n"
+    if calibration is not None:
+        head += f'  "calibration": {json.dumps(calibration)},\n'
+    yield head + '  "points": ['
+    first, failed = True, []
+    for outcome in outcomes:
+        if outcome.failed:
+            failed.append(outcome)
+        for p in outcome.points:
+            text = textwrap.indent(json.dumps(p.to_dict(), indent=2), "    ")
+            yield ("\n" if first else ",\n") + text
+            first = False
+    tail = "]" if first else "\n  ]"
+    if failed:
+        records = [{"scenario": dataclasses.asdict(o.scenario), "label": o.scenario.label(),
+                    "error": o.error} for o in failed]
+        tail += ',\n  "failed": ' + textwrap.indent(json.dumps(records, indent=2), "  ")[2:]
+    yield tail + "\n}\n"
+
+
+def csv_chunks(outcomes: Iterable[Outcome]) -> Iterator[str]:
+    """`to_csv`'s header, then its rows as the points arrive (failed scenarios have none)."""
+    yield ",".join(CSV_FIELDS) + "\n"
+    for outcome in outcomes:
+        if outcome.points:
+            yield to_csv(outcome.points).split("\n", 1)[1]
+
+
+def failure_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """One line per failed scenario: its label and the error."""
+    return [f"{o.scenario.label()}: {o.error}" for o in outcomes if o.failed]
+
+
+def stream(
+    outcomes: Iterable[Outcome],
+    *,
+    fmt: str,
+    calibration: str | None = None,
+    write: Callable[[str], object] | None = None,
+) -> list[Outcome]:
+    """Write a sweep's JSON or CSV as its points arrive (a table waits for all of them: its
+    columns are sized to fit); return every outcome."""
+    write = write or _write_stdout
+    seen: list[Outcome] = []
+
+    def kept() -> Iterator[Outcome]:
+        for outcome in outcomes:
+            seen.append(outcome)
+            yield outcome
+
+    if fmt == "json":
+        chunks = json_chunks(kept(), calibration=calibration)
+    elif fmt == "csv":
+        chunks = csv_chunks(kept())
+    else:
+        chunks = (() for _ in kept())  # consume, write nothing
+    for chunk in chunks:
+        if chunk:
+            write(chunk)
+    return seen
+
+
+@contextlib.contextmanager
+def sweep_progress(total: int, *, what: str = "predicting") -> Iterator[Callable[[object], None]]:
+    """A progress bar on stderr, shown only when both stdout and stderr are a terminal (never
+    in piped or captured output); yields the callback that advances it by one task."""
+    console = Console(stderr=True)
+    if total < 2 or not (console.is_terminal and sys.stdout.isatty()):
+        yield lambda _outcome: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda _outcome: bar.advance(task)
+
+
+def _write_stdout(text: str) -> None:
+    # sys.stdout at call time: a live progress bar redirects it to print above the bar.
+    sys.stdout.write(text)
+    sys.stdout.flush()
