@@ -351,3 +351,66 @@ def lecture(
     made = build_lecture(out, lang=lang)
     typer.echo(f"{len(made.figures)} figures in {made.folder}/: "
                f"{', '.join(f.png.name for f in made.figures)}; captions in {made.markdown}")
+
+
+@app.command()
+def size(
+    server: str = typer.Option("django", help="Server shapes to size (comma list): aiohttp, "
+                               "aiohttp-blocking, django."),
+    sleep: float = typer.Option(..., help="Handler IO wait in seconds."),
+    concurrency: int = typer.Option(..., "--concurrency", "-c", help="ab -c: connected clients."),
+    target_rps: float = typer.Option(..., help="Requests per second the run must reach."),
+    p99_ms: float = typer.Option(..., help="99th percentile latency it must stay within, ms."),
+    requests: int = typer.Option(0, "--requests", "-n", help="ab -n (0: ten times -c)."),
+    max_workers: int = typer.Option(256, help="Largest worker count to consider."),
+    keepalive: bool = typer.Option(False, "--keepalive", "-k", help="ab -k (HTTP keep-alive)."),
+    cores: int = typer.Option(0, help="CPU cores shared by server and ab (0: this machine's)."),
+    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+    calibration: str = typer.Option(
+        "auto", help="auto (this machine's file if `asim calibrate` wrote one), none, or a path."
+    ),
+    exact: bool = typer.Option(False, "--exact", help="Simulate every request of long runs."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Local processes for the simulations "
+                             "(0: this machine's cores)."),
+    scheduler: str = typer.Option("", help="Simulate on this Dask distributed scheduler."),
+) -> None:
+    """The fewest workers each server shape needs to meet an RPS and a p99 target under ab.
+
+    Searches with the model (MVA brackets, the simulation confirms by bisection); an event loop
+    has nothing to size and is simulated once. Sizes gunicorn sync workers; thread counts
+    (--threads) come with the threaded server shapes.
+    """
+    from asim.calibration.file import resolve
+    from asim.errors import InputError
+    from asim.render import print_sizing, sizing_csv, sizing_json
+    from asim.sim.spec import Scenario, machine_cores
+    from asim.size import Targets
+    from asim.size import size as run_size
+    from asim.sweep import Job, Sweep
+
+    if fmt not in ("table", "json", "csv"):
+        raise InputError(f"--format must be table, json or csv, not {fmt!r}")
+    if cores < 0 or requests < 0:
+        raise InputError("--cores and --requests must be >= 1 (or 0 for the default)")
+    targets = Targets(rate_rps=target_rps, p99_ms=p99_ms)
+    bases = [Scenario(server=name.strip(), sleep_s=sleep, concurrency=concurrency,
+                      requests=requests or 10 * concurrency, keepalive=keepalive,
+                      cores=cores or machine_cores()) for name in server.split(",")]
+    cal = resolve(calibration)
+    job = Job(costs=cal.costs, exact=exact)
+    with Sweep(jobs=jobs, scheduler=scheduler or None) as sweep:
+        sizings = [run_size(b, targets, costs=cal.costs, max_workers=max_workers,
+                            evaluate=lambda batch: list(sweep.run(batch, job)),
+                            width=sweep.width) for b in bases]
+    if fmt == "json":
+        typer.echo(sizing_json(sizings, targets=targets, calibration=cal.describe()))
+    elif fmt == "csv":
+        typer.echo(cal.describe(), err=True)
+        typer.echo(sizing_csv(sizings), nl=False)
+    else:
+        b = bases[0]
+        print_sizing(sizings, title=(
+            f"Fewest workers for >= {target_rps:g} requests/s with p99 <= {p99_ms:g} ms: "
+            f"ab -n {b.requests} -c {b.concurrency}{' -k' if keepalive else ''}, sleep "
+            f"{sleep:g} s, {b.cores} cores"))
+        typer.echo(cal.describe())

@@ -19,6 +19,7 @@ from asim.grid import Point
 from asim.sim.conn import near_backlog
 from asim.sim.report import PERCENTS
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S
+from asim.size import Sizing, Targets
 from asim.sweep import Outcome
 
 CSV_FIELDS = (
@@ -288,3 +289,90 @@ def _write_stdout(text: str) -> None:
     # sys.stdout at call time: a live progress bar redirects it to print above the bar.
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+# `asim size`: one answer per shape (asim.size.Sizing). A metric is one entry here and one key
+# of `asim.size.Trial.metrics` (e.g. a predicted memory column).
+SIZE_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("requests_per_second", "RPS", "{:.1f}"),
+    ("p50_ms", "p50 ms", "{}"),
+    ("p99_ms", "p99 ms", "{}"),
+)
+SIZE_CSV_FIELDS = (
+    "server", "sleep_s", "concurrency", "requests", "cores", "sized", "meets", "workers",
+    *(m for m, _, _ in SIZE_METRICS), "below_workers",
+    *(f"below_{m}" for m, _, _ in SIZE_METRICS), "why_not_smaller", "bottleneck",
+)
+
+
+def sizing_json(sizings: Sequence[Sizing], *, targets: Targets, calibration: str) -> str:
+    doc = {"calibration": calibration,
+           "targets": {"rate_rps": targets.rate_rps, "p99_ms": targets.p99_ms},
+           "sizings": [z.to_dict() for z in sizings]}
+    return json.dumps(doc, indent=2)
+
+
+def sizing_csv(sizings: Sequence[Sizing]) -> str:
+    """One row per shape: the answer (or the closest configuration when nothing meets), the
+    size below it and why that one fails."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=SIZE_CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for z in sizings:
+        shown, failing = z.found or z.closest, z.below or z.closest
+        row = {k: getattr(z.base, k) for k in ("server", "sleep_s", "concurrency", "requests",
+                                                "cores")}
+        row.update(sized=z.knob or "", meets=z.meets,
+                   workers=shown.workers if z.knob else "",
+                   below_workers=z.below.workers if z.below else "",
+                   why_not_smaller="; ".join(failing.misses) if failing else "",
+                   bottleneck=z.bottleneck)
+        for prefix, trial in (("", shown), ("below_", z.below)):
+            metrics = (trial.metrics() if trial else None) or {}
+            row.update({f"{prefix}{m}": metrics.get(m, "") for m, _, _ in SIZE_METRICS})
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def sizing_table(sizings: Sequence[Sizing], *, title: str) -> Table:
+    """Per shape a row for the answer and a row for the size below it (or, when nothing meets,
+    for the largest size tried), with what it misses and what caps it."""
+    t = Table(title=title, title_justify="left", header_style="bold", show_lines=True)
+    t.add_column("server", justify="left")
+    t.add_column("workers", justify="right")
+    for _, header, _ in SIZE_METRICS:
+        t.add_column(header, justify="right")
+    t.add_column("verdict", justify="left", ratio=1)
+    for z in sizings:
+        rows = []
+        if z.found:
+            what = ("meets every target" if not z.knob
+                    else "the fewest that meet every target" if z.below
+                    else "meets every target with the fewest possible")
+            rows.append((z.found, what))
+        if z.below:
+            rows.append((z.below, f"fails: {'; '.join(z.below.misses)}; capped by "
+                                  f"{z.bottleneck}"))
+        if z.closest:
+            limit = (f"no size up to {z.limit} workers meets the targets"
+                     if z.knob else "the one event loop does not meet the targets")
+            rows.append((z.closest, f"{limit}: {'; '.join(z.closest.misses)}; capped by "
+                                    f"{z.bottleneck}"))
+        for i, (trial, verdict) in enumerate(rows):
+            metrics = trial.metrics() or {}
+            t.add_row(z.base.server if i == 0 else "",
+                      str(trial.workers) if z.knob else "-",
+                      *(fmt.format(metrics[m]) if m in metrics else "-"
+                        for m, _, fmt in SIZE_METRICS),
+                      verdict)
+    return t
+
+
+def print_sizing(sizings: Sequence[Sizing], *, title: str) -> None:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)  # piped output keeps whole columns
+    console.print(sizing_table(sizings, title=title))
+    notes = dict.fromkeys(n for z in sizings for n in z.notes)  # once each, in order
+    for note in notes:
+        console.print(f"- {note}")

@@ -1,0 +1,330 @@
+"""Capacity planning: the smallest configuration of a server shape whose predicted ab run meets
+targets (`asim size`), found with the model, never by measuring.
+
+The search, per shape that has something to size (gunicorn's workers):
+
+1. MVA brackets: exact MVA (`asim.grid.predict(method="mva")`) is monotone in the workers, and
+   its steady-state mean latency is a floor for ab's p99, so a bisection over 1..limit finds the
+   fewest workers MVA says could meet the targets. That is where the simulation starts.
+2. DES confirms: the simulation of ab's finite run (`method="des"`) decides. It evaluates the MVA
+   estimate and the size below it; then it gallops (doubling steps) up from a failing size or
+   down from a meeting one until it has a failing size below a meeting one, and bisects between
+   them (``width`` sizes per round, so parallel executors shorten the rounds) until they are
+   neighbours. The answer and the size below it are therefore always simulated.
+3. Bisection assumes more workers never hurt. The simulation need not be monotone (more workers
+   than cores share them, a listen backlog overflows), so every size the search simulated is
+   kept, and a larger size that failed is reported as a note rather than hidden.
+
+Event-loop shapes have nothing to size: their one loop is simulated once and either meets the
+targets or names its bottleneck. Workers are never searched beyond ab's concurrency: with C
+clients at most C requests are in the server at once, so more workers cannot serve more.
+
+Pure: scenarios go to an ``evaluate`` function (serial by default; `asim.sweep` in the CLI).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from asim.errors import InputError
+from asim.grid import DES, MVA, Point, predict
+from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.spec import SERVER_KINDS, Scenario
+from asim.sim.theory import bounds_point, mva_point, scenario_network
+from asim.sweep import Job, Outcome, run_one
+
+WORKERS = "workers"
+# What `asim size` can size; threads join when the threaded shapes arrive (a second knob).
+KNOBS: tuple[str, ...] = (WORKERS,)
+Evaluate = Callable[[Sequence[Scenario]], Sequence[Outcome]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Targets:
+    """What an ab run must show: at least ``rate_rps`` requests per second, a 99th percentile
+    of at most ``p99_ms``."""
+
+    rate_rps: float
+    p99_ms: float
+
+    def __post_init__(self) -> None:
+        for name in ("rate_rps", "p99_ms"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise InputError(f"{name} must be a positive number, got {value}")
+
+    def misses(self, point: Point) -> tuple[str, ...]:
+        """Which targets ``point`` misses, each in words with both numbers (empty: it meets)."""
+        out = []
+        rps = point.requests_per_second
+        if rps < self.rate_rps:
+            out.append(f"RPS {rps:.1f} < {self.rate_rps:g}")
+        p99 = point.report.percentiles_ms[99]
+        if p99 > self.p99_ms:
+            out.append(f"p99 {p99} ms > {self.p99_ms:g} ms")
+        return tuple(out)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trial:
+    """One simulated configuration: its DES point (None if the run failed) and what it misses."""
+
+    scenario: Scenario
+    point: Point | None
+    misses: tuple[str, ...]
+
+    @property
+    def meets(self) -> bool:
+        return not self.misses
+
+    @property
+    def workers(self) -> int:
+        return self.scenario.workers
+
+    def metrics(self) -> dict[str, float | int] | None:
+        """The predicted numbers `asim size` prints, as `asim predict`'s JSON has them."""
+        if self.point is None:
+            return None
+        d = self.point.to_dict()
+        return {"requests_per_second": d["requests_per_second"],
+                "p50_ms": d["percentiles_ms"]["50"], "p99_ms": d["percentiles_ms"]["99"]}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sizing:
+    """The answer for one shape.
+
+    ``knob`` is what was sized (None for an event loop); ``found`` the smallest configuration
+    that meets the targets (None if none up to ``limit`` does) and ``below`` the next smaller one
+    (None when ``found`` is the smallest possible); ``closest`` the configuration to show when
+    nothing meets (the limit); ``bottleneck`` names what caps the failing configuration;
+    ``mva_estimate`` is where MVA put the answer; ``trials`` every simulated configuration, by
+    size; ``notes`` what the user should also know (the latency law, non-monotone sizes).
+    """
+
+    base: Scenario
+    targets: Targets
+    knob: str | None
+    limit: int
+    found: Trial | None
+    below: Trial | None
+    closest: Trial | None
+    bottleneck: str
+    mva_estimate: int | None
+    trials: tuple[Trial, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def meets(self) -> bool:
+        return self.found is not None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON record of `asim size --format json` (one per shape)."""
+        b = self.base
+
+        def trial(t: Trial | None) -> dict[str, object] | None:
+            if t is None:
+                return None
+            return {WORKERS: t.workers if self.knob else None, "meets": t.meets,
+                    "predicted": t.metrics(), "misses": list(t.misses)}
+
+        return {
+            "server": b.server,
+            "sleep_s": b.sleep_s,
+            "concurrency": b.concurrency,
+            "requests": b.requests,
+            "keepalive": b.keepalive,
+            "cores": b.cores,
+            "sized": self.knob,
+            "meets": self.meets,
+            "found": trial(self.found),
+            "below": trial(self.below),
+            "closest": trial(self.closest),
+            "bottleneck": self.bottleneck or None,
+            "limit_workers": self.limit if self.knob else None,
+            "mva_workers": self.mva_estimate,
+            "simulated": [{WORKERS: t.workers, "meets": t.meets} for t in self.trials]
+            if self.knob else [],
+            "notes": list(self.notes),
+        }
+
+
+def knob_of(server: str) -> str | None:
+    """What `asim size` sizes for ``server`` (None: an event loop, nothing to size)."""
+    if server not in SERVER_KINDS:
+        raise InputError(f"unknown server {server!r}; choose from {', '.join(SERVER_KINDS)}")
+    return WORKERS if Scenario(server=server).uses_workers else None
+
+
+def serial_evaluate(costs: Costs = DEFAULT_COSTS, *, exact: bool = False) -> Evaluate:
+    """Simulate scenarios one by one in this process."""
+    job = Job(methods=(DES,), costs=costs, exact=exact)
+    return lambda scenarios: [run_one(job, i, s) for i, s in enumerate(scenarios)]
+
+
+def size(
+    base: Scenario,
+    targets: Targets,
+    *,
+    costs: Costs = DEFAULT_COSTS,
+    max_workers: int = 256,
+    evaluate: Evaluate | None = None,
+    width: int = 1,
+) -> Sizing:
+    """Size ``base``'s server for ``targets`` (``base.workers`` is ignored); see the module."""
+    if not 1 <= max_workers <= 1024:
+        raise InputError(f"--max-workers must be between 1 and 1024, got {max_workers}")
+    evaluate = evaluate or serial_evaluate(costs)
+    knob = knob_of(base.server)
+    trials: dict[int, Trial] = {}
+
+    def run(workers: Sequence[int]) -> None:
+        todo = sorted({w for w in workers if w not in trials})
+        scenarios = [replace(base, workers=w) for w in todo]
+        for w, outcome in zip(todo, evaluate(scenarios), strict=True):
+            trials[w] = _trial(outcome, targets)
+
+    if knob is None:
+        run([1])
+        return _answer(base, targets, knob, 1, trials, costs, mva_estimate=None)
+    limit = min(max_workers, base.concurrency)
+    estimate = mva_workers(base, targets, costs=costs, limit=limit)
+    start = limit if estimate is None else estimate
+    run([w for w in (start - 1, start) if w >= 1])
+    step = 2
+    while (batch := _next_batch(trials, limit, step, max(1, width))) is not None:
+        run(batch)
+        step *= 2 ** max(1, width)
+    return _answer(base, targets, knob, limit, trials, costs, mva_estimate=estimate)
+
+
+def mva_workers(base: Scenario, targets: Targets, *, costs: Costs, limit: int) -> int | None:
+    """The fewest workers (1..limit) whose MVA steady state meets the RPS target with a mean
+    latency within the p99 target; None if even ``limit`` does not. MVA's throughput grows and
+    its latency falls with the workers, so a bisection finds it."""
+
+    def meets(w: int) -> bool:
+        (p,) = predict(replace(base, workers=w), method=MVA, costs=costs)
+        return p.requests_per_second >= targets.rate_rps and \
+            p.time_per_request_ms <= targets.p99_ms
+
+    if not meets(limit):
+        return None
+    lo, hi = 0, limit  # lo fails (0 workers serve nothing), hi meets
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if meets(mid) else (mid, hi)
+    return hi
+
+
+def _trial(outcome: Outcome, targets: Targets) -> Trial:
+    if outcome.failed:
+        return Trial(scenario=outcome.scenario, point=None, misses=(outcome.error,))
+    (point,) = outcome.points
+    return Trial(scenario=outcome.scenario, point=point, misses=targets.misses(point))
+
+
+def _next_batch(trials: dict[int, Trial], limit: int, step: int, width: int) -> list[int] | None:
+    """The sizes to simulate next, or None when the search is done: gallop up while nothing
+    meets, gallop down while nothing below the smallest meeting size fails, then bisect."""
+    meeting = [w for w, t in trials.items() if t.meets]
+    if not meeting:
+        top = max(trials)
+        if top >= limit:
+            return None
+        return sorted({min(limit, top + step * 2**i) for i in range(width)})
+    hi = min(meeting)
+    failing = [w for w, t in trials.items() if w < hi and not t.meets]
+    if hi == 1 or (failing and max(failing) == hi - 1):
+        return None
+    if not failing:
+        return sorted({max(1, hi - step * 2**i) for i in range(width)})
+    lo = max(failing)
+    return sorted({lo + (hi - lo) * (i + 1) // (width + 1) for i in range(width)} - {lo, hi})
+
+
+def _answer(
+    base: Scenario,
+    targets: Targets,
+    knob: str | None,
+    limit: int,
+    trials: dict[int, Trial],
+    costs: Costs,
+    *,
+    mva_estimate: int | None,
+) -> Sizing:
+    meeting = [w for w, t in trials.items() if t.meets]
+    found = trials[min(meeting)] if meeting else None
+    below = trials.get(found.workers - 1) if found and knob else None
+    closest = None if found else trials[max(trials)]
+    failing = below or closest
+    notes = [n for n in (_latency_note(base, targets, costs),) if n]
+    if found:
+        larger = sorted(w for w, t in trials.items() if w > found.workers and not t.meets)
+        if larger:
+            notes.append(
+                f"{base.server} is not monotone here: {', '.join(map(str, larger))} workers "
+                f"failed although {found.workers} meet; the answer is the smallest simulated "
+                "size that meets with a failing neighbour below")
+    if knob and limit < base.concurrency:
+        notes.append(f"searched 1..{limit} workers (--max-workers)")
+    elif knob:
+        notes.append(f"searched 1..{limit} workers: with ab's {base.concurrency} clients no "
+                     "more requests are ever in the server at once")
+    return Sizing(
+        base=base,
+        targets=targets,
+        knob=knob,
+        limit=limit,
+        found=found,
+        below=below,
+        closest=closest,
+        bottleneck=bottleneck(failing.scenario, costs) if failing else "",
+        mva_estimate=mva_estimate,
+        trials=tuple(trials[w] for w in sorted(trials)),
+        notes=tuple(notes),
+    )
+
+
+def bottleneck(scenario: Scenario, costs: Costs) -> str:
+    """What caps ``scenario`` by MVA, in words, with the ceiling it puts on requests/s."""
+    mva = mva_point(scenario, costs)
+    station = scenario_network(scenario, costs).station(mva.bottleneck)
+    busy = f"{mva.bottleneck_utilisation * 100:.0f} % busy"
+    ceiling = f"at most {1 / station.capacity_demand_s:.0f} requests/s"
+    name = mva.bottleneck
+    if name == WORKERS and scenario.workers > scenario.cores:
+        cpu_s = costs.worker_cpu_s + (costs.worker_cold_cpu_s if scenario.sleep_s > 0 else 0.0)
+        cpu_busy = mva.throughput_rps * (cpu_s + costs.ab_cpu_s) / scenario.cores
+        if cpu_busy >= 0.9:
+            return (f"the {scenario.cores} CPU cores ({cpu_busy * 100:.0f} % busy with the "
+                    f"workers' and ab's {(cpu_s + costs.ab_cpu_s) * 1e3:.2f} ms per request: "
+                    f"at most {scenario.cores / (cpu_s + costs.ab_cpu_s):.0f} requests/s); "
+                    "more workers only queue for them")
+    if name == WORKERS:
+        hold_ms = station.demand_s * 1e3
+        return (f"the {scenario.workers} workers ({busy}, each held about {hold_ms:.1f} ms per "
+                f"request: {ceiling})")
+    if name == "loop" and scenario.server != "aiohttp":
+        return (f"the event loop, held for the whole blocking sleep ({busy}, "
+                f"{station.demand_s * 1e3:.1f} ms per request: {ceiling})")
+    words = {"loop": "the event loop's one core", "cpu": "the one core shared by the loop and ab",
+             "ab": "ab itself (one thread)"}.get(name, name)
+    return f"{words} ({busy}, {station.demand_s * 1e6:.0f} us of CPU per request: {ceiling})"
+
+
+def _latency_note(base: Scenario, targets: Targets, costs: Costs) -> str | None:
+    # ab is a closed loop: its C clients are always waiting, so by Little's law the mean
+    # latency is C / RPS, and p99 >= mean. A latency target is a throughput target.
+    need = base.concurrency / (targets.p99_ms / 1e3)
+    floor = bounds_point(replace(base, workers=1), costs).demand_ms
+    if floor > targets.p99_ms:
+        return (f"one request alone takes at least {floor:.0f} ms (the handler waits "
+                f"{base.sleep_s:g} s): no configuration can keep p99 within {targets.p99_ms:g} ms")
+    if need <= targets.rate_rps:
+        return None
+    return (f"ab's {base.concurrency} clients always wait, so mean latency = C / RPS (Little's "
+            f"law): p99 <= {targets.p99_ms:g} ms needs more than {need:.0f} requests/s, "
+            f"above the {targets.rate_rps:g} asked for")
