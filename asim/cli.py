@@ -412,5 +412,6 @@ def size(
         print_sizing(sizings, title=(
             f"Fewest workers for >= {target_rps:g} requests/s with p99 <= {p99_ms:g} ms: "
             f"ab -n {b.requests} -c {b.concurrency}{' -k' if keepalive else ''}, sleep "
-            f"{sleep:g} s, {b.cores} cores"))
+            f"{sleep:g} s, {b.cores} cores"), cpu_spread_pct=cal.cpu_spread_pct(),
+            calibrated=cal.path is not None)
         typer.echo(cal.describe())

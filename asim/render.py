@@ -368,11 +368,20 @@ def sizing_table(sizings: Sequence[Sizing], *, title: str) -> Table:
     return t
 
 
-def print_sizing(sizings: Sequence[Sizing], *, title: str) -> None:
+def print_sizing(
+    sizings: Sequence[Sizing],
+    *,
+    title: str,
+    cpu_spread_pct: float | None = None,
+    calibrated: bool = False,
+) -> None:
     console = Console()
     if not console.is_terminal:
         console = Console(width=150)  # piped output keeps whole columns
     console.print(sizing_table(sizings, title=title))
     notes = dict.fromkeys(n for z in sizings for n in z.notes)  # once each, in order
-    for note in notes:
-        console.print(f"- {note}")
+    shown = [t.point for z in sizings for t in (z.found, z.below, z.closest) if t and t.point]
+    for note in (*notes, backlog_note(shown),
+                 cpu_speed_note(shown, cpu_spread_pct, calibrated=calibrated)):
+        if note:
+            console.print(f"- {note}")
