@@ -104,7 +104,8 @@ class Sweep:
     def width(self) -> int:
         """How many tasks are worth submitting at once (a search's batch size)."""
         if self._client is not None:
-            return max(1, len(self._client.scheduler_info().get("workers", {})))
+            workers = self._client.scheduler_info().get("workers", {}).values()
+            return max(1, sum(w.get("nthreads", 1) for w in workers))
         return self.jobs
 
     def __enter__(self) -> Sweep:
