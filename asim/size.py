@@ -196,13 +196,16 @@ def size(
     start = limit if estimate is None else estimate
     run([w for w in (start - 1, start) if w >= 1])
     search(run, trials, limit, width)
+    probed = False
     if not any(t.meets for t in trials.values()):
         # Before saying that no size meets: the simulation is not monotone where many workers
         # share few cores (p99 grows again), so a window of sizes can meet below a failing
         # limit. Powers of two catch any window spanning a factor of two.
         run([2**k for k in range(limit.bit_length()) if 2**k < limit])
         search(run, trials, limit, width)
-    return _answer(base, targets, knob, limit, trials, costs, mva_estimate=estimate)
+        probed = True
+    return _answer(base, targets, knob, limit, trials, costs, mva_estimate=estimate,
+                   probed=probed)
 
 
 def search(run: Callable[[Sequence[int]], None], trials: dict[int, Trial], limit: int,
@@ -268,6 +271,7 @@ def _answer(
     costs: Costs,
     *,
     mva_estimate: int | None,
+    probed: bool = False,
 ) -> Sizing:
     meeting = [w for w, t in trials.items() if t.meets]
     found = trials[min(meeting)] if meeting else None
@@ -282,6 +286,10 @@ def _answer(
                 f"{base.server} is not monotone here: {', '.join(map(str, larger))} workers "
                 f"failed although {found.workers} meet; the answer is the smallest simulated "
                 "size that meets with a failing neighbour below")
+    if probed:
+        notes.append(f"{base.server}: {limit} workers did not meet the targets, so every power "
+                     f"of two below {limit} was simulated too (the simulation is not monotone "
+                     "in the workers)")
     if knob and limit < base.concurrency:
         notes.append(f"searched 1..{limit} workers (--max-workers)")
     elif knob:

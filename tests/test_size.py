@@ -178,3 +178,16 @@ def test_help_says_what_is_sized_and_that_threads_come_later():
     out = asim("size", "--help")
     assert out.returncode == 0
     assert "workers" in out.stdout and "--threads" in out.stdout
+
+
+def test_a_real_non_monotone_edge_is_found_and_reported():
+    # Many workers on 2 cores: p99 falls to about 114 ms near 160 workers and rises to 147 ms
+    # at 200, so MVA (steady state) sees no answer and the limit fails; the powers of two find
+    # the window and the bisection its lower edge.
+    base = replace(BASE, concurrency=200, requests=2000)
+    z = size(base, Targets(rate_rps=500, p99_ms=125))
+    assert z.mva_estimate is None and z.meets
+    assert not z.below.meets and z.below.workers == z.found.workers - 1
+    assert any("not monotone" in n for n in z.notes)
+    assert any("power of two" in n for n in z.notes)
+    assert not [t for t in z.trials if t.workers == base.concurrency][0].meets
