@@ -196,14 +196,14 @@ def size(
     start = limit if estimate is None else estimate
     run([w for w in (start - 1, start) if w >= 1])
     search(run, trials, limit, width)
-    probed = False
-    if not any(t.meets for t in trials.values()):
-        # Before saying that no size meets: the simulation is not monotone where many workers
-        # share few cores (p99 grows again), so a window of sizes can meet below a failing
-        # limit. Powers of two catch any window spanning a factor of two.
-        run([2**k for k in range(limit.bit_length()) if 2**k < limit])
+    # Before saying that no size meets: the simulation is not monotone where many workers
+    # share few cores (p99 grows again), so a window of sizes can meet below a failing limit.
+    # Powers of two catch any window spanning a factor of two.
+    probes = [2**k for k in range(limit.bit_length()) if 2**k not in trials]
+    probed = bool(probes) and not any(t.meets for t in trials.values())
+    if probed:
+        run(probes)
         search(run, trials, limit, width)
-        probed = True
     return _answer(base, targets, knob, limit, trials, costs, mva_estimate=estimate,
                    probed=probed)
 
@@ -278,7 +278,8 @@ def _answer(
     below = trials.get(found.workers - 1) if found and knob else None
     closest = None if found else trials[max(trials)]
     failing = below or closest
-    notes = [n for n in (_latency_note(base, targets, costs),) if n]
+    notes = [n for n in (_latency_note(base, targets, costs),
+                         _clients_note(base, targets, costs)) if n]
     if found:
         larger = sorted(w for w, t in trials.items() if w > found.workers and not t.meets)
         if larger:
@@ -287,13 +288,13 @@ def _answer(
                 f"failed although {found.workers} meet; the answer is the smallest simulated "
                 "size that meets with a failing neighbour below")
     if probed:
-        notes.append(f"{base.server}: {limit} workers did not meet the targets, so every power "
-                     f"of two below {limit} was simulated too (the simulation is not monotone "
+        notes.append(f"{base.server}: {_workers(limit)} did not meet the targets, so the powers "
+                     f"of two below {limit} were simulated too (the simulation is not monotone "
                      "in the workers)")
     if knob and limit < base.concurrency:
         notes.append(f"searched 1..{limit} workers (--max-workers)")
     elif knob:
-        notes.append(f"searched 1..{limit} workers: with ab's {base.concurrency} clients no "
+        notes.append(f"searched 1..{limit} workers: with ab's {_clients(base.concurrency)} no "
                      "more requests are ever in the server at once")
     return Sizing(
         base=base,
@@ -332,7 +333,7 @@ def bottleneck(scenario: Scenario, costs: Costs, *, simulated_rps: float | None 
                     f"at most {ceiling_rps:.0f} requests/s); more workers only queue for them")
             return text + _beats(ceiling_rps, simulated_rps)
     if name == WORKERS:
-        text = (f"the {scenario.workers} workers ({busy}, each held about "
+        text = (f"the {_workers(scenario.workers)} ({busy}, each held about "
                 f"{station.demand_s * 1e3:.1f} ms per request: at most {ceiling_rps:.0f} "
                 "requests/s)")
     elif name == "loop" and scenario.server != "aiohttp":
@@ -355,6 +356,26 @@ def _beats(ceiling_rps: float, simulated_rps: float | None) -> str:
             f"{simulated_rps:.0f}")
 
 
+def _workers(count: int) -> str:
+    return f"{count} worker{'' if count == 1 else 's'}"
+
+
+def _clients(count: int) -> str:
+    return f"{count} client{'' if count == 1 else 's'}"
+
+
+def _clients_note(base: Scenario, targets: Targets, costs: Costs) -> str | None:
+    # Each of ab's C clients waits for its own response before it sends the next request, so
+    # C clients complete at most C / D requests per second, D one request's time alone.
+    alone_ms = bounds_point(replace(base, workers=1), costs).demand_ms
+    most_rps = base.concurrency / (alone_ms / 1e3)
+    if most_rps >= targets.rate_rps:
+        return None
+    return (f"{base.server}: each of ab's {_clients(base.concurrency)} waits for its own "
+            f"response, {alone_ms:.1f} ms even alone: at most {most_rps:.0f} requests/s "
+            f"whatever the server; {targets.rate_rps:g} needs more clients (-c)")
+
+
 def _latency_note(base: Scenario, targets: Targets, costs: Costs) -> str | None:
     # ab is a closed loop: its C clients are always waiting, so by Little's law the mean
     # latency is C / RPS, and p99 >= mean. A latency target is a throughput target.
@@ -365,6 +386,6 @@ def _latency_note(base: Scenario, targets: Targets, costs: Costs) -> str | None:
                 f"{base.sleep_s:g} s): no configuration can keep p99 within {targets.p99_ms:g} ms")
     if need <= targets.rate_rps:
         return None
-    return (f"ab's {base.concurrency} clients always wait, so mean latency = C / RPS (Little's "
+    return (f"ab's {_clients(base.concurrency)} always wait, so mean latency = C / RPS (Little's "
             f"law): p99 <= {targets.p99_ms:g} ms needs more than {need:.0f} requests/s, "
             f"above the {targets.rate_rps:g} asked for")

@@ -189,5 +189,13 @@ def test_a_real_non_monotone_edge_is_found_and_reported():
     assert z.mva_estimate is None and z.meets
     assert not z.below.meets and z.below.workers == z.found.workers - 1
     assert any("not monotone" in n for n in z.notes)
-    assert any("power of two" in n for n in z.notes)
+    assert any("powers of two" in n for n in z.notes)
     assert not [t for t in z.trials if t.workers == base.concurrency][0].meets
+
+
+def test_too_few_clients_is_named_as_the_limit_not_the_server():
+    # One client waiting ~100 ms per request cannot make 50 requests/s, whatever the workers.
+    one = replace(BASE, sleep_s=0.1, concurrency=1, requests=10)
+    z = size(one, Targets(rate_rps=50, p99_ms=200))
+    assert not z.meets
+    assert any("needs more clients (-c)" in n for n in z.notes)
