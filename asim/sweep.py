@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from asim.errors import AsimError, InputError
+from asim.errors import AsimError, InputError, SweepError
 from asim.grid import DES, Point, predict
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.spec import Scenario, machine_cores
@@ -74,6 +74,23 @@ def check_jobs(jobs: int) -> int:
         raise InputError(f"--jobs must be between 1 and {MAX_JOBS} (0: this machine's cores), "
                          f"got {jobs}")
     return jobs or machine_cores()
+
+
+def sweep_points(
+    scenarios: Sequence[Scenario],
+    job: Job = Job(),
+    *,
+    jobs: int = 0,
+    scheduler: object | None = None,
+) -> list[Point]:
+    """Every point of ``scenarios``, scenario-major as `asim.grid.predict` returns them, from
+    whichever executor; a SweepError naming each scenario that failed."""
+    with Sweep(jobs=jobs, scheduler=scheduler) as sweep:
+        outcomes = list(sweep.run(scenarios, job))
+    failed = [f"{o.scenario.label()}: {o.error}" for o in outcomes if o.failed]
+    if failed:
+        raise SweepError(f"{len(failed)} of {len(outcomes)} scenarios failed: {'; '.join(failed)}")
+    return [p for o in outcomes for p in o.points]
 
 
 class Sweep:

@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
+from asim.errors import SweepError
 from asim.grid import predict, scenarios
 from asim.render import csv_chunks, json_chunks, stream, to_csv, to_json
 from asim.sim.spec import Scenario
-from asim.sweep import Job, Sweep
+from asim.sweep import Job, Sweep, sweep_points
 
 ASIM = [sys.executable, "-m", "asim"]
 GRID = scenarios(servers=("aiohttp", "aiohttp-blocking", "django"), workers=(1, 3),
@@ -90,3 +91,9 @@ def test_bad_executor_options_are_one_line_and_exit_2(args, needle):
     out = subprocess.run([*ASIM, "predict", *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2, out.stderr
     assert needle in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_sweep_points_are_predicts_points_and_a_failure_names_its_scenario():
+    assert sweep_points(GRID, JOB, jobs=2) == predict(GRID, method=JOB.methods)
+    with pytest.raises(SweepError, match="django w=1 S=40 c=1 n=2: ab would abort"):
+        sweep_points([GRID[0], ABORTS], JOB, jobs=1)
