@@ -362,7 +362,9 @@ def size(
     target_rps: float = typer.Option(..., help="Requests per second the run must reach."),
     p99_ms: float = typer.Option(..., help="99th percentile latency it must stay within, ms."),
     requests: int = typer.Option(0, "--requests", "-n", help="ab -n (0: ten times -c)."),
-    max_workers: int = typer.Option(256, help="Largest worker count to consider."),
+    max_workers: int = typer.Option(256, help="Largest gunicorn sync worker count to consider "
+                                    "(event loops have nothing to size; thread counts, "
+                                    "--threads, come with the threaded server shapes)."),
     keepalive: bool = typer.Option(False, "--keepalive", "-k", help="ab -k (HTTP keep-alive)."),
     cores: int = typer.Option(0, help="CPU cores shared by server and ab (0: this machine's)."),
     fmt: str = typer.Option("table", "--format", help="table, json or csv."),
@@ -374,12 +376,7 @@ def size(
                              "(0: this machine's cores)."),
     scheduler: str = typer.Option("", help="Simulate on this Dask distributed scheduler."),
 ) -> None:
-    """The fewest workers each server shape needs to meet an RPS and a p99 target under ab.
-
-    Searches with the model (MVA brackets, the simulation confirms by bisection); an event loop
-    has nothing to size and is simulated once. Sizes gunicorn sync workers; thread counts
-    (--threads) come with the threaded server shapes.
-    """
+    """The fewest workers each server shape needs to meet an RPS and a p99 target under ab."""
     from asim.calibration.file import resolve
     from asim.errors import InputError
     from asim.render import print_sizing, sizing_csv, sizing_json
