@@ -97,3 +97,22 @@ def test_sweep_points_are_predicts_points_and_a_failure_names_its_scenario():
     assert sweep_points(GRID, JOB, jobs=2) == predict(GRID, method=JOB.methods)
     with pytest.raises(SweepError, match="django w=1 S=40 c=1 n=2: ab would abort"):
         sweep_points([GRID[0], ABORTS], JOB, jobs=1)
+
+
+def test_a_profiler_holding_the_models_frames_does_not_break_a_run():
+    # Dask's workers sample the frames of running tasks; a frame kept after it returns keeps
+    # its locals alive. The fast-forward's reads of ab's logs must not pin their buffers, or
+    # ab's next append raises BufferError (seen under `--scheduler`).
+    kept = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename.endswith("fastforward.py"):
+            kept.append(frame)
+
+    sc = Scenario(server="aiohttp-blocking", sleep_s=0.0, concurrency=10, requests=3000)
+    sys.settrace(tracer)
+    try:
+        (point,) = predict(sc)
+    finally:
+        sys.settrace(None)
+    assert kept and point.report.complete_requests == 3000
