@@ -250,6 +250,8 @@ def stream(
 ) -> list[Outcome]:
     """Write a sweep's JSON or CSV as its points arrive (a table waits for all of them: its
     columns are sized to fit); return every outcome."""
+    if fmt not in ("json", "csv"):
+        return list(outcomes)
     write = write or _write_stdout
     seen: list[Outcome] = []
 
@@ -258,15 +260,9 @@ def stream(
             seen.append(outcome)
             yield outcome
 
-    if fmt == "json":
-        chunks = json_chunks(kept(), calibration=calibration)
-    elif fmt == "csv":
-        chunks = csv_chunks(kept())
-    else:
-        chunks = (() for _ in kept())  # consume, write nothing
+    chunks = json_chunks(kept(), calibration=calibration) if fmt == "json" else csv_chunks(kept())
     for chunk in chunks:
-        if chunk:
-            write(chunk)
+        write(chunk)
     return seen
 
 
