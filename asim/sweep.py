@@ -33,6 +33,7 @@ from asim.sim.spec import Scenario, machine_cores
 # Seconds of simulation this process does itself before it starts local worker processes.
 SERIAL_BUDGET_S = 0.5
 MAX_JOBS = 256
+SCHEDULER_TIMEOUT_S = 10  # to connect to a --scheduler address
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,8 +191,8 @@ class Sweep:
 
 def _dask_client(scheduler: object):
     """A ``distributed.Client`` for ``scheduler`` and whether this sweep must close it."""
-    # dask is imported here, not at module level: importing distributed takes about a second,
-    # which every `asim predict` would otherwise pay.
+    # dask is imported here, not at module level: importing distributed takes 0.3-1 s, which
+    # every `asim predict` would otherwise pay.
     try:
         from distributed import Client
     except ImportError:
@@ -200,7 +201,7 @@ def _dask_client(scheduler: object):
     if isinstance(scheduler, Client):
         return scheduler, False
     try:
-        return Client(scheduler, timeout="10s"), True
+        return Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s"), True
     except OSError as exc:
         raise InputError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") \
             from None
