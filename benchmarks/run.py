@@ -107,12 +107,16 @@ def jobs_speedup(n: int) -> None:
     results = {}
     for jobs in (1, 2, 2, 1):
         load = os.getloadavg()[0]
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         with Sweep(jobs=jobs) as sweep:
             results[jobs] = [o.points for o in sweep.run(grid, job)]
         walls[jobs].append(time.perf_counter() - t0)
+        # With --jobs 1 everything runs in this process: the share of a core it got says how
+        # busy the machine was (on an idle one, about 100 %).
+        share = ((time.process_time() - cpu0) / walls[jobs][-1] * 100) if jobs == 1 else None
         print(f"sweep of {len(grid)} exact points (n={n:,}), --jobs {jobs}: "
-              f"{walls[jobs][-1]:.1f} s wall (load average {load:.1f} at the start)")
+              f"{walls[jobs][-1]:.1f} s wall (load average {load:.1f} at the start"
+              + (f"; this process got {share:.0f} % of a core)" if share is not None else ")"))
     same = "identical" if results[1] == results[2] else "DIFFERENT (a bug)"
     print(f"--jobs 2 speed-up: {min(walls[1]) / min(walls[2]):.2f}x, best of 2 each, on "
           f"{os.cpu_count()} cores (goal >= 1.7 on an otherwise idle 2-core machine); "
