@@ -199,3 +199,17 @@ def test_too_few_clients_is_named_as_the_limit_not_the_server():
     z = size(one, Targets(rate_rps=50, p99_ms=200))
     assert not z.meets
     assert any("needs more clients (-c)" in n for n in z.notes)
+
+
+def test_sizing_through_a_dask_cluster_gives_the_same_answer():
+    distributed = pytest.importorskip("distributed")
+    from asim.sweep import Job, Sweep
+
+    targets = Targets(rate_rps=500, p99_ms=120)
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, Sweep(scheduler=client) as sweep:
+        z = size(BASE, targets, evaluate=lambda batch: list(sweep.run(batch, Job())),
+                 width=sweep.width)
+    serial = size(BASE, targets)
+    assert z.found.point == serial.found.point and z.below.point == serial.below.point
