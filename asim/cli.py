@@ -11,7 +11,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from asim.errors import AsimError, InputError
+from asim.errors import AsimError, InputError, SweepError
 from asim.sim.shapes import BLOCKING, NAMES, THREADS, WORKERS, choices_help, shape, takers
 from asim.validate.tasks import BUILTIN_TASKS
 
@@ -115,14 +115,22 @@ def predict(
         False, "--wide", help="Show every column of the table, even past a narrow terminal's "
         "width (by default columns that do not fit are left out, and a note names them)."
     ),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="Local processes for the grid (0: this machine's cores; a grid "
+        "that takes under half a second runs in this process)."
+    ),
+    scheduler: str = typer.Option(
+        "", help="Run the grid on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786; "
+        "its workers need asim) instead of local processes."
+    ),
 ) -> None:
     """Predict what ab prints for a grid of server shapes (no servers started)."""
     from asim.calibration.file import resolve
-    from asim.grid import predict as run_predict
-    from asim.grid import scenarios
+    from asim.grid import method_names, scenarios
     from asim.limits import check_sleeps
-    from asim.render import print_table, to_csv, to_json
+    from asim.render import failure_lines, print_table, stream, sweep_progress
     from asim.sim.spec import machine_cores
+    from asim.sweep import Job, Sweep
 
     if fmt not in ("table", "json", "csv"):
         raise InputError(f"--format must be table, json or csv, not {fmt!r}")
@@ -140,13 +148,15 @@ def predict(
         cores=cores or machine_cores(),
     )
     cal = resolve(calibration)
-    points = run_predict(grid, method=method, costs=cal.costs, exact=exact)
-    if fmt == "json":
-        typer.echo(to_json(points, calibration=cal.describe()))
-    elif fmt == "csv":
+    job = Job(methods=method_names(method), costs=cal.costs, exact=exact)
+    if fmt == "csv":
         typer.echo(cal.describe(), err=True)
-        typer.echo(to_csv(points), nl=False)
-    else:
+    with Sweep(jobs=jobs, scheduler=scheduler or None) as sweep, \
+            sweep_progress(len(grid)) as tick:
+        outcomes = stream(sweep.run(grid, job, on_done=tick), fmt=fmt,
+                          calibration=cal.describe())
+    points = [p for o in outcomes for p in o.points]
+    if fmt == "table" and points:
         print_table(
             points,
             title=f"Predicted ab -n {requests} ({grid[0].cores} cores; {cal.describe()})",
@@ -154,6 +164,11 @@ def predict(
             calibrated=cal.path is not None,
             wide=wide,
         )
+    failures = failure_lines(outcomes)
+    for line in failures:
+        typer.echo(f"asim: failed: {line}", err=True)
+    if failures:
+        raise SweepError(f"{len(failures)} of {len(grid)} scenarios failed (listed above)")
 
 
 @app.command()
@@ -381,6 +396,68 @@ def explore(
 
     run_explore(host=host, port=port, results=results, lang=lang, open_browser=open_browser,
                 export=export, echo=typer.echo)
+
+
+@app.command()
+def size(
+    server: str = typer.Option("django", help="Server shapes to size (comma list): aiohttp, "
+                               "aiohttp-blocking, django."),
+    sleep: float = typer.Option(..., help="Handler IO wait in seconds."),
+    concurrency: int = typer.Option(..., "--concurrency", "-c", help="ab -c: connected clients."),
+    target_rps: float = typer.Option(..., help="Requests per second the run must reach."),
+    p99_ms: float = typer.Option(..., help="99th percentile latency it must stay within, ms."),
+    requests: int = typer.Option(0, "--requests", "-n", help="ab -n (0: ten times -c)."),
+    max_workers: int = typer.Option(256, help="Largest gunicorn sync worker count to consider "
+                                    "(event loops have nothing to size; thread counts, "
+                                    "--threads, come with the threaded server shapes)."),
+    keepalive: bool = typer.Option(False, "--keepalive", "-k", help="ab -k (HTTP keep-alive)."),
+    cores: int = typer.Option(0, help="CPU cores shared by server and ab (0: this machine's)."),
+    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+    calibration: str = typer.Option(
+        "auto", help="auto (this machine's file if `asim calibrate` wrote one), none, or a path."
+    ),
+    exact: bool = typer.Option(False, "--exact", help="Simulate every request of long runs."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Local processes for the simulations "
+                             "(0: this machine's cores)."),
+    scheduler: str = typer.Option("", help="Simulate on this Dask distributed scheduler."),
+) -> None:
+    """The fewest workers each server shape needs to meet an RPS and a p99 target under ab."""
+    from asim.calibration.file import resolve
+    from asim.errors import InputError
+    from asim.render import print_sizing, sizing_csv, sizing_json
+    from asim.sim.spec import Scenario, machine_cores
+    from asim.size import Targets
+    from asim.size import size as run_size
+    from asim.sweep import Job, Sweep
+
+    if fmt not in ("table", "json", "csv"):
+        raise InputError(f"--format must be table, json or csv, not {fmt!r}")
+    if cores < 0 or requests < 0:
+        raise InputError("--cores and --requests must be >= 1 (or 0 for the default)")
+    targets = Targets(rate_rps=target_rps, p99_ms=p99_ms)
+    bases = [Scenario(server=name.strip(), sleep_s=sleep, concurrency=concurrency,
+                      requests=requests or 10 * concurrency, keepalive=keepalive,
+                      cores=cores or machine_cores()) for name in server.split(",")]
+    cal = resolve(calibration)
+    job = Job(costs=cal.costs, exact=exact)
+    with Sweep(jobs=jobs, scheduler=scheduler or None) as sweep:
+        sizings = [run_size(b, targets, costs=cal.costs, max_workers=max_workers,
+                            evaluate=lambda batch: list(sweep.run(batch, job)),
+                            width=sweep.width) for b in bases]
+    if fmt == "json":
+        typer.echo(sizing_json(sizings, targets=targets, calibration=cal.describe()))
+    elif fmt == "csv":
+        typer.echo(cal.describe(), err=True)
+        typer.echo(sizing_csv(sizings), nl=False)
+    else:
+        b = bases[0]
+        print_sizing(sizings, title=(
+            f"Fewest workers for >= {target_rps:g} requests/s with p99 <= {p99_ms:g} ms: "
+            f"ab -n {b.requests} -c {b.concurrency}{' -k' if keepalive else ''}, sleep "
+            f"{sleep:g} s, {b.cores} cores"), cpu_spread_pct=cal.cpu_spread_pct(),
+            calibrated=cal.path is not None)
+        typer.echo(cal.describe())
+
 
 @app.command()
 def version() -> None:

@@ -49,3 +49,7 @@ class CalibrationError(InputError):
 
 class PredictedAbortError(AsimError):
     """The model predicts that ab itself gives up (poll timeout, connect failures)."""
+
+
+class SweepError(AsimError):
+    """Some scenarios of a sweep failed; each was reported with its scenario."""

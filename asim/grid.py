@@ -211,3 +211,8 @@ def _methods(method: str | Sequence[str]) -> tuple[str, ...]:
         if name not in METHODS:
             raise InputError(f"unknown method {name!r}; choose from des, mva, bounds or all")
     return tuple(names)
+
+
+def method_names(method: str | Sequence[str]) -> tuple[str, ...]:
+    """The methods ``method`` names (``all``: every one); an InputError for an unknown one."""
+    return _methods(method)

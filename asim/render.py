@@ -3,14 +3,19 @@ comparison table and calibrate's summary."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import json
-from collections.abc import Callable, Sequence
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +24,8 @@ from asim.grid import Prediction
 from asim.sim.abreport import PERCENTS
 from asim.sim.conn import near_backlog
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S, Scenario
+from asim.size import Sizing, Targets
+from asim.sweep import Outcome
 from asim.validate.compare import MetricError, PointComparison
 from asim.validate.report import console_rows
 
@@ -346,3 +353,187 @@ def calibration_summary(cal: Calibration) -> list[str]:
         out.append(f"  {'run-to-run spread of the sleep-0 runs (max)':52} {spread:.0f} %"
                    "  (CPU-dominated predictions vary about that much)")
     return out
+
+
+# Streaming: the same text as `to_json` / `to_csv`, written point by point as a sweep delivers
+# them (`asim.sweep`), plus the scenarios that failed.
+
+
+def json_chunks(
+    outcomes: Iterable[Outcome], *, calibration: str | None = None
+) -> Iterator[str]:
+    """`to_json`'s text in pieces, one per point as it arrives; a ``failed`` list (scenario and
+    error) is added after the points only when some scenario failed."""
+    head = "{\n"
+    if calibration is not None:
+        head += f'  "calibration": {json.dumps(calibration)},\n'
+    yield head + '  "points": ['
+    first, failed = True, []
+    for outcome in outcomes:
+        if outcome.failed:
+            failed.append(outcome)
+        for p in outcome.points:
+            text = textwrap.indent(json.dumps(p.to_dict(), indent=2), "    ")
+            yield ("\n" if first else ",\n") + text
+            first = False
+    tail = "]" if first else "\n  ]"
+    if failed:
+        records = [{"scenario": dataclasses.asdict(o.scenario), "label": o.scenario.label(),
+                    "error": o.error} for o in failed]
+        tail += ',\n  "failed": ' + textwrap.indent(json.dumps(records, indent=2), "  ")[2:]
+    yield tail + "\n}\n"
+
+
+def csv_chunks(outcomes: Iterable[Outcome]) -> Iterator[str]:
+    """`to_csv`'s header, then its rows as the points arrive (failed scenarios have none)."""
+    yield ",".join(CSV_FIELDS) + "\n"
+    for outcome in outcomes:
+        if outcome.points:
+            yield to_csv(outcome.points).split("\n", 1)[1]
+
+
+def failure_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """One line per failed scenario: its label and the error."""
+    return [f"{o.scenario.label()}: {o.error}" for o in outcomes if o.failed]
+
+
+def stream(
+    outcomes: Iterable[Outcome],
+    *,
+    fmt: str,
+    calibration: str | None = None,
+    write: Callable[[str], object] | None = None,
+) -> list[Outcome]:
+    """Write a sweep's JSON or CSV as its points arrive (a table waits for all of them: its
+    columns are sized to fit); return every outcome."""
+    if fmt not in ("json", "csv"):
+        return list(outcomes)
+    write = write or _write_stdout
+    seen: list[Outcome] = []
+
+    def kept() -> Iterator[Outcome]:
+        for outcome in outcomes:
+            seen.append(outcome)
+            yield outcome
+
+    chunks = json_chunks(kept(), calibration=calibration) if fmt == "json" else csv_chunks(kept())
+    for chunk in chunks:
+        write(chunk)
+    return seen
+
+
+@contextlib.contextmanager
+def sweep_progress(total: int, *, what: str = "predicting") -> Iterator[Callable[[object], None]]:
+    """A progress bar on stderr, shown only when both stdout and stderr are a terminal (never
+    in piped or captured output); yields the callback that advances it by one task."""
+    console = Console(stderr=True)
+    if total < 2 or not (console.is_terminal and sys.stdout.isatty()):
+        yield lambda _outcome: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda _outcome: bar.advance(task)
+
+
+def _write_stdout(text: str) -> None:
+    # sys.stdout at call time: a live progress bar redirects it to print above the bar.
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+# `asim size`: one answer per shape (asim.size.Sizing). A metric is one entry here and one key
+# of `asim.size.Trial.metrics` (e.g. a predicted memory column).
+SIZE_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("requests_per_second", "RPS", "{:.1f}"),
+    ("p50_ms", "p50 ms", "{}"),
+    ("p99_ms", "p99 ms", "{}"),
+)
+SIZE_CSV_FIELDS = (
+    "server", "sleep_s", "concurrency", "requests", "cores", "sized", "meets", "workers",
+    *(m for m, _, _ in SIZE_METRICS), "below_workers",
+    *(f"below_{m}" for m, _, _ in SIZE_METRICS), "why_not_smaller", "bottleneck",
+)
+
+
+def sizing_json(sizings: Sequence[Sizing], *, targets: Targets, calibration: str) -> str:
+    doc = {"calibration": calibration,
+           "targets": {"rate_rps": targets.rate_rps, "p99_ms": targets.p99_ms},
+           "sizings": [z.to_dict() for z in sizings]}
+    return json.dumps(doc, indent=2)
+
+
+def sizing_csv(sizings: Sequence[Sizing]) -> str:
+    """One row per shape: the answer (or the closest configuration when nothing meets), the
+    size below it and why that one fails."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=SIZE_CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for z in sizings:
+        shown, failing = z.found or z.closest, z.below or z.closest
+        row = {k: getattr(z.base, k) for k in ("server", "sleep_s", "concurrency", "requests",
+                                                "cores")}
+        row.update(sized=z.knob or "", meets=z.meets,
+                   workers=shown.workers if z.knob else "",
+                   below_workers=z.below.workers if z.below else "",
+                   why_not_smaller="; ".join(failing.misses) if failing else "",
+                   bottleneck=z.bottleneck)
+        for prefix, trial in (("", shown), ("below_", z.below)):
+            metrics = (trial.metrics() if trial else None) or {}
+            row.update({f"{prefix}{m}": metrics.get(m, "") for m, _, _ in SIZE_METRICS})
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def sizing_table(sizings: Sequence[Sizing], *, title: str) -> Table:
+    """Per shape a row for the answer and a row for the size below it (or, when nothing meets,
+    for the largest size tried), with what it misses and what caps it."""
+    t = Table(title=title, title_justify="left", header_style="bold", show_lines=True)
+    t.add_column("server", justify="left")
+    t.add_column("workers", justify="right")
+    for _, header, _ in SIZE_METRICS:
+        t.add_column(header, justify="right")
+    t.add_column("verdict", justify="left", ratio=1)
+    for z in sizings:
+        rows = []
+        if z.found:
+            what = ("meets every target" if not z.knob
+                    else "the fewest that meet every target" if z.below
+                    else "meets every target with the fewest possible")
+            rows.append((z.found, what))
+        if z.below:
+            rows.append((z.below, f"fails: {'; '.join(z.below.misses)}; capped by "
+                                  f"{z.bottleneck}"))
+        if z.closest:
+            limit = (f"no size up to {z.limit} workers meets the targets"
+                     if z.knob else "the one event loop does not meet the targets")
+            rows.append((z.closest, f"{limit}: {'; '.join(z.closest.misses)}; capped by "
+                                    f"{z.bottleneck}"))
+        for i, (trial, verdict) in enumerate(rows):
+            metrics = trial.metrics() or {}
+            t.add_row(z.base.server if i == 0 else "",
+                      str(trial.workers) if z.knob else "-",
+                      *(fmt.format(metrics[m]) if m in metrics else "-"
+                        for m, _, fmt in SIZE_METRICS),
+                      verdict)
+    return t
+
+
+def print_sizing(
+    sizings: Sequence[Sizing],
+    *,
+    title: str,
+    cpu_spread_pct: float | None = None,
+    calibrated: bool = False,
+) -> None:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)  # piped output keeps whole columns
+    console.print(sizing_table(sizings, title=title))
+    notes = dict.fromkeys(n for z in sizings for n in z.notes)  # once each, in order
+    shown = [t.point for z in sizings for t in (z.found, z.below, z.closest) if t and t.point]
+    for note in (*notes, backlog_note(shown),
+                 cpu_speed_note(shown, cpu_spread_pct, calibrated=calibrated)):
+        if note:
+            console.print(f"- {note}")

@@ -101,20 +101,23 @@ class FastForward:
                 self._extrapolate(block)
 
     def _period(self) -> tuple[int, float] | None:
+        # Here and in _steady_block the logs are read through copies of their tails, never
+        # views of the array.array itself: a view that outlives the call (a profiler holding
+        # the frame, as Dask's workers do) would make ab's next append raise BufferError.
         ab = self.ab
         n = ab.done
         p_max = min(self.max_period, (n - 1) // REPEATS)
         if p_max < 1:
             return None
         window = REPEATS * p_max
-        done = np.frombuffer(ab.done_log, dtype=np.float64)[-window - 1 :]
+        done = np.frombuffer(ab.done_log[-window - 1 :], dtype=np.float64)
         gaps = np.diff(done)
-        slots = np.frombuffer(ab.slot_log, dtype=np.int32)[-window:]
+        slots = np.frombuffer(ab.slot_log[-window:], dtype=np.int32)
         stamps = np.stack(
             [
-                np.frombuffer(ab.ctime_us, dtype=np.int64)[-window:],
-                np.frombuffer(ab.time_us, dtype=np.int64)[-window:],
-                np.frombuffer(ab.waittime_us, dtype=np.int64)[-window:],
+                np.frombuffer(ab.ctime_us[-window:], dtype=np.int64),
+                np.frombuffer(ab.time_us[-window:], dtype=np.int64),
+                np.frombuffer(ab.waittime_us[-window:], dtype=np.int64),
             ],
             axis=1,
         )
@@ -159,15 +162,15 @@ class FastForward:
             return None
         if not self.server.shift_safe or ab.length_failures or ab.non_2xx:
             return None
-        ctime = np.frombuffer(ab.ctime_us, dtype=np.int64)[-block:]
+        ctime = np.frombuffer(ab.ctime_us[-block:], dtype=np.int64)
         if int(ctime.max()) >= SYN_RETRY_S[0] * 1e6:
             return None  # a retransmitted SYN: a slot stalled for a second or more
-        slots = np.bincount(np.frombuffer(ab.slot_log, dtype=np.int32)[-block:], minlength=c)
+        slots = np.bincount(np.frombuffer(ab.slot_log[-block:], dtype=np.int32), minlength=c)
         if slots.min() != slots.max():
             return None
-        done = np.frombuffer(ab.done_log, dtype=np.float64)[-block - 1 :]
-        total = np.frombuffer(ab.time_us, dtype=np.int64)[-block:]
-        wait = np.frombuffer(ab.waittime_us, dtype=np.int64)[-block:]
+        done = np.frombuffer(ab.done_log[-block - 1 :], dtype=np.float64)
+        total = np.frombuffer(ab.time_us[-block:], dtype=np.int64)
+        wait = np.frombuffer(ab.waittime_us[-block:], dtype=np.int64)
 
         def stats(lo: int, hi: int) -> np.ndarray:
             ordered = np.sort(total[lo:hi])
