@@ -103,11 +103,13 @@ def calibrate(
     refit: str = typer.Option("", help="Measure nothing: fit again the runs recorded in this "
                               "calibration file."),
 ) -> None:
-    """Measure this machine's per-request costs with the real servers and ab (about 45 s)."""
+    """Measure this machine's per-request costs with the real servers and ab, fit the model to
+    those runs and check that it reproduces them (about a minute)."""
     from pathlib import Path
 
     from asim.calibration.file import default_path, load, save
     from asim.calibration.fit import calibrate as run_calibrate
+    from asim.calibration.fit import check_lines
     from asim.calibration.fit import refit as run_refit
 
     path = Path(out) if out else (Path(refit) if refit else default_path())
@@ -116,6 +118,9 @@ def calibrate(
     save(cal, path)
     c = cal.costs
     typer.echo(f"wrote {path}")
+    if cal.check is not None:
+        for line in check_lines(cal.check):
+            typer.echo(line)
     for label, value in (
         ("ab CPU per request, warm / cold extra",
          f"{c.ab_cpu_s * 1e6:.0f} / {c.ab_cold_cpu_s * 1e6:.0f} us"),

@@ -67,6 +67,11 @@ class SimRun:
     syns_dropped: int = 0
     skipped_requests: int = 0
     extrapolated_requests: int = 0
+    # CPU per request, as `asim calibrate` measures it on the real processes (ab's own thread,
+    # and every other thread: the server's); skipped and extrapolated requests count what the
+    # requests they copy used.
+    ab_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
 
     @property
     def exact(self) -> bool:
@@ -152,6 +157,7 @@ def simulate(
         keepalive_requests=ab.keepalive_requests if scenario.keepalive else None,
     )
     batches = tuple(getattr(server, "batches", ()))
+    skipped, extrapolated = (ff.skipped_requests, ff.extrapolated_requests) if ff else (0, 0)
     return SimRun(
         scenario=scenario,
         report=report,
@@ -163,8 +169,10 @@ def simulate(
         accept_queue_peak=server.accept_queue.peak,
         accept_queue_capacity=server.accept_queue.capacity,
         syns_dropped=server.accept_queue.dropped,
-        skipped_requests=ff.skipped_requests if ff else 0,
-        extrapolated_requests=ff.extrapolated_requests if ff else 0,
+        skipped_requests=skipped,
+        extrapolated_requests=extrapolated,
+        ab_cpu_s=ab.thread.busy_s / max(ab.done, 1),
+        server_cpu_s=(cpu.busy_s - ab.thread.busy_s) / max(ab.done, 1),
     )
 
 
