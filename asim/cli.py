@@ -82,10 +82,13 @@ def predict(
     )
     cal = resolve(calibration)
     points = run_predict(grid, method=method, costs=cal.costs, exact=exact)
+    check = None if cal.check is None else cal.check.verdict()
     if fmt == "json":
-        typer.echo(to_json(points, calibration=cal.describe()))
+        typer.echo(to_json(points, calibration=cal.describe(), calibration_check=check))
     elif fmt == "csv":
         typer.echo(cal.describe(), err=True)
+        if cal.check_note():
+            typer.echo(cal.check_note(), err=True)
         typer.echo(to_csv(points), nl=False)
     else:
         print_table(
@@ -94,6 +97,8 @@ def predict(
             cpu_spread_pct=cal.cpu_spread_pct(),
             calibrated=cal.path is not None,
         )
+        if cal.check_note():
+            typer.echo(cal.check_note())
 
 
 @app.command()

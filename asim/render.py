@@ -33,8 +33,15 @@ CSV_FIELDS = (
 )
 
 
-def to_json(points: Sequence[Point], *, calibration: str | None = None) -> str:
+def to_json(
+    points: Sequence[Point],
+    *,
+    calibration: str | None = None,
+    calibration_check: dict[str, object] | None = None,
+) -> str:
     doc: dict[str, object] = {"points": [p.to_dict() for p in points]}
+    if calibration_check is not None:  # the calibration's self-check (asim calibrate)
+        doc = {"calibration_check": calibration_check, **doc}
     if calibration is not None:
         doc = {"calibration": calibration, **doc}
     return json.dumps(doc, indent=2)

@@ -109,6 +109,15 @@ class Check:
                            for r in self.failed)
         return f"{len(self.failed)} of {len(self.runs)} calibration runs not reproduced: {missed}"
 
+    def verdict(self) -> dict[str, object]:
+        """The self-check in brief, for a prediction's JSON."""
+        return {
+            "passed": self.passed,
+            "runs": len(self.runs),
+            "not_reproduced": {r.name: round(r.error_pct, 1) for r in self.failed},
+            "summary": self.summary(),
+        }
+
     def to_dict(self) -> dict[str, object]:
         return {
             "passed": self.passed,
