@@ -92,6 +92,7 @@ class Check:
     fixed: tuple[str, ...] = ()
     fit_seconds: float = 0.0
     simulations: int = 0
+    uncertainty_pct: dict[str, float] = field(default_factory=dict)  # by fitted parameter
 
     @property
     def failed(self) -> tuple[RunCheck, ...]:
@@ -125,6 +126,7 @@ class Check:
             "fixed": list(self.fixed),
             "fit_seconds": round(self.fit_seconds, 2),
             "simulations": self.simulations,
+            "uncertainty_pct": self.uncertainty_pct,
             "runs": {r.name: r.to_dict() for r in self.runs},
         }
 
@@ -139,6 +141,8 @@ class Check:
             fixed=tuple(str(x) for x in d.get("fixed", ())),  # type: ignore[union-attr]
             fit_seconds=float(d.get("fit_seconds", 0.0)),  # type: ignore[arg-type]
             simulations=int(d.get("simulations", 0)),  # type: ignore[call-overload]
+            uncertainty_pct={str(k): float(v) for k, v in  # type: ignore[union-attr]
+                             d.get("uncertainty_pct", {}).items()},
         )
 
 

@@ -339,11 +339,23 @@ def fit(
         max_nfev=60,
     )
     costs = objective.costs(result.x)
-    return FitResult(
-        costs=costs,
-        check=check(runs, costs, fitted=tuple(k.name for k in knobs), fixed=fixed,
-                    seconds=time.perf_counter() - t0, simulations=objective.simulations),
-    )
+    done = check(runs, costs, fitted=tuple(k.name for k in knobs), fixed=fixed,
+                 seconds=time.perf_counter() - t0, simulations=objective.simulations)
+    return FitResult(costs=costs, check=replace(done, uncertainty_pct=_uncertainty_pct(
+        knobs, result.x, result.jac)))
+
+
+def _uncertainty_pct(knobs: Sequence[Knob], x: np.ndarray, jac: np.ndarray) -> dict[str, float]:
+    """How well the runs pin each parameter: its standard error, in % of its value, if every
+    residual were off by its whole tolerance at random (the residuals are in tolerances, so the
+    covariance is the inverse of J^T J). A parameter whose figure is above ~15 % follows the
+    machine's noise from one calibration to the next."""
+    try:
+        cov = np.linalg.pinv(jac.T @ jac)
+    except np.linalg.LinAlgError:  # pragma: no cover - pinv of a finite matrix converges
+        return {}
+    return {k.name: round(float(np.sqrt(max(cov[i, i], 0.0)) / max(abs(x[i]), 1e-9) * 100), 1)
+            for i, k in enumerate(knobs)}
 
 
 def check(runs: dict[str, CpuRun], costs: Costs, *, fitted: tuple[str, ...] = (),
@@ -484,6 +496,9 @@ def check_lines(check: Check) -> list[str]:
                      "points inherit these errors; the machine may have changed speed during "
                      "calibration (run `asim calibrate` again), or the model lacks what these "
                      "runs show.")
-    lines.append(f"  fitted: {', '.join(check.fitted)}; fixed: {', '.join(check.fixed)} "
-                 f"({check.simulations} simulations, {check.fit_seconds:.1f} s)")
+    pinned = ", ".join(f"{name} {pct:.0f} %" for name, pct in check.uncertainty_pct.items())
+    lines.append(f"  fitted ({check.simulations} simulations, {check.fit_seconds:.1f} s), each "
+                 f"with its standard error if every run were off by its tolerance: {pinned}")
+    lines.append(f"  fixed (measured directly, or no run depends on them): "
+                 f"{', '.join(check.fixed)}")
     return lines
