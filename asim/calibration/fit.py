@@ -1,14 +1,15 @@
 """`asim calibrate`: measure this machine with the real servers and ab, then fit the model's costs
 jointly against those runs.
 
-The runs (`PLAN`). Never the points calibration is judged on (the lab grid sleeps 0.1-0.3 s at
+The runs (`plan()`). Never the points calibration is judged on (the lab grid sleeps 0.1-0.3 s at
 C = 5-40, the hold-out has one, two or four Django workers). Each fitted parameter has a run that
 depends on it strongly:
 - aiohttp and Django at C = 1, sleep 0 ("warm": back-to-back requests): ab's and the server's
   per-request CPU, and the wake-up latency (at C = 1 every step waits for a wake-up of the other
   side, so a few tens of microseconds weigh against a ~0.3 ms cycle);
 - the same at sleeps of 1 ms, 5 ms ("mid", Django) and 50 ms ("cold"): the extra CPU of a burst
-  after the machine idled (50 ms: all of it) and how fast it grows with the gap (1-5 ms);
+  after the machine idled (50 ms: all of it), how fast it grows with the gap (1-5 ms), and the
+  sleeps' overshoot, which is ~10 % of a 1 ms run's cycle (at 5-50 ms it is lost in the sleep);
 - aiohttp at C = 50, sleep 0 ("saturated"): the loop is the bottleneck and one select() round
   serves many requests, so its RPS separates the per-round from the per-request CPU;
 - three Django workers at C = 1 ("herd"): every connection wakes the idle workers;
@@ -20,12 +21,17 @@ from the run) and `scipy.optimize.least_squares` minimises, over the parameters 
 (bounded), the runs' relative errors of
 - requests per second, each divided by the run's tolerance max(3 %, its repeats' spread): this
   is what the self-check judges, so every run counts by how well it is known;
-- CPU per request of the server processes and of ab (model: the CPU its threads were given),
-  divided by `CPU_TOLERANCE`: they pin what RPS cannot separate (ab's CPU from the server's, the
-  cold penalties, which hardly move a 51 ms cycle). The tolerance is loose because on loopback the
-  kernel's TCP work of one side is often charged to the other (docs/notes/measurements.md,
-  section 3); it lets the timing win when the two disagree.
+- CPU per request (model: the CPU its threads were given, `SimRun.server_cpu_s`, `ab_cpu_s`),
+  which pins what RPS cannot separate (the cold penalties hardly move a 51 ms cycle; ab's CPU
+  against the server's): at sleep 0 the sum of both sides divided by `CPU_TOLERANCE` and ab's
+  alone by `AB_CPU_TOLERANCE` (on loopback the kernel's TCP work of one side is often charged to
+  the other, docs/notes/measurements.md section 3, so the sum is the robust figure); at sleeps
+  above 0 the server's alone. The tolerances are looser than RPS's so that the timing wins when
+  the two disagree.
 ab's time per request is C / RPS, so it adds nothing to RPS and is not a separate residual.
+The model simulates a run in milliseconds (fast-forward skips its repeated cycles); a fit takes
+a few hundred simulations, 4-10 s on the 2-core VM while other work loaded it (`Check.fit_seconds`
+records it).
 
 Fixed, not fitted (the runs cannot separate them, or they are measured directly):
 - the per-request CPU of each actor is split into the model's steps by shares measured once with
@@ -34,8 +40,14 @@ Fixed, not fitted (the runs cannot separate them, or they are measured directly)
   the sum is identified;
 - the loop's per-callback overhead (`loop_callback_cpu_s`, 2 us from the traces): a callback runs
   a fixed number of times per request, so it is indistinguishable from the per-request CPU;
-- the overshoot of time.sleep and of asyncio.sleep (epoll_wait's lateness): measured in-process
-  with 10 ms sleeps (`asim.lab.measure`), where nothing else adds to them;
+- ab's cold extra CPU (``ab_cold_cpu_s``): the model charges a cold start only for the shorter
+  of a thread's own idle time and the machine's, and at C = 1 the server is still closing when
+  ab wakes, so no calibration run's model depends on it (ab's modelled CPU at 50 ms sleeps is
+  70-80 % below the measured one in every recorded calibration); it is the measured difference
+  of ab's CPU between the cold and the warm runs, and ab's CPU is no residual at sleeps above 0;
+- the overshoot of time.sleep and of asyncio.sleep (epoll_wait's lateness) when the plan's 1 ms
+  runs are absent (older calibration files): then as measured in-process with 10 ms sleeps
+  (`asim.lab.measure`);
 - ``worker_boot_s`` (replacing a killed worker): no calibration run kills one.
 
 Every ab command is repeated (`REPEATS`) on one server and the medians are kept; the spread of the
