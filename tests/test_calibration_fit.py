@@ -130,7 +130,7 @@ def test_the_self_check_is_saved_and_read_back(tmp_path):
     assert not back.check.passed
     assert [r.name for r in back.check.failed] == ["django herd"]
     assert back.check.failed[0].error_pct == pytest.approx(-7.89, abs=0.01)
-    assert "django herd -8 %" in back.check_note()
+    assert "django herd -7.9 % (tolerance 4.0 %)" in back.check_note()
 
 
 def test_a_format_1_file_is_still_read_without_a_check(tmp_path):

@@ -73,7 +73,7 @@ def table(cals: list[Calibration]) -> bool:
     print()
     fitted = [n for n in checks[0].fitted if all(n in ch.fitted for ch in checks)]
     print(f"{'fitted parameter':24}" + "".join(f" | pass {i + 1:<4}" for i in range(len(cals)))
-          + " | max/min - 1")
+          + " | max/min - 1 | pinned to (median standard error, see check.uncertainty_pct)")
     params_ok = True
     for name in fitted:
         scale, label = unit(name)
@@ -81,8 +81,10 @@ def table(cals: list[Calibration]) -> bool:
         spread = max(values) / min(values) - 1 if min(values) > 0 else float("inf")
         params_ok &= spread <= PARAM_AGREEMENT
         cells = "".join(f" | {v * scale:7.1f} {label:2}" for v in values)
-        flag = "" if spread <= PARAM_AGREEMENT else "  over 15 %"
-        print(f"{name:24}{cells} | {spread * 100:8.1f} %{flag}")
+        flag = "" if spread <= PARAM_AGREEMENT else " over"
+        pinned = sorted(ch.uncertainty_pct.get(name, float("nan")) for ch in checks)
+        print(f"{name:24}{cells} | {spread * 100:6.1f} %{flag:5} | "
+              f"{pinned[len(pinned) // 2]:.0f} %")
     print()
     print(f"every calibration run reproduced in every pass: {'yes' if runs_ok else 'NO'}")
     print(f"fitted parameters within {PARAM_AGREEMENT * 100:.0f} % across the passes: "

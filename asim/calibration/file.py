@@ -106,7 +106,7 @@ class Check:
         """One line: passed, or which runs the model missed and by how much."""
         if self.passed:
             return f"all {len(self.runs)} calibration runs reproduced"
-        missed = ", ".join(f"{r.name} {r.error_pct:+.0f} % (tolerance {r.tolerance_pct:.0f} %)"
+        missed = ", ".join(f"{r.name} {r.error_pct:+.1f} % (tolerance {r.tolerance_pct:.1f} %)"
                            for r in self.failed)
         return f"{len(self.failed)} of {len(self.runs)} calibration runs not reproduced: {missed}"
 
