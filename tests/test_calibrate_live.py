@@ -79,10 +79,10 @@ def test_predict_uses_and_names_the_calibration_file(calibration, tmp_path):
 
 
 def test_fitted_model_reproduces_the_saturated_loop_it_was_fitted_on(calibration):
-    # The loop's select() cost is fitted by bisection on the model's own throughput at
-    # saturation: with the fitted costs the model must land on that run again. (The workers'
-    # time-slicing loss is fitted the same way but can hit its bound: on some runs three busy
-    # workers are faster than their C = 1 CPU allows even with no loss at all.)
+    # The costs are fitted to every calibration run at once: with them the model must land on
+    # the saturated loop's run again, and the file records that self-check for every run.
+    assert {r.name for r in calibration.check.runs} == set(calibration.measured) - {
+        "time_sleep_overshoot_us", "asyncio_sleep_overshoot_us"}
     run = calibration.measured["aiohttp saturated"]
     sc = Scenario(server="aiohttp", sleep_s=0.0, concurrency=run["concurrency"],
                   requests=run["requests"])
