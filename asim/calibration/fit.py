@@ -334,27 +334,44 @@ def fit(
     base = replace(DEFAULT_COSTS, time_sleep_overshoot_s=max(ts_over, 0.0),
                    timer_overshoot_s=max(aio_over, 0.0), ab_cold_cpu_s=_ab_cold_s(runs),
                    source="calibrated")
-    guess = {**initial_guess(runs, base), **(start or {})}
     knobs = tuple(k for k in KNOBS if not k.needs or k.needs in runs)
     fixed = FIXED + tuple(k.name for k in KNOBS if k not in knobs)
-    x0 = np.array([min(max(guess[k.name] / k.unit, k.lo), k.hi) for k in knobs])
     objective = _Objective(runs, base, knobs)
     progress(f"fitting {len(knobs)} parameters to {len(runs)} runs (least squares)")
-    result = least_squares(
-        objective, x0,
-        bounds=([k.lo for k in knobs], [k.hi for k in knobs]),
-        x_scale=np.maximum(np.abs(x0), 1.0),
-        # The model's ab reports whole microseconds: a step of 0.1 % keeps the differences
-        # far above that rounding.
-        diff_step=1e-3,
-        ftol=1e-4, xtol=1e-3, gtol=1e-8,
-        max_nfev=60,
-    )
-    costs = objective.costs(result.x)
+    # The model is a simulation: its residuals jump where the order of events changes, and the
+    # fit can stop in a local minimum. When the first start (the runs' own CPU) leaves a run
+    # unreproduced, a second start (the built-in costs) is tried; a result that reproduces
+    # every run wins, else the lower cost. On two of the 13 recorded calibrations only the
+    # second start reproduces every run.
+    starts = [{**initial_guess(runs, base), **(start or {})}]
+    if start is None:
+        starts.append({**knob_values(DEFAULT_COSTS), "timer_overshoot_s": base.timer_overshoot_s,
+                       "time_sleep_overshoot_s": base.time_sleep_overshoot_s})
+    best, best_key = None, None
+    for guess in starts:
+        x0 = np.array([min(max(guess[k.name] / k.unit, k.lo), k.hi) for k in knobs])
+        result = least_squares(
+            objective, x0,
+            bounds=([k.lo for k in knobs], [k.hi for k in knobs]),
+            x_scale=np.maximum(np.abs(x0), 1.0),
+            # The model's ab reports whole microseconds: a step of 0.1 % keeps the differences
+            # far above that rounding.
+            diff_step=1e-3,
+            ftol=1e-4, xtol=1e-3, gtol=1e-8,
+            max_nfev=60,
+        )
+        reproduced = check(runs, objective.costs(result.x)).passed  # all requests simulated
+        key = (not reproduced, result.cost)  # a fit that passes the self-check wins
+        if best_key is None or key < best_key:
+            best, best_key = result, key
+        if reproduced:
+            break
+        progress("a run is not reproduced: fitting again from the built-in costs")
+    costs = objective.costs(best.x)
     done = check(runs, costs, fitted=tuple(k.name for k in knobs), fixed=fixed,
                  seconds=time.perf_counter() - t0, simulations=objective.simulations)
     return FitResult(costs=costs, check=replace(done, uncertainty_pct=_uncertainty_pct(
-        knobs, result.x, result.jac)))
+        knobs, best.x, best.jac)))
 
 
 def _uncertainty_pct(knobs: Sequence[Knob], x: np.ndarray, jac: np.ndarray) -> dict[str, float]:
