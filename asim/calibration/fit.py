@@ -29,6 +29,9 @@ from the run) and `scipy.optimize.least_squares` minimises, over the parameters 
   above 0 the server's alone. The tolerances are looser than RPS's so that the timing wins when
   the two disagree.
 ab's time per request is C / RPS, so it adds nothing to RPS and is not a separate residual.
+The fit starts from the built-in costs scaled to the runs' CPU, and once more from the built-in
+costs themselves if that leaves a run unreproduced (the simulated residuals jump where the order
+of events changes, so a fit can stop in a local minimum).
 The model simulates a run in milliseconds (fast-forward skips its repeated cycles); a fit takes
 a few hundred simulations, 4-10 s on the 2-core VM while other work loaded it (`Check.fit_seconds`
 records it).
