@@ -11,17 +11,8 @@ from pathlib import Path
 import pytest
 
 from asim.calibration.file import Calibration, Check, RunCheck, load, save
-from asim.calibration.fit import (
-    KNOBS,
-    REQUIRED,
-    apply,
-    fit,
-    knob_values,
-    model_outcome,
-    plan,
-    recorded_runs,
-    refit,
-)
+from asim.calibration.fit import REQUIRED, fit, plan, recorded_runs, refit
+from asim.calibration.knobs import KNOBS, apply, knob_values, model_outcome
 from asim.errors import CalibrationError
 from asim.lab.measure import CpuRun
 from asim.sim.costs import DEFAULT_COSTS

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from asim.calibration.file import Calibration, load  # noqa: E402
-from asim.calibration.fit import KNOBS, knob_values  # noqa: E402
+from asim.calibration.knobs import KNOBS, knob_values  # noqa: E402
 
 PARAM_AGREEMENT = 0.15  # fitted parameters of the passes within 15 % of each other
 IDLE_LOAD = 0.5  # a 1-minute load average above this: the machine is shared

@@ -17,8 +17,8 @@ depends on it strongly:
   the cores lost to time-slicing.
 
 The fit. Every run is simulated with the model (`asim.sim.model.simulate` of a Scenario built
-from the run) and `scipy.optimize.least_squares` minimises, over the parameters of `KNOBS`
-(bounded), the runs' relative errors of
+from the run) and `scipy.optimize.least_squares` minimises, over the parameters of
+`asim.calibration.knobs.KNOBS` (bounded), the runs' relative errors of
 - requests per second, each divided by the run's tolerance max(3 %, its repeats' spread): this
   is what the self-check judges, so every run counts by how well it is known;
 - CPU per request (model: the CPU its threads were given, `SimRun.server_cpu_s`, `ab_cpu_s`),
@@ -69,11 +69,19 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from asim.calibration.file import Calibration, Check, RunCheck, machine_facts, now_text
+from asim.calibration.knobs import (
+    FIXED,
+    KNOBS,
+    Knob,
+    Outcome,
+    apply,
+    knob_values,
+    model_outcome,
+)
 from asim.errors import CalibrationError
 from asim.lab.measure import CpuRun, asyncio_sleep_overshoot_s, measure_cpu, time_sleep_overshoot_s
 from asim.sim.costs import DEFAULT_COSTS, Costs
-from asim.sim.model import simulate
-from asim.sim.spec import AIOHTTP, DJANGO, Scenario
+from asim.sim.spec import AIOHTTP, DJANGO
 
 WARM_N, COLD_N, MID_N, ONE_MS_N, SAT_N, SAT_C = 1000, 30, 200, 300, 5000, 50
 HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000
@@ -88,12 +96,6 @@ FIT_MAX_REQUESTS = 1000
 RPS_TOLERANCE = 0.03  # a run is reproduced within max(3 %, its repeats' spread)
 CPU_TOLERANCE = 0.10  # weight of the CPU-per-request residuals (see the module docstring)
 AB_CPU_TOLERANCE = 0.30
-
-# Shares of the warm per-request CPU by step (thread-CPU split, docs/notes/measurements.md).
-LOOP_SHARES = {"accept": 0.33, "request": 0.40, "response": 0.19, "close": 0.08}
-WORKER_SHARES = {"request": 0.69, "response": 0.25, "close": 0.06}
-AB_SHARES = {"connect": 0.35, "write": 0.15, "read": 0.25, "close": 0.25}
-
 
 @dataclass(frozen=True, kw_only=True)
 class PlannedRun:
@@ -130,94 +132,6 @@ def plan() -> tuple[PlannedRun, ...]:
 # used when present).
 REQUIRED = ("aiohttp warm", "aiohttp cold", "aiohttp saturated", "django warm", "django cold",
             "django mid", "django herd", "django oversubscribed")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Knob:
-    """One fitted parameter, in the unit the optimiser sees (``unit`` seconds or 1), bounded by
-    ``lo`` and ``hi``; ``servers`` lists the server kinds whose runs depend on it (None: all)."""
-
-    name: str
-    unit: float
-    lo: float
-    hi: float
-    servers: frozenset[str] | None = None
-    needs: str = ""  # a run without which the knob is not identified (then fixed as measured)
-
-
-_LOOP, _WORKER = frozenset({AIOHTTP}), frozenset({DJANGO})
-KNOBS: tuple[Knob, ...] = (
-    Knob(name="ab_cpu_s", unit=1e-6, lo=1.0, hi=2000.0),  # ab's steps, split by AB_SHARES
-    Knob(name="ab_poll_cpu_s", unit=1e-6, lo=0.0, hi=500.0),
-    Knob(name="loop_cpu_s", unit=1e-6, lo=1.0, hi=5000.0, servers=_LOOP),  # steps, LOOP_SHARES
-    Knob(name="loop_iteration_cpu_s", unit=1e-6, lo=0.0, hi=500.0, servers=_LOOP),
-    Knob(name="loop_cold_cpu_s", unit=1e-6, lo=0.0, hi=5000.0, servers=_LOOP),
-    Knob(name="worker_cpu_s", unit=1e-6, lo=1.0, hi=5000.0, servers=_WORKER),  # WORKER_SHARES
-    Knob(name="worker_herd_cpu_s", unit=1e-6, lo=0.0, hi=2000.0, servers=_WORKER),
-    Knob(name="worker_cold_cpu_s", unit=1e-6, lo=0.0, hi=5000.0, servers=_WORKER),
-    Knob(name="cold_tau_s", unit=1e-3, lo=0.2, hi=100.0),
-    Knob(name="switch_loss", unit=1e-2, lo=0.0, hi=60.0),
-    Knob(name="wakeup_s", unit=1e-6, lo=0.0, hi=500.0),
-    # A 1 ms sleep makes the overshoot ~10 % of the cycle; at 5-50 ms it is lost in the sleep.
-    Knob(name="timer_overshoot_s", unit=1e-6, lo=0.0, hi=2000.0, servers=_LOOP,
-         needs="aiohttp 1 ms"),
-    Knob(name="time_sleep_overshoot_s", unit=1e-6, lo=0.0, hi=2000.0, servers=_WORKER,
-         needs="django 1 ms"),
-)
-FIXED = ("ab_cold_cpu_s", "loop_callback_cpu_s", "worker_boot_s")
-
-
-def _split(actor: str, cpu_s: float, shares: dict[str, float]) -> dict[str, float]:
-    """``cpu_s`` per request split into ``{actor}_{step}_cpu_s`` costs by ``shares``."""
-    return {f"{actor}_{step}_cpu_s": cpu_s * share for step, share in shares.items()}
-
-
-def apply(base: Costs, values: dict[str, float]) -> Costs:
-    """``base`` with the knobs' values (in seconds or fractions) put in."""
-    fields: dict[str, float] = {}
-    for name, value in values.items():
-        if name == "ab_cpu_s":
-            fields.update(_split("ab", value, AB_SHARES))
-        elif name == "loop_cpu_s":
-            fields.update(_split("loop", value, LOOP_SHARES))
-        elif name == "worker_cpu_s":
-            fields.update(_split("worker", value, WORKER_SHARES))
-        else:
-            fields[name] = value
-    return replace(base, **fields)
-
-
-def knob_values(costs: Costs) -> dict[str, float]:
-    """The knobs' values in ``costs`` (the inverse of `apply` for costs split by the shares)."""
-    sums = {
-        "ab_cpu_s": sum(getattr(costs, f"ab_{s}_cpu_s") for s in AB_SHARES),
-        "loop_cpu_s": sum(getattr(costs, f"loop_{s}_cpu_s") for s in LOOP_SHARES),
-        "worker_cpu_s": sum(getattr(costs, f"worker_{s}_cpu_s") for s in WORKER_SHARES),
-    }
-    return {k.name: sums.get(k.name, getattr(costs, k.name, 0.0)) for k in KNOBS}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
-    """What the model says for one calibration run."""
-
-    requests_per_second: float
-    server_cpu_s: float
-    ab_cpu_s: float
-
-
-def scenario(run: CpuRun, max_requests: int | None = None) -> Scenario:
-    n = run.requests if max_requests is None else min(run.requests, max_requests)
-    return Scenario(server=run.server, sleep_s=run.sleep_s, concurrency=run.concurrency,
-                    requests=max(n, run.concurrency), workers=run.workers)
-
-
-def model_outcome(run: CpuRun, costs: Costs, max_requests: int | None = None) -> Outcome:
-    """The model's RPS and CPU per request of both sides for ``run`` (all its requests unless
-    ``max_requests``)."""
-    sim = simulate(scenario(run, max_requests), costs=costs, keep_records=False)
-    return Outcome(requests_per_second=sim.report.requests_per_second,
-                   server_cpu_s=sim.server_cpu_s, ab_cpu_s=sim.ab_cpu_s)
 
 
 def rps_tolerance(run: CpuRun) -> float:
