@@ -149,12 +149,15 @@ def predict(
     )
     cal = resolve(calibration)
     job = Job(methods=method_names(method), costs=cal.costs, exact=exact)
+    check = None if cal.check is None else cal.check.verdict()
     if fmt == "csv":
         typer.echo(cal.describe(), err=True)
+        if cal.check_note():
+            typer.echo(cal.check_note(), err=True)
     with Sweep(jobs=jobs, scheduler=scheduler or None) as sweep, \
             sweep_progress(len(grid)) as tick:
         outcomes = stream(sweep.run(grid, job, on_done=tick), fmt=fmt,
-                          calibration=cal.describe())
+                          calibration=cal.describe(), calibration_check=check)
     points = [p for o in outcomes for p in o.points]
     if fmt == "table" and points:
         print_table(
@@ -164,6 +167,8 @@ def predict(
             calibrated=cal.path is not None,
             wide=wide,
         )
+        if cal.check_note():
+            typer.echo(cal.check_note())
     failures = failure_lines(outcomes)
     for line in failures:
         typer.echo(f"asim: failed: {line}", err=True)
@@ -179,11 +184,13 @@ def calibrate(
     refit: str = typer.Option("", help="Measure nothing: fit again the runs recorded in this "
                               "calibration file."),
 ) -> None:
-    """Measure this machine's per-request costs with the real servers and ab (about 45 s)."""
+    """Measure this machine's per-request costs with the real servers and ab, fit the model to
+    those runs and check that it reproduces them (about a minute)."""
     from pathlib import Path
 
     from asim.calibration.file import default_path, load, save
     from asim.calibration.fit import calibrate as run_calibrate
+    from asim.calibration.fit import check_lines
     from asim.calibration.fit import refit as run_refit
     from asim.render import calibration_summary
 
@@ -192,6 +199,9 @@ def calibrate(
     cal = run_refit(load(Path(refit)), progress) if refit else run_calibrate(progress=progress)
     save(cal, path)
     typer.echo(f"wrote {path}")
+    if cal.check is not None:
+        for line in check_lines(cal.check):
+            typer.echo(line)
     for line in calibration_summary(cal):
         typer.echo(line)
 

@@ -49,8 +49,15 @@ CSV_FIELDS = (
 )
 
 
-def to_json(points: Sequence[Prediction], *, calibration: str | None = None) -> str:
+def to_json(
+    points: Sequence[Prediction],
+    *,
+    calibration: str | None = None,
+    calibration_check: dict[str, object] | None = None,
+) -> str:
     doc: dict[str, object] = {"points": [p.to_dict() for p in points]}
+    if calibration_check is not None:  # the calibration's self-check (asim calibrate)
+        doc = {"calibration_check": calibration_check, **doc}
     if calibration is not None:
         doc = {"calibration": calibration, **doc}
     return json.dumps(doc, indent=2)
@@ -360,13 +367,19 @@ def calibration_summary(cal: Calibration) -> list[str]:
 
 
 def json_chunks(
-    outcomes: Iterable[Outcome], *, calibration: str | None = None
+    outcomes: Iterable[Outcome],
+    *,
+    calibration: str | None = None,
+    calibration_check: dict[str, object] | None = None,
 ) -> Iterator[str]:
     """`to_json`'s text in pieces, one per point as it arrives; a ``failed`` list (scenario and
     error) is added after the points only when some scenario failed."""
     head = "{\n"
     if calibration is not None:
         head += f'  "calibration": {json.dumps(calibration)},\n'
+    if calibration_check is not None:  # the calibration's self-check (asim calibrate)
+        check = textwrap.indent(json.dumps(calibration_check, indent=2), "  ")[2:]
+        head += f'  "calibration_check": {check},\n'
     yield head + '  "points": ['
     first, failed = True, []
     for outcome in outcomes:
@@ -402,6 +415,7 @@ def stream(
     *,
     fmt: str,
     calibration: str | None = None,
+    calibration_check: dict[str, object] | None = None,
     write: Callable[[str], object] | None = None,
 ) -> list[Outcome]:
     """Write a sweep's JSON or CSV as its points arrive (a table waits for all of them: its
@@ -416,7 +430,10 @@ def stream(
             seen.append(outcome)
             yield outcome
 
-    chunks = json_chunks(kept(), calibration=calibration) if fmt == "json" else csv_chunks(kept())
+    chunks = (
+        json_chunks(kept(), calibration=calibration, calibration_check=calibration_check)
+        if fmt == "json" else csv_chunks(kept())
+    )
     for chunk in chunks:
         write(chunk)
     return seen

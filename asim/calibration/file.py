@@ -1,9 +1,12 @@
 """Calibration files: where they live, how they are read and written, which one is in use.
 
 A calibration file is JSON written by `asim calibrate`: the fitted `Costs`, the raw measurements
-behind them, and the machine they were taken on. `predict` and `validate` use the default file
-when it exists (``$ASIM_CALIBRATION``, else ``$XDG_CACHE_HOME/asim/calibration.json``) and say
-which calibration they used; ``--calibration none`` uses the built-in defaults.
+behind them, the machine they were taken on, and (format 2) the fit's self-check: every
+calibration run's measured and modelled RPS and whether the model reproduced it within its
+tolerance. Format 1 files (no self-check) are still read. `predict` and `validate` use the
+default file when it exists (``$ASIM_CALIBRATION``, else
+``$XDG_CACHE_HOME/asim/calibration.json``) and say which calibration they used;
+``--calibration none`` uses the built-in defaults.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ if TYPE_CHECKING:
 _REQUIRED = object()  # a field without a default
 NONE = "none"
 AUTO = "auto"
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)  # format 1: no "check" block
 
 
 def default_path() -> Path:
@@ -39,6 +43,116 @@ def default_path() -> Path:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunCheck:
+    """One calibration run against the fitted model: RPS (the judged residual) and the CPU per
+    request of both sides (informative)."""
+
+    name: str
+    measured_rps: float
+    model_rps: float
+    spread_pct: float | None
+    tolerance_pct: float  # max(3 %, spread)
+    server_cpu_error_pct: float
+    ab_cpu_error_pct: float
+
+    @property
+    def error_pct(self) -> float:
+        return (self.model_rps / self.measured_rps - 1) * 100
+
+    @property
+    def reproduced(self) -> bool:
+        return abs(self.error_pct) <= self.tolerance_pct
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "measured_rps": round(self.measured_rps, 2),
+            "model_rps": round(self.model_rps, 2),
+            "error_pct": round(self.error_pct, 2),
+            "spread_pct": None if self.spread_pct is None else round(self.spread_pct, 1),
+            "tolerance_pct": round(self.tolerance_pct, 1),
+            "reproduced": self.reproduced,
+            "server_cpu_error_pct": round(self.server_cpu_error_pct, 1),
+            "ab_cpu_error_pct": round(self.ab_cpu_error_pct, 1),
+        }
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, object]) -> RunCheck:
+        spread = d.get("spread_pct")
+        return cls(
+            name=name,
+            measured_rps=float(d["measured_rps"]),  # type: ignore[arg-type]
+            model_rps=float(d["model_rps"]),  # type: ignore[arg-type]
+            spread_pct=None if spread is None else float(spread),  # type: ignore[arg-type]
+            tolerance_pct=float(d["tolerance_pct"]),  # type: ignore[arg-type]
+            server_cpu_error_pct=float(d.get("server_cpu_error_pct", 0.0)),  # type: ignore[arg-type]
+            ab_cpu_error_pct=float(d.get("ab_cpu_error_pct", 0.0)),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """The calibration's self-check: each of its runs simulated with the fitted costs."""
+
+    runs: tuple[RunCheck, ...]
+    fitted: tuple[str, ...] = ()
+    fixed: tuple[str, ...] = ()
+    fit_seconds: float = 0.0
+    simulations: int = 0
+    uncertainty_pct: dict[str, float] = field(default_factory=dict)  # by fitted parameter
+
+    @property
+    def failed(self) -> tuple[RunCheck, ...]:
+        return tuple(r for r in self.runs if not r.reproduced)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        """One line: passed, or which runs the model missed and by how much."""
+        if self.passed:
+            return f"all {len(self.runs)} calibration runs reproduced"
+        missed = ", ".join(f"{r.name} {r.error_pct:+.1f} % (tolerance {r.tolerance_pct:.1f} %)"
+                           for r in self.failed)
+        return f"{len(self.failed)} of {len(self.runs)} calibration runs not reproduced: {missed}"
+
+    def verdict(self) -> dict[str, object]:
+        """The self-check in brief, for a prediction's JSON."""
+        return {
+            "passed": self.passed,
+            "runs": len(self.runs),
+            "not_reproduced": {r.name: round(r.error_pct, 1) for r in self.failed},
+            "summary": self.summary(),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "passed": self.passed,
+            "fitted": list(self.fitted),
+            "fixed": list(self.fixed),
+            "fit_seconds": round(self.fit_seconds, 2),
+            "simulations": self.simulations,
+            "uncertainty_pct": self.uncertainty_pct,
+            "runs": {r.name: r.to_dict() for r in self.runs},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> Check:
+        runs = d.get("runs", {})
+        if not isinstance(runs, dict):
+            raise TypeError("check.runs is not an object")
+        return cls(
+            runs=tuple(RunCheck.from_dict(str(n), r) for n, r in runs.items()),
+            fitted=tuple(str(x) for x in d.get("fitted", ())),  # type: ignore[union-attr]
+            fixed=tuple(str(x) for x in d.get("fixed", ())),  # type: ignore[union-attr]
+            fit_seconds=float(d.get("fit_seconds", 0.0)),  # type: ignore[arg-type]
+            simulations=int(d.get("simulations", 0)),  # type: ignore[call-overload]
+            uncertainty_pct={str(k): float(v) for k, v in  # type: ignore[union-attr]
+                             d.get("uncertainty_pct", {}).items()},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Calibration:
     """Costs fitted on one machine, with the measurements and the machine they came from."""
 
@@ -47,6 +161,16 @@ class Calibration:
     machine: dict[str, object] = field(default_factory=dict)
     created: str = ""
     path: Path | None = None
+    check: Check | None = None  # None: a format 1 file, or costs that were never fitted
+
+    def check_note(self) -> str | None:
+        """One line when this calibration failed its own check (None when it passed or was
+        never checked)."""
+        if self.check is None or self.check.passed:
+            return None
+        return (f"note: this calibration failed its own check ({self.check.summary()}); "
+                "predictions of CPU-dominated points inherit that error, run `asim calibrate` "
+                "again")
 
     def describe(self) -> str:
         """One line for the user: which calibration is in use."""
@@ -90,6 +214,9 @@ class Calibration:
                 time_per_request_ms=field.number("time_per_request_ms", 0, 1e6, positive=True),
                 repeats=field.whole("repeats", 1, 1000, default=1),
                 rps_spread_pct=field.number("rps_spread_pct", 0, 1e6, default=None),
+                every_rps=tuple(
+                    float(v) for v in r.get("every_rps", ()) if isinstance(v, int | float)
+                ),
             )
             if runs[name].concurrency > runs[name].requests:
                 raise CalibrationError(f"{field.where}: concurrency exceeds requests")
@@ -101,16 +228,16 @@ class Calibration:
         )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": FORMAT,
-                "created": self.created,
-                "machine": self.machine,
-                "costs": self.costs.to_dict(),
-                "measured": self.measured,
-            },
-            indent=2,
-        )
+        doc: dict[str, object] = {
+            "format": FORMAT,
+            "created": self.created,
+            "machine": self.machine,
+            "costs": self.costs.to_dict(),
+            "measured": self.measured,
+        }
+        if self.check is not None:
+            doc["check"] = self.check.to_dict()
+        return json.dumps(doc, indent=2)
 
 
 DEFAULTS = Calibration(costs=DEFAULT_COSTS)
@@ -183,10 +310,12 @@ def load(path: Path) -> Calibration:
         raise CalibrationError(f"no calibration file at {path}") from None
     except (OSError, ValueError, RecursionError) as exc:
         raise CalibrationError(f"cannot read calibration file {path}: {exc}") from None
-    if not isinstance(data, dict) or not _is_number(data.get("format")) or (
-        data["format"] != FORMAT or "costs" not in data
-    ):
-        raise CalibrationError(f"{path} is not an asim calibration file (format {FORMAT})")
+    if (not isinstance(data, dict) or not _is_number(data.get("format"))
+            or data["format"] not in READABLE_FORMATS or "costs" not in data):
+        raise CalibrationError(
+            f"{path} is not an asim calibration file (format "
+            f"{' or '.join(map(str, READABLE_FORMATS))})"
+        )
     for name, kind in (("costs", dict), ("measured", dict), ("machine", dict), ("created", str)):
         if name in data and not isinstance(data[name], kind):
             what = "an object" if kind is dict else "a string"
@@ -207,12 +336,19 @@ def load(path: Path) -> Calibration:
         costs = Costs.from_dict({**data["costs"], "source": str(path)})
     except CalibrationError as exc:
         raise CalibrationError(f"{path}: {exc}") from None
+    check = None
+    if "check" in data:
+        try:
+            check = Check.from_dict(data["check"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CalibrationError(f"{path}: unreadable self-check block: {exc}") from None
     return Calibration(
         costs=costs,
         measured=measured,
         machine=data.get("machine", {}),
         created=str(data.get("created", "")),
         path=path,
+        check=check,
     )
 
 

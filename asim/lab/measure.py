@@ -23,7 +23,8 @@ WARMUP_N, WARMUP_C = 50, 10  # the burst every calibration server serves before 
 
 @dataclass(frozen=True, kw_only=True)
 class CpuRun:
-    """One ab run at C = 1 with the CPU both sides used, per request."""
+    """One calibration measurement: the medians of its repeated ab runs, with the CPU both
+    sides used per request."""
 
     server: str
     sleep_s: float
@@ -36,6 +37,7 @@ class CpuRun:
     time_per_request_ms: float
     repeats: int = 1
     rps_spread_pct: float | None = None  # (max - min) / median of the repeats' RPS
+    every_rps: tuple[float, ...] = ()  # each repeat's RPS, in the order they ran
 
 
 def group_cpu_s(server: RunningServer) -> float:
@@ -106,6 +108,7 @@ def measure_cpu(
         time_per_request_ms=tpr_ms,
         repeats=repeats,
         rps_spread_pct=(max(every_rps) - min(every_rps)) / rps * 100 if rps > 0 else None,
+        every_rps=tuple(every_rps),
     )
 
 

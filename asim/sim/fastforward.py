@@ -79,11 +79,17 @@ class FastForward:
         self.skipped_requests = 0
         self.extrapolated_requests = 0
         self.keepalive_log = array("q")  # ab's keep-alive count after each finished request
+        # CPU given to all threads and to ab's after each finished request: the skipped
+        # requests are charged what the requests they copy used (SimRun's CPU per request).
+        self.busy_log = array("d")
+        self.ab_busy_log = array("d")
         ab.on_record = self._on_record
 
     def _on_record(self) -> None:
         ab = self.ab
         self.keepalive_log.append(ab.keepalive_requests)
+        self.busy_log.append(self.cpu.busy_s)
+        self.ab_busy_log.append(ab.thread.busy_s)
         n = ab.done
         if n >= self.next_check:
             # A check costs O(max_period) and a few per period find a cycle soon after it
@@ -231,6 +237,8 @@ class FastForward:
         )
         ab.started += count
         ab.done += count
+        for log, owner in ((self.busy_log, self.cpu), (self.ab_busy_log, ab.thread)):
+            owner.busy_s += m * (log[-1] - log[-1 - unit]) + (log[-1] - log[-1 - r] if r else 0.0)
         self._shift(dt)
         return count
 

@@ -62,13 +62,14 @@ class Thread:
     after such a gap.
     """
 
-    __slots__ = ("name", "cold_s", "tau_s", "idle_since")
+    __slots__ = ("name", "cold_s", "tau_s", "idle_since", "busy_s")
 
     def __init__(self, name: str, *, cold_s: float = 0.0, tau_s: float = 0.01) -> None:
         self.name = name
         self.cold_s = cold_s
         self.tau_s = tau_s
         self.idle_since = -1.0  # never ran: no penalty for the very first burst
+        self.busy_s = 0.0  # CPU this thread has been given (calibration compares it with /proc)
 
     def shift(self, dt: float) -> None:
         if self.idle_since >= 0:
@@ -114,6 +115,7 @@ class Cpu:
         self._busy = 0
         self._queue: deque[tuple[Thread, float, Callable, tuple]] = deque()
         self._idle_since = 0.0  # when the last burst ended with no other running or waiting
+        self.busy_s = 0.0  # CPU given to all threads, penalties and switching losses included
 
     def shift(self, dt: float) -> None:
         """Move the one time the cores hold (bursts in progress are events on the clock,
@@ -136,7 +138,10 @@ class Cpu:
             now = self.env._now
             cpu_s += thread.penalty_s(now, now - self._idle_since if self._busy == 0 else 0.0)
         self._busy += 1
-        _Call(self.env, cpu_s * factor, self._done, (thread, fn, args))
+        cpu_s *= factor
+        thread.busy_s += cpu_s
+        self.busy_s += cpu_s
+        _Call(self.env, cpu_s, self._done, (thread, fn, args))
 
     def _done(self, thread: Thread, fn: Callable, args: tuple) -> None:
         thread.idle_since = self.env._now

@@ -66,6 +66,11 @@ class SimRun:
     skipped_requests: int = 0
     extrapolated_requests: int = 0
     stored_requests: int = 0  # samples held in memory; the skipped ones are counted, not held
+    # CPU per request, as `asim calibrate` measures it on the real processes (ab's own thread,
+    # and every other thread: the server's); skipped and extrapolated requests count what the
+    # requests they copy used.
+    ab_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
 
     @property
     def exact(self) -> bool:
@@ -136,6 +141,7 @@ def simulate(
         weights=ab.weights(),
     )
     stats = server.stats()
+    skipped, extrapolated = (ff.skipped_requests, ff.extrapolated_requests) if ff else (0, 0)
     return SimRun(
         scenario=scenario,
         report=report,
@@ -147,9 +153,11 @@ def simulate(
         accept_queue_peak=server.accept_queue.peak,
         accept_queue_capacity=server.accept_queue.capacity,
         syns_dropped=server.accept_queue.dropped,
-        skipped_requests=ff.skipped_requests if ff else 0,
-        extrapolated_requests=ff.extrapolated_requests if ff else 0,
+        skipped_requests=skipped,
+        extrapolated_requests=extrapolated,
         stored_requests=len(ab.time_us),
+        ab_cpu_s=ab.thread.busy_s / max(ab.done, 1),
+        server_cpu_s=(cpu.busy_s - ab.thread.busy_s) / max(ab.done, 1),
     )
 
 

@@ -1,0 +1,118 @@
+"""Issue 11's calibration goal, measured: `asim calibrate` three times in a row, then one table.
+
+    .venv/bin/python tools/calibration_check.py [OUT_DIR] [--runs 3] [--analyse]
+
+Each pass runs the real `asim calibrate --out OUT_DIR/calibration-<i>.json` (a subprocess, as a
+user runs it; about a minute each). The goal:
+- every calibration run reproduced within max(3 %, its repeats' spread) in every pass (3 of 3);
+- every fitted parameter within 15 % of each other across the passes (max / min - 1).
+The table prints each run's measured RPS, spread and model error per pass with its count of
+reproduced passes, then each fitted parameter per pass with its max / min - 1. ``--analyse``
+reprints the table from the files already in OUT_DIR without measuring.
+
+Run it on an idle machine: the load average at the start is printed, and numbers taken while
+other work shares the cores say more about that work than about asim.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from asim.calibration.file import Calibration, load  # noqa: E402
+from asim.calibration.knobs import KNOBS, knob_values  # noqa: E402
+
+PARAM_AGREEMENT = 0.15  # fitted parameters of the passes within 15 % of each other
+IDLE_LOAD = 0.5  # a 1-minute load average above this: the machine is shared
+
+
+def calibrate(path: Path) -> float:
+    """One real `asim calibrate` into ``path``; its wall time in seconds."""
+    t0 = time.monotonic()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "asim", "calibrate", "--out", str(path)],
+                         env=env, text=True, capture_output=True)
+    if out.returncode != 0:
+        sys.exit(f"asim calibrate failed ({out.returncode}): {out.stderr.strip()[-500:]}")
+    return time.monotonic() - t0
+
+
+def unit(name: str) -> tuple[float, str]:
+    knob = next(k for k in KNOBS if k.name == name)
+    return {1e-6: (1e6, "us"), 1e-3: (1e3, "ms"), 1e-2: (1e2, "%")}[knob.unit]
+
+
+def table(cals: list[Calibration]) -> bool:
+    """Print the goal's table; True when both parts of the goal are met."""
+    checks = [c.check for c in cals]
+    if any(ch is None for ch in checks):
+        sys.exit("a calibration file has no self-check (written before format 2)")
+    names = [r.name for r in checks[0].runs]
+    print(f"{'calibration run':24}" + "".join(
+        f" | pass {i + 1}: RPS, spread, model error" for i in range(len(cals))) + " | reproduced")
+    runs_ok = True
+    for name in names:
+        row, ok = f"{name:24}", 0
+        for ch in checks:
+            r = next((r for r in ch.runs if r.name == name), None)
+            if r is None:
+                row += f" | {'(not measured)':31}"
+                continue
+            spread = "-" if r.spread_pct is None else f"{r.spread_pct:.1f} %"
+            mark = "" if r.reproduced else " NO"
+            ok += r.reproduced
+            row += f" | {r.measured_rps:9.1f} {spread:>7} {r.error_pct:+6.1f} %{mark:3}    "
+        runs_ok &= ok == len(checks)
+        print(f"{row} | {ok}/{len(checks)}")
+    print()
+    fitted = [n for n in checks[0].fitted if all(n in ch.fitted for ch in checks)]
+    print(f"{'fitted parameter':24}" + "".join(f" | pass {i + 1:<4}" for i in range(len(cals)))
+          + " | max/min - 1 | pinned to (median standard error, see check.uncertainty_pct)")
+    params_ok = True
+    for name in fitted:
+        scale, label = unit(name)
+        values = [knob_values(c.costs)[name] for c in cals]
+        spread = max(values) / min(values) - 1 if min(values) > 0 else float("inf")
+        params_ok &= spread <= PARAM_AGREEMENT
+        cells = "".join(f" | {v * scale:7.1f} {label:2}" for v in values)
+        flag = "" if spread <= PARAM_AGREEMENT else " over"
+        pinned = sorted(ch.uncertainty_pct.get(name, float("nan")) for ch in checks)
+        print(f"{name:24}{cells} | {spread * 100:6.1f} %{flag:5} | "
+              f"{pinned[len(pinned) // 2]:.0f} %")
+    print()
+    print(f"every calibration run reproduced in every pass: {'yes' if runs_ok else 'NO'}")
+    print(f"fitted parameters within {PARAM_AGREEMENT * 100:.0f} % across the passes: "
+          f"{'yes' if params_ok else 'NO'}")
+    return runs_ok and params_ok
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    passes = int(args[args.index("--runs") + 1]) if "--runs" in args else 3
+    positional = [a for i, a in enumerate(args)
+                  if not a.startswith("--") and (i == 0 or args[i - 1] != "--runs")]
+    out = Path(positional[0]) if positional else ROOT / "results" / time.strftime(
+        "calibration-check-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"calibration-{i + 1}.json" for i in range(passes)]
+    if "--analyse" not in args:
+        load1 = os.getloadavg()[0]
+        shared = " (shared machine: numbers are not this machine's own)" if (
+            load1 > IDLE_LOAD) else ""
+        print(f"load average at the start: {load1:.2f}{shared}", flush=True)
+        for i, path in enumerate(paths):
+            wall = calibrate(path)
+            print(f"pass {i + 1}: asim calibrate took {wall:.0f} s -> {path}", flush=True)
+        print()
+    ok = table([load(p) for p in paths])
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
