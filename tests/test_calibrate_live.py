@@ -18,7 +18,7 @@ from asim.calibration.file import load, save
 from asim.calibration.fit import calibrate
 from asim.lab.abrun import run_ab
 from asim.lab.procs import ServerSpec, running_server
-from asim.sim.model import predict
+from asim.sim.model import ab_report
 from asim.sim.spec import Scenario
 
 pytestmark = pytest.mark.live
@@ -72,7 +72,7 @@ def test_model_and_a_fresh_run_agree_on_the_physics(
         observed = run_ab(srv.url, requests=n, concurrency=concurrency).checked()
     assert observed.complete_requests == n and observed.failed_requests == 0
     sc = Scenario(server=kind, sleep_s=sleep_s, concurrency=concurrency, requests=n)
-    predicted = predict(sc, costs=calibration.costs)
+    predicted = ab_report(sc, costs=calibration.costs)
     one_per_sleep = 1 / sleep_s
     for rps in (observed.requests_per_second, predicted.requests_per_second):
         if serialised:  # one worker, or a loop blocked by time.sleep: one sleep at a time

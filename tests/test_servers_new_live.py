@@ -241,4 +241,6 @@ def test_django_under_uvicorn_runs_each_request_in_a_new_thread(kind, ab_path):
     assert census["new"] >= requests  # at least one new thread per request
     if kind == DJANGO_ASGI_SYNC:
         assert census["peak"] >= census["before"] + 4  # four views sleep in four threads
-    assert after == census["before"]  # and they are gone when the requests are
+    # ... and they end with their requests (the warm-up's may still have been ending when the
+    # census began, so the count afterwards is at most the count before)
+    assert after <= census["before"]

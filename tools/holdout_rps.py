@@ -18,7 +18,7 @@ from pathlib import Path
 
 from asim.calibration.file import Calibration, load
 from asim.calibration.fit import refit
-from asim.sim.model import predict
+from asim.sim.model import ab_report
 from asim.sim.spec import Scenario
 from asim.validate.store import Record, ResultsDir
 
@@ -51,7 +51,7 @@ def own(calibration: Calibration) -> list[float]:
             server=run["server"], workers=run["workers"], sleep_s=run["sleep_s"],
             concurrency=run["concurrency"], requests=run["requests"],
         )
-        model = predict(sc, costs=calibration.costs).requests_per_second
+        model = ab_report(sc, costs=calibration.costs).requests_per_second
         out.append(abs(model / run["requests_per_second"] - 1) * 100)
     return out
 
@@ -64,7 +64,7 @@ def main() -> None:
         costs = calibration.costs
         errors = []
         for point_id, sc, measured in points(directory):
-            model = predict(sc, costs=costs).requests_per_second
+            model = ab_report(sc, costs=costs).requests_per_second
             errors.append((point_id, sc.sleep_s > 0.002, (model - measured) / measured * 100))
         io = [abs(e) for _, is_io, e in errors if is_io]
         cpu = [abs(e) for _, is_io, e in errors if not is_io]

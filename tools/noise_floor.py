@@ -31,7 +31,7 @@ from holdout_rps import points  # tools/, next to this script
 import asim.calibration.fit as calibration_runs
 from asim.calibration.file import load, save
 from asim.calibration.fit import calibrate
-from asim.sim.model import predict
+from asim.sim.model import ab_report
 from asim.sim.spec import Scenario
 from asim.validate.run import validate
 from asim.validate.study import Plan
@@ -57,7 +57,7 @@ def analyse(root: Path) -> None:
     measured = {p.name: {pid: (sc, rps) for pid, sc, rps in points(p)} for p in passes}
     costs = {p.name: load(p / "calibration.json").costs for p in passes}
     predicted = {
-        name: {pid: predict(sc, costs=c).requests_per_second
+        name: {pid: ab_report(sc, costs=c).requests_per_second
                for pid, (sc, _) in measured[name].items()}
         for name, c in costs.items()
     }

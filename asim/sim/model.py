@@ -1,4 +1,4 @@
-"""`simulate` and `predict`: one ab run against one server shape on a K-core machine."""
+"""`simulate` and `ab_report`: one ab run against one server shape on a K-core machine."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ def simulate(
     )
 
 
-def predict(
+def ab_report(
     scenario: Scenario,
     *,
     costs: Costs | None = None,
