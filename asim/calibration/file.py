@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asim.errors import CalibrationError
-from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED, Costs
 from asim.sim.shapes import NAMES
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S
 
@@ -232,7 +232,9 @@ class Calibration:
             "format": FORMAT,
             "created": self.created,
             "machine": self.machine,
-            "costs": self.costs.to_dict(),
+            # Costs that `asim calibrate` does not measure are left out: a file then follows the
+            # built-in values of the asim that reads it, not those of the one that wrote it.
+            "costs": {k: v for k, v in self.costs.to_dict().items() if k not in UNCALIBRATED},
             "measured": self.measured,
         }
         if self.check is not None:

@@ -41,7 +41,9 @@ class Costs:
     killed one at its timeout); not calibrated.
 
     Threads beside an event loop: ``pool_item_cpu_s`` is what a ThreadPoolExecutor thread
-    spends on one item (take it, set the future, call the loop back); ``asgi_framework_cpu_s``
+    spends on one item (take it, set the future, call the loop back), ``loop_handoff_cpu_s`` what
+    the loop spends to take the result back (the self-pipe wake-up, asyncio's chained futures
+    and the task's wake-up); ``asgi_framework_cpu_s``
     is the CPU Django's ASGI handler under uvicorn adds on the loop to a request, beyond the
     event-loop costs above; ``asgi_thread_cpu_s`` is one sync_to_async round trip's CPU in the
     request's own thread (asgiref gives every request a ThreadSensitiveContext, so a thread of
@@ -78,10 +80,13 @@ class Costs:
     worker_cold_cpu_s: float = 870e-6
     worker_herd_cpu_s: float = 39e-6
     worker_boot_s: float = 0.5
-    gthread_accept_cpu_s: float = 60e-6
-    pool_item_cpu_s: float = 40e-6
-    asgi_framework_cpu_s: float = 600e-6
-    asgi_thread_cpu_s: float = 150e-6
+    # The shapes beyond the lab: not calibrated yet; measured at C = 1, sleep 0 on an idle
+    # 2-vCPU machine (docs/notes/measurements.md, section 15).
+    gthread_accept_cpu_s: float = 95e-6
+    pool_item_cpu_s: float = 77e-6
+    loop_handoff_cpu_s: float = 100e-6
+    asgi_framework_cpu_s: float = 2380e-6
+    asgi_thread_cpu_s: float = 350e-6
     cold_tau_s: float = 0.0066
     switch_loss: float = 0.08
     wakeup_s: float = 30e-6
@@ -174,6 +179,9 @@ WORKER_COSTS: tuple[str, ...] = tuple(
     f.name for f in fields(Costs) if f.name.startswith("worker_")
 ) + ("time_sleep_overshoot_s",)
 MACHINE_COSTS: tuple[str, ...] = ("cold_tau_s", "switch_loss", "wakeup_s")
-POOL_COSTS: tuple[str, ...] = ("pool_item_cpu_s",)
-ASGI_COSTS: tuple[str, ...] = ("asgi_framework_cpu_s", "asgi_thread_cpu_s")
+POOL_COSTS: tuple[str, ...] = ("pool_item_cpu_s", "loop_handoff_cpu_s")
+ASGI_COSTS: tuple[str, ...] = ("asgi_framework_cpu_s", "asgi_thread_cpu_s", "loop_handoff_cpu_s")
 GTHREAD_COSTS: tuple[str, ...] = ("gthread_accept_cpu_s",)
+# Not measured by `asim calibrate` yet: a calibration file keeps none of these (the built-in
+# values apply), so an old file never pins a value that a newer asim measured better.
+UNCALIBRATED: tuple[str, ...] = tuple(dict.fromkeys(POOL_COSTS + ASGI_COSTS + GTHREAD_COSTS))

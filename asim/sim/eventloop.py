@@ -294,7 +294,7 @@ class EventLoopServer:
         self.pool.submit(item_s / 2, 0.0, item_s / 2, self._threadsafe, self._hop_back, args)
 
     def _hop_back(self, args: tuple[Conn, int, Callable]) -> None:
-        self._step(0.0, self._after_hop, args)
+        self._step(self.costs.loop_handoff_cpu_s, self._after_hop, args)
 
     def _after_hop(self, args: tuple[Conn, int, Callable]) -> None:
         conn, left, then = args
@@ -312,7 +312,7 @@ class EventLoopServer:
     def _set_state(self, conn: Conn) -> None:
         # The executor's future is done: its asyncio future is set, the handler task wakes.
         self._call_soon(self._resume, conn)
-        self._step(0.0)
+        self._step(self.costs.loop_handoff_cpu_s)
 
     def _start_timer(self, conn: Conn) -> None:
         delay = self.sleep_s()

@@ -99,7 +99,9 @@ def executor_network(scenario: Scenario, costs: Costs) -> Network:
     ab's queue; the pool is T servers each held for the sleep and the item's CPU. The GIL is
     left out: the pool's Python is small beside the loop's."""
     ab = Station.queue("ab", costs.ab_cpu_s)
-    loop = Station.queue("loop", costs.loop_cpu_s + 2 * costs.loop_callback_cpu_s)
+    loop = Station.queue(
+        "loop", costs.loop_cpu_s + 2 * costs.loop_callback_cpu_s + costs.loop_handoff_cpu_s
+    )
     hold_s = costs.time_sleep_s(scenario.sleep_s) + costs.pool_item_cpu_s + costs.wakeup_s
     pool = Station.multi_server("pool", hold_s, scenario.threads)
     wait = Station.delay("wait", costs.loop_light_load_extra_s + costs.ab_cold_cpu_s)
@@ -126,7 +128,7 @@ def asgi_network(scenario: Scenario, costs: Costs) -> Network:
     pure wait (an async view's timer, or a sync view's own thread: no bound on either)."""
     hops = 4 if scenario.server.endswith("-sync") else 3
     loop_s = costs.loop_cpu_s + costs.asgi_framework_cpu_s + hops * (
-        costs.asgi_thread_cpu_s + costs.loop_callback_cpu_s
+        costs.asgi_thread_cpu_s + costs.loop_callback_cpu_s + costs.loop_handoff_cpu_s
     )
     overshoot_s = (
         costs.time_sleep_overshoot_s if hops == 4 else costs.asyncio_sleep_overshoot_s
