@@ -62,6 +62,7 @@ def test_fit_recovers_the_costs_that_generated_the_runs():
     assert result.check.passed
 
 
+@pytest.mark.slow
 def test_without_the_1ms_runs_the_overshoots_stay_as_measured():
     runs = {name: r for name, r in synthetic_runs(TRUTH).items() if name in REQUIRED}
     result = fit(runs, 110e-6, 180e-6)  # time.sleep's, then asyncio's (the timer's)
@@ -74,7 +75,11 @@ def test_without_the_1ms_runs_the_overshoots_stay_as_measured():
     assert {"timer_overshoot_s", "time_sleep_overshoot_s"} <= set(result.check.fixed)
 
 
-@pytest.mark.parametrize("name", ["holdout", "holdout-4", "noise-floor/short/pass-2"])
+@pytest.mark.parametrize("name", [
+    pytest.param("holdout", marks=pytest.mark.slow),  # seconds of fitting each
+    "holdout-4",
+    pytest.param("noise-floor/short/pass-2", marks=pytest.mark.slow),
+])
 def test_refit_reproduces_the_recorded_calibration_runs(name):
     # Committed calibrate-then-measure sets: holdout-4 records each run's spread, and on
     # short/pass-2 only the fit's second start (the built-in costs) reproduces every run. The

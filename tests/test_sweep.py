@@ -86,7 +86,8 @@ def test_cli_jobs_give_the_same_output_and_a_bad_sleep_is_one_line():
 
 @pytest.mark.parametrize(("args", "needle"), [
     (["--jobs", "-1"], "--jobs must be"),
-    (["--scheduler", "tcp://127.0.0.1:1"], "cannot reach the Dask scheduler"),
+    pytest.param(["--scheduler", "tcp://127.0.0.1:1"], "cannot reach the Dask scheduler",
+                 marks=pytest.mark.slow),  # waits for the client's 10 s connect timeout
 ])
 def test_bad_executor_options_are_one_line_and_exit_2(args, needle):
     out = subprocess.run([*ASIM, "predict", *args], capture_output=True, text=True, timeout=60)
