@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from asim.errors import AsimError, InputError, SweepError
+from asim.limits import parse_numbers
 from asim.sim.shapes import BLOCKING, NAMES, THREADS, WORKERS, choices_help, shape, takers
 from asim.validate.tasks import BUILTIN_TASKS
 
@@ -62,21 +63,6 @@ def _options(
     ),
 ) -> None:
     """Predict, then prove, what ApacheBench prints for aiohttp and Django/gunicorn servers."""
-
-
-def parse_list(option: str, text: str, kind: type) -> list:
-    """Parse a comma-separated option value (``"5,10,20"``) into numbers of ``kind``."""
-    items = [part.strip() for part in text.split(",")]
-    if not text.strip() or any(not part for part in items):
-        raise InputError(f"{option}: malformed list {text!r} (expected e.g. 5,10,20)")
-    values = []
-    for part in items:
-        try:
-            values.append(kind(part))
-        except ValueError:
-            noun = "an integer" if kind is int else "a number"
-            raise InputError(f"{option}: {part!r} is not {noun}") from None
-    return values
 
 
 @app.command()
@@ -138,11 +124,11 @@ def predict(
         raise InputError(f"--cores must be >= 1 (or 0 for this machine's), got {cores}")
     grid = scenarios(
         servers=[s.strip() for s in server.split(",")] if server.strip() else [""],
-        workers=parse_list("--workers", workers, int),
-        threads=(None,) if threads is None else parse_list("--threads", threads, int),
-        blockings_s=(None,) if blocking is None else parse_list("--blocking", blocking, float),
-        sleeps_s=check_sleeps(parse_list("--sleep", sleep, float)),
-        concurrencies=parse_list("--concurrency", concurrency, int),
+        workers=parse_numbers("--workers", workers, int),
+        threads=(None,) if threads is None else parse_numbers("--threads", threads, int),
+        blockings_s=(None,) if blocking is None else parse_numbers("--blocking", blocking, float),
+        sleeps_s=check_sleeps(parse_numbers("--sleep", sleep, float)),
+        concurrencies=parse_numbers("--concurrency", concurrency, int),
         requests=requests,
         keepalive=keepalive,
         cores=cores or machine_cores(),

@@ -1,7 +1,9 @@
-"""Limits every grid's values are checked against before anything is simulated or measured.
+"""Limits every grid's values are checked against before anything is simulated or measured,
+and the parsing of the comma lists they come in.
 
-One definition for `asim predict`, `asim timeline` and the scenario files of `asim validate`,
-so that a value one command accepts is not refused by another after minutes of work.
+One definition for `asim predict`, `asim timeline`, `asim explore` and the scenario files of
+`asim validate`, so that a value one command accepts is not refused by another after minutes of
+work.
 """
 
 from __future__ import annotations
@@ -26,3 +28,23 @@ def check_sleeps(sleeps_s: Sequence[float], *, option: str = "--sleep") -> list[
                 "up on a server silent for 30 s, gunicorn kills a worker busy for 30 s)"
             )
     return list(sleeps_s)
+
+
+def parse_numbers(option: str, text: str, kind: type, *, single: bool = False) -> list:
+    """``text``, a comma list of numbers of ``kind`` given for ``option`` (``single``: exactly
+    one), parsed; an `InputError` naming the option and the bad part otherwise."""
+    items = [part.strip() for part in str(text).split(",")]
+    if not str(text).strip() or any(not part for part in items):
+        what = "value" if single else "list"
+        raise InputError(f"{option}: malformed {what} {text!r} (expected e.g. "
+                         f"{'10' if single else '5,10,20'})")
+    if single and len(items) != 1:
+        raise InputError(f"{option}: one value, not a list ({text!r})")
+    values = []
+    for part in items:
+        try:
+            values.append(kind(part))
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise InputError(f"{option}: {part!r} is not {noun}") from None
+    return values

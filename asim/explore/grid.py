@@ -17,7 +17,7 @@ from asim.explore.abprint import ab_text, lab_wire
 from asim.grid import BOUNDS, DES, MVA, Prediction, predict, scenarios
 from asim.lecture.build import simulated_timeline
 from asim.lecture.timeline import KINDS
-from asim.limits import check_sleeps
+from asim.limits import check_sleeps, parse_numbers
 from asim.sim.costs import Costs
 from asim.sim.shapes import NAMES
 from asim.sim.spec import Scenario
@@ -88,17 +88,17 @@ def parse_query(fields: Mapping[str, str]) -> Query:
     for name in servers:
         if name not in SHAPES:
             raise InputError(f"unknown server {name!r}; choose from {', '.join(SHAPES)}")
-    workers = tuple(_numbers("--workers", f["workers"], int))
+    workers = tuple(parse_numbers("--workers", f["workers"], int))
     if len(workers) > MAX_WORKER_VALUES:
         raise InputError(f"--workers: at most {MAX_WORKER_VALUES} values, got {len(workers)}")
-    (sleep_s,) = _numbers("--sleep", f["sleep"], float, single=True)
-    (requests,) = _numbers("--requests", f["requests"], int, single=True)
-    (cores,) = _numbers("--cores", f["cores"], int, single=True)
+    (sleep_s,) = parse_numbers("--sleep", f["sleep"], float, single=True)
+    (requests,) = parse_numbers("--requests", f["requests"], int, single=True)
+    (cores,) = parse_numbers("--cores", f["cores"], int, single=True)
     if cores < 1:
         raise InputError(f"--cores must be >= 1, got {cores}")
-    (c_from,) = _numbers("--concurrency from", f["c_from"], int, single=True)
-    (c_to,) = _numbers("--concurrency to", f["c_to"], int, single=True)
-    (c_step,) = _numbers("--concurrency step", f["c_step"], int, single=True)
+    (c_from,) = parse_numbers("--concurrency from", f["c_from"], int, single=True)
+    (c_to,) = parse_numbers("--concurrency to", f["c_to"], int, single=True)
+    (c_step,) = parse_numbers("--concurrency step", f["c_step"], int, single=True)
     overlays = tuple(m.strip() for m in f["method"].split(",") if m.strip())
     for m in overlays:
         if m not in OVERLAYS:
@@ -177,7 +177,7 @@ def point_scenario(fields: Mapping[str, str]) -> Scenario:
     c = f.pop("c", None)
     if c is None:
         raise InputError("missing field 'c' (the point's concurrency)")
-    (concurrency,) = _numbers("--concurrency", c, int, single=True)
+    (concurrency,) = parse_numbers("--concurrency", c, int, single=True)
     f.update(c_from=str(concurrency), c_to=str(concurrency), c_step="1")
     query = parse_query(f)
     if len(query.servers) != 1 or len(query.workers) != 1:
@@ -200,24 +200,6 @@ def timeline_payload(scenario: Scenario, costs: Costs) -> dict[str, object]:
             "concurrency": small.concurrency, "requests": small.requests,
             "keepalive": small.keepalive, "cores": small.cores,
             "end_ms": round(tl.end_s * 1e3, 3), "kinds": list(KINDS), "lanes": lanes}
-
-
-def _numbers(option: str, text: str, kind: type, *, single: bool = False) -> list:
-    items = [part.strip() for part in str(text).split(",")]
-    if not str(text).strip() or any(not part for part in items):
-        what = "value" if single else "list"
-        raise InputError(f"{option}: malformed {what} {text!r} (expected e.g. "
-                         f"{'10' if single else '5,10,20'})")
-    if single and len(items) != 1:
-        raise InputError(f"{option}: one value, not a list ({text!r})")
-    values = []
-    for part in items:
-        try:
-            values.append(kind(part))
-        except ValueError:
-            noun = "an integer" if kind is int else "a number"
-            raise InputError(f"{option}: {part!r} is not {noun}") from None
-    return values
 
 
 def _flag(option: str, text: str) -> bool:
