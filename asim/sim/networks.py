@@ -123,15 +123,25 @@ def mixed_loop_network(scenario: Scenario, costs: Costs) -> Network:
 
 
 def asgi_network(scenario: Scenario, costs: Costs) -> Network:
-    """Django under uvicorn: W loops, each one server of the loop's CPU and Django's ASGI path
-    (its threads' Python shares the process's GIL, so it is counted on the loop), the sleep a
-    pure wait (an async view's timer, or a sync view's own thread: no bound on either)."""
-    hops = 4 if scenario.server.endswith("-sync") else 3
+    """Django under uvicorn with an async view (`_asgi_loops`)."""
+    return _asgi_loops(scenario, costs, sync_view=False)
+
+
+def asgi_sync_network(scenario: Scenario, costs: Costs) -> Network:
+    """Django under uvicorn with the seed's sync view (`_asgi_loops`)."""
+    return _asgi_loops(scenario, costs, sync_view=True)
+
+
+def _asgi_loops(scenario: Scenario, costs: Costs, *, sync_view: bool) -> Network:
+    """W loops, each one server of the loop's CPU and Django's ASGI path (its threads' Python
+    shares the process's GIL, so it is counted on the loop), the sleep a pure wait (an async
+    view's timer, or a sync view's own thread: no bound on either)."""
+    hops = 4 if sync_view else 3
     loop_s = costs.loop_cpu_s + costs.asgi_framework_cpu_s + hops * (
         costs.asgi_thread_cpu_s + costs.loop_callback_cpu_s + costs.loop_handoff_cpu_s
     )
     overshoot_s = (
-        costs.time_sleep_overshoot_s if hops == 4 else costs.asyncio_sleep_overshoot_s
+        costs.time_sleep_overshoot_s if sync_view else costs.asyncio_sleep_overshoot_s
     )
     loops = Station.multi_server("loops", loop_s, scenario.workers)
     ab = Station.queue("ab", costs.ab_cpu_s)

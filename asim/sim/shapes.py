@@ -35,6 +35,7 @@ from asim.sim.machine import Cpu
 from asim.sim.mva import Network
 from asim.sim.networks import (
     asgi_network,
+    asgi_sync_network,
     blocking_loop_network,
     event_loop_network,
     executor_network,
@@ -281,7 +282,7 @@ _SHAPES += (
         summary="Django's asgi.py under uvicorn, the sync view's time.sleep via sync_to_async",
         options=frozenset({WORKERS}),
         model=_asgi_sync,
-        network=asgi_network,
+        network=asgi_sync_network,
         command=ServerCommand(argv=_UVICORN_ARGV, env=(*_DJANGO_ENV, ("ASIM_DJANGO_VIEW", "sync")),
                               ready_lines=True, traced=False),
         default_port=8089,
