@@ -3,24 +3,27 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
-from asim.explore.abprint import (
-    BODY_BYTES,
-    GUNICORN_RESPONSE_BYTES,
-    LOOP_KEEPALIVE_RESPONSE_BYTES,
-    LOOP_RESPONSE_BYTES,
-    Wire,
-    ab_text,
-    lab_wire,
-)
+from asim.explore.abprint import BODY_BYTES, LAB_SERVERS, Wire, ab_text, lab_wire
 from asim.grid import predict
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, running_server
 from asim.sim.abreport import TimesRow
 from asim.sim.abtext import parse_ab_text
+from asim.sim.shapes import NAMES
 from asim.sim.spec import Scenario
+from asim.validate.store import ResultsDir
 from tests.conftest import AB_FIXTURES
 
 FIXTURES = sorted(p.stem for p in AB_FIXTURES.glob("*.txt") if p.stem != "refused")
+REPO = Path(__file__).resolve().parent.parent
+# `asim validate` folders with their raw ab texts committed: the seed's shapes and the new ones
+RESULTS = (REPO / "figures", REPO / "figures" / "shapes")
 
 
 def _comparable(text: str) -> list[str]:
@@ -60,21 +63,63 @@ def test_a_real_ab_report_is_written_back_line_for_line(name):
                                                          rel=rounding, abs=0.01)
 
 
-def test_the_lab_wire_matches_what_the_real_servers_sent():
-    sizes = {}
+def _assert_wire(text: str, scenario: Scenario) -> None:
+    """ab's header block and byte counts in ``text`` are what `lab_wire` says for it."""
+    parsed = parse_ab_text(text)
+    wire = lab_wire(scenario)
+    done = parsed.report.complete_requests
+    assert parsed.server_software == wire.software, scenario.label()
+    assert parsed.document_length_bytes == wire.document_length_bytes == BODY_BYTES
+    assert parsed.total_transferred_bytes == done * wire.response_bytes, scenario.label()
+    assert parsed.html_transferred_bytes == done * BODY_BYTES
+
+
+def _committed_runs() -> list[tuple[str, Scenario]]:
+    """Every committed real ab text of the lab's handler with the scenario it ran."""
+    runs = []
+    manifest = json.loads((AB_FIXTURES / "manifest.json").read_text())
     for name in FIXTURES:
-        parsed = parse_ab_text((AB_FIXTURES / f"{name}.txt").read_text())
-        if parsed.report.non_2xx_responses:
+        entry = manifest[name]
+        if entry["path"] or not entry["report"]:
             continue  # a 404 page, not the lab's handler
-        assert parsed.document_length_bytes == BODY_BYTES
-        kind = (parsed.server_software, parsed.report.keepalive_requests is not None)
-        sizes.setdefault(kind, set()).add(
-            parsed.total_transferred_bytes // parsed.report.complete_requests)
-    loop = lab_wire(Scenario(server="aiohttp"))
-    assert sizes[(loop.software, False)] == {LOOP_RESPONSE_BYTES}
-    assert sizes[(loop.software, True)] == {LOOP_KEEPALIVE_RESPONSE_BYTES}
-    assert sizes[("gunicorn", False)] == {GUNICORN_RESPONSE_BYTES}
-    assert lab_wire(Scenario(server="django")).software == "gunicorn"
+        runs.append(((AB_FIXTURES / f"{name}.txt").read_text(), Scenario(
+            server=entry["server"], workers=entry["workers"], sleep_s=entry["sleep_s"],
+            concurrency=entry["concurrency"], requests=entry["requests"],
+            keepalive=entry["keepalive"])))
+    for folder in RESULTS:
+        store = ResultsDir.open(folder)
+        for record in store.records():
+            if record.observed is not None:
+                runs.append(((folder / record.raw_path).read_text(), record.point.scenario()))
+    return runs
+
+
+def test_the_lab_wire_matches_every_committed_real_run():
+    runs = _committed_runs()
+    assert {s.server for _, s in runs} == set(NAMES)  # every shape was measured at least once
+    assert {(s.server, s.keepalive) for _, s in runs} >= {
+        ("aiohttp", True), ("aiohttp-executor", True), ("django-gthread", True)}
+    for text, scenario in runs:
+        _assert_wire(text, scenario)
+
+
+def test_every_shape_has_a_lab_wire():
+    assert set(LAB_SERVERS) == set(NAMES)
+
+
+@pytest.mark.live
+@pytest.mark.skipif(shutil.which("ab") is None, reason="needs ApacheBench (apt install "
+                    "apache2-utils)")
+@pytest.mark.parametrize("name", NAMES)
+def test_the_lab_wire_is_what_each_real_server_sends(name):
+    """Each of the lab's servers, started for real, sends what `lab_wire` says, with and
+    without -k (uvicorn's answer to ab -k is the one no committed run shows)."""
+    with running_server(ServerSpec(kind=name, sleep_s=0.0)) as server:
+        for keepalive in (False, True):
+            run = run_ab(server.url, requests=3, concurrency=1, keepalive=keepalive)
+            assert run.ok, run.problems
+            _assert_wire(run.raw_text, Scenario(server=name, concurrency=1, requests=3,
+                                                keepalive=keepalive))
 
 
 @pytest.mark.parametrize("mean, median, sd, expected", [
@@ -106,6 +151,12 @@ def test_ab_warns_when_mean_and_median_are_far_apart_in_standard_deviations(
     Scenario(server="aiohttp-blocking", concurrency=5, requests=40, sleep_s=0.01,
              keepalive=True, cores=2),
     Scenario(server="aiohttp", concurrency=1, requests=1, sleep_s=0.0, cores=2),
+    Scenario(server="django-gthread", workers=2, threads=8, concurrency=20, requests=200,
+             sleep_s=0.05, keepalive=True, cores=2),
+    Scenario(server="aiohttp-executor", threads=3, concurrency=10, requests=60, sleep_s=0.02),
+    Scenario(server="aiohttp-mixed", blocking_s=0.004, concurrency=10, requests=60,
+             sleep_s=0.02),
+    Scenario(server="django-asgi-sync", workers=2, concurrency=10, requests=60, sleep_s=0.02),
 ], ids=lambda s: s.label())
 def test_the_model_text_reads_back_as_the_models_report(scenario):
     (point,) = predict(scenario)

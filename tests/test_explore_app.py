@@ -313,3 +313,110 @@ def test_a_measured_text_outside_the_results_folder_is_refused(tmp_path):
     status, body, _ = get("/api/measured_text?server=aiohttp&c=5", results=folder)
     assert status == 400 and "is not in run" in body["error"]
     assert "not for the page" not in json.dumps(body)
+
+
+def test_threads_and_blocking_slice_are_predicts_options():
+    status, body, _ = get("/api/predict?server=django-gthread,aiohttp-executor,aiohttp-mixed,"
+                          "aiohttp&workers=1,2&threads=2,8&blocking=0.004&c_from=10&c_to=30"
+                          "&c_step=20&sleep=0.05")
+    assert status == 200
+    grid = scenarios(servers=("django-gthread", "aiohttp-executor", "aiohttp-mixed", "aiohttp"),
+                     workers=(1, 2), threads=(2, 8), blockings_s=(0.004,), sleeps_s=(0.05,),
+                     concurrencies=(10, 30), requests=100, cores=2)
+    expected = [p.to_dict() for p in predict(grid, costs=resolve("auto").costs)]
+    assert [{k: v for k, v in p.items() if k != "ab_text"} for p in body["points"]] == expected
+    lines = {(p["server"], p["workers"], p["threads"], p["blocking_s"]) for p in expected}
+    assert lines == {("django-gthread", w, t, None) for w in (1, 2) for t in (2, 8)} | {
+        ("aiohttp-executor", 1, 2, None), ("aiohttp-executor", 1, 8, None),
+        ("aiohttp-mixed", 1, None, 0.004), ("aiohttp", 1, None, None)}
+    # what the page resolves an empty field to, and a measured run that recorded none
+    assert body["defaults"] == {
+        "django-gthread": {"threads": 1, "blocking_s": None},
+        "aiohttp-executor": {"threads": 6, "blocking_s": None},
+        "aiohttp-mixed": {"threads": None, "blocking_s": 0.001},
+        "aiohttp": {"threads": None, "blocking_s": None}}
+
+
+def test_an_empty_threads_field_is_the_shapes_default():
+    status, body, _ = get("/api/predict?server=aiohttp-executor,django-gthread&c_from=10"
+                          "&c_to=10&cores=1&threads=&blocking=")
+    assert status == 200
+    assert [(p["server"], p["threads"]) for p in body["points"]] == [
+        ("aiohttp-executor", 5), ("django-gthread", 1)]  # min(32, cores + 4); gunicorn's 1
+
+
+@pytest.mark.parametrize("query, cli_args", [
+    ("server=django-gthread&threads=0", ("--server", "django-gthread", "--threads", "0")),
+    ("server=aiohttp-executor&threads=2000",
+     ("--server", "aiohttp-executor", "--threads", "2000")),
+    ("server=aiohttp-mixed&blocking=-1", ("--server", "aiohttp-mixed", "--blocking", "-1")),
+    ("server=aiohttp-mixed&blocking=nan", ("--server", "aiohttp-mixed", "--blocking", "nan")),
+    ("server=aiohttp&threads=4", ("--server", "aiohttp", "--threads", "4")),
+    ("server=django&blocking=0.01", ("--server", "django", "--blocking", "0.01")),
+    ("server=django-gthread&threads=x", ("--server", "django-gthread", "--threads", "x")),
+    ("server=django-gthread&threads=2,,4", ("--server", "django-gthread", "--threads", "2,,4")),
+])
+def test_bad_threads_or_blocking_get_400_and_the_clis_message(query, cli_args):
+    status, body, _ = get(f"/api/predict?{query}")
+    assert status == 400
+    assert body == {"error": cli_error(*cli_args)}
+
+
+def test_a_clicked_point_of_a_threaded_shape_keeps_its_threads():
+    status, body, _ = get("/api/timeline?server=django-gthread&workers=2&threads=3&c=10"
+                          "&sleep=0.05")
+    assert status == 200
+    assert (body["server"], body["workers"], body["threads"], body["blocking_s"]) == (
+        "django-gthread", 2, 3, None)
+    status, body, _ = get("/api/timeline?server=django-gthread&threads=3,4&c=10")
+    assert status == 400 and body["error"] == "a point names one T and one B"
+
+
+def test_measured_runs_of_the_new_shapes_match_by_threads_and_slice(tmp_path):
+    folder = tmp_path / "shapes"
+    shutil.copytree(SEED_RESULTS / "shapes" / "raw", folder / "raw")
+    for name in ("plan.json", "points.jsonl"):
+        shutil.copy(SEED_RESULTS / "shapes" / name, folder / name)
+    status, body, _ = get("/api/measured", results=folder)
+    assert status == 200
+    gthread = {(p["workers"], p["threads"]) for p in body["points"]
+               if p["server"] == "django-gthread"}
+    assert gthread == {(1, 4), (2, 8)}
+    assert {p["blocking_s"] for p in body["points"] if p["server"] == "aiohttp-mixed"} == {0.002}
+    query = "server=django-gthread&workers=2&threads=8&sleep=0.05&requests=600&c=50"
+    status, body, _ = get(f"/api/measured_text?{query}", results=folder)
+    assert status == 200 and "Server Software:        gunicorn" in body["text"]
+    assert body["runs"] == 3
+    status, body, _ = get(f"/api/measured_text?{query.replace('threads=8', 'threads=4')}",
+                          results=folder)
+    assert status == 400 and "has no measured run of django-gthread w=2 t=4" in body["error"]
+    # a run that recorded no threads ran with the shape's default: 6 threads on 2 cores
+    query = "server=aiohttp-executor&sleep=0.02&requests=400&c=20&cores=2"
+    status, body, _ = get(f"/api/measured_text?{query}&threads=6", results=folder)
+    assert status == 200 and body["runs"] == 3
+    status, body, _ = get(f"/api/measured_text?{query}&threads=4", results=folder)
+    assert status == 400
+    status, body, _ = get("/api/measured_text?server=aiohttp-mixed&blocking=0.002&sleep=0.02"
+                          "&requests=400&c=20", results=folder)
+    assert status == 200 and "Server Software:        Python/" in body["text"]
+
+
+def test_the_offline_file_holds_the_threads_and_slices_of_its_grid():
+    grid = ExportGrid(servers=("aiohttp", "django-gthread", "aiohttp-mixed"), workers=(1,),
+                      threads=(None, 1, 4), blockings_s=(None, 0.01), sleeps_s=(0.1,),
+                      requests=(100,), concurrencies=(10,), keepalive=(False,), cores=(2,))
+    assert grid.fields()["threads"] == {"value": "", "options": ["", "1", "4"]}
+    assert grid.fields()["blocking"] == {"value": "", "options": ["", "0.01"]}
+    # gunicorn's default is 1 thread: T empty and T=1 are one point, predicted once
+    assert [(s.server, s.threads, s.blocking_s) for s in grid.scenarios()] == [
+        ("aiohttp", None, None), ("django-gthread", 1, None), ("django-gthread", 4, None),
+        ("aiohttp-mixed", None, 0.001), ("aiohttp-mixed", None, 0.01)]
+    html = build_export(grid=grid)
+    packed = re.search(r'<script id="asim-grid" type="application/octet-stream">([^<]+)<',
+                       html).group(1)
+    data = json.loads(gzip.decompress(base64.b64decode(packed)))
+    assert data["defaults"]["2"]["django-gthread"] == {"threads": 1, "blocking_s": None}
+    des = [(p["server"], p["threads"], p["blocking_s"]) for p in data["points"]
+           if p["method"] == "des"]
+    assert des == [(s.server, s.threads, s.blocking_s) for s in grid.scenarios()]
+    assert "threads" not in ExportGrid(servers=("aiohttp", "django")).fields()

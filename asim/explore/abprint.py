@@ -7,13 +7,15 @@ WARNING/ERROR lines, and the percentile table (only when more than one request f
 
 The model predicts the numbers; what the header says about the server (its ``Server:`` header,
 the document and response sizes) is not modelled, so `Wire` carries it. `lab_wire` gives the
-values the lab's own servers send, as the real ab runs in tests/fixtures/ab recorded them.
+values the lab's own servers send, as real ab runs against them recorded them.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from asim.sim.abreport import PERCENTS, AbReport, TimesRow
 from asim.sim.spec import Scenario
@@ -26,18 +28,8 @@ BANNER = (
 )
 HEARTBEAT_ABOVE = 150  # ab reports progress on stderr when -n exceeds this
 
-# What the lab's servers send (tests/fixtures/ab, checked by tests/test_explore_abprint.py):
-# aiohttp's "Server: Python/3.x aiohttp/..." (ab keeps the first word), 16 body bytes, 169
-# bytes per response, 193 with keep-alive's extra headers; gunicorn answers every request with
-# "Connection: close" in 296 bytes.
-LOOP_SOFTWARE = f"Python/{sys.version_info.major}.{sys.version_info.minor}"
-BODY_BYTES = 16
-LOOP_RESPONSE_BYTES = 169
-LOOP_KEEPALIVE_RESPONSE_BYTES = 193
-GUNICORN_SOFTWARE = "gunicorn"
-GUNICORN_RESPONSE_BYTES = 296
 LAB_HOST = "127.0.0.1"
-LOOP_PORT, GUNICORN_PORT = 8088, 8089  # the seed's ports (asim.lab.procs.DEFAULT_PORTS)
+BODY_BYTES = 16  # every lab server's handler answers "Hello, Anonymous"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,16 +41,56 @@ class Wire:
     port: int
     path: str = "/"
     document_length_bytes: int = BODY_BYTES
-    response_bytes: int = LOOP_RESPONSE_BYTES
+    response_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabServer:
+    """What one of the lab's real servers sends: ab's "Server Software" (the first word of its
+    ``Server:`` header) and the bytes of one response, without and with ab -k."""
+
+    software: str
+    response_bytes: int
+    keepalive_response_bytes: int
+
+
+# Measured, not guessed: each server started once with `asim serve NAME --sleep 0` (aiohttp
+# 3.14.5, gunicorn 27.0.1, uvicorn 0.54.0 with h11, Django 5.2.19, Python 3.11) and asked with
+# `ab -n 1` and `ab -n 3 -k` on 127.0.0.1 (2026-11-30); the committed real runs in
+# tests/fixtures/ab and figures/shapes/raw agree (tests/test_explore_abprint.py checks them).
+# - aiohttp's "Server: Python/3.x aiohttp/3.x" (ab keeps the first word); with -k it adds
+#   "Connection: keep-alive" (24 bytes).
+AIOHTTP = LabServer(software=f"Python/{sys.version_info.major}.{sys.version_info.minor}",
+                    response_bytes=169, keepalive_response_bytes=193)
+# - gunicorn's sync workers answer every request with "Connection: close", -k or not.
+GUNICORN_SYNC = LabServer(software="gunicorn", response_bytes=296, keepalive_response_bytes=296)
+# - gunicorn's gthread workers keep ab -k's connections: "Connection: keep-alive", 5 bytes more.
+GUNICORN_GTHREAD = LabServer(software="gunicorn", response_bytes=296,
+                             keepalive_response_bytes=301)
+# - uvicorn (h11) sends lower-case "server: uvicorn" and "date:"; it does not keep ab's
+#   HTTP/1.0 connections open even with -k (ab counts 0 Keep-Alive requests), so its responses
+#   are the same with -k.
+UVICORN = LabServer(software="uvicorn", response_bytes=295, keepalive_response_bytes=295)
+
+LAB_SERVERS: Mapping[str, LabServer] = MappingProxyType({
+    "aiohttp": AIOHTTP,
+    "aiohttp-blocking": AIOHTTP,
+    "aiohttp-executor": AIOHTTP,
+    "aiohttp-mixed": AIOHTTP,
+    "django": GUNICORN_SYNC,
+    "django-gthread": GUNICORN_GTHREAD,
+    "django-asgi": UVICORN,
+    "django-asgi-sync": UVICORN,
+})
 
 
 def lab_wire(scenario: Scenario) -> Wire:
-    """The header values of the lab's server for ``scenario`` (gunicorn or an event loop)."""
-    if scenario.uses_workers:
-        return Wire(software=GUNICORN_SOFTWARE, host=LAB_HOST, port=GUNICORN_PORT,
-                    response_bytes=GUNICORN_RESPONSE_BYTES)
-    size = LOOP_KEEPALIVE_RESPONSE_BYTES if scenario.keepalive else LOOP_RESPONSE_BYTES
-    return Wire(software=LOOP_SOFTWARE, host=LAB_HOST, port=LOOP_PORT, response_bytes=size)
+    """The header values of the lab's real server for ``scenario``'s shape, on its default
+    port (`asim serve`'s)."""
+    server = LAB_SERVERS[scenario.server]
+    size = server.keepalive_response_bytes if scenario.keepalive else server.response_bytes
+    return Wire(software=server.software, host=LAB_HOST, port=scenario.shape.default_port,
+                response_bytes=size)
 
 
 def ab_text(report: AbReport, *, requests: int, keepalive: bool, wire: Wire) -> str:

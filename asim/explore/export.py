@@ -23,6 +23,7 @@ from asim.explore.grid import (
     OVERLAYS,
     SHAPES,
     point_record,
+    shape_defaults,
     timeline_payload,
     timeline_scenario,
 )
@@ -30,6 +31,7 @@ from asim.explore.measured import measured_payload, open_results
 from asim.explore.page import PageConfig, offline_page
 from asim.explore.texts import check_lang
 from asim.grid import DES, predict
+from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape
 from asim.sim.spec import Scenario
 
 
@@ -37,12 +39,15 @@ from asim.sim.spec import Scenario
 class ExportGrid:
     """The values each control offers in the offline file; every combination is predicted.
 
-    The default is about 2,000 simulated points (a minute or two on a laptop) and a file of
-    about 6 MB, most of it plotly's bundle.
+    ``threads`` and ``blockings_s`` apply to the shapes that take them; None is the shape's
+    default (the page's empty field), and a value equal to it is predicted once. The default
+    grid is about 10,000 simulated points (a few minutes on a laptop).
     """
 
     servers: tuple[str, ...] = SHAPES
     workers: tuple[int, ...] = (1, 2, 4, 8)
+    threads: tuple[int | None, ...] = (None, 2, 8)
+    blockings_s: tuple[float | None, ...] = (None, 0.005, 0.02)
     sleeps_s: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.2)
     requests: tuple[int, ...] = (100, 1000)
     concurrencies: tuple[int, ...] = (1, 2, 5, 10, 20, 40, 60, 80, 100)
@@ -50,18 +55,20 @@ class ExportGrid:
     cores: tuple[int, ...] = (1, 2)
 
     def scenarios(self) -> list[Scenario]:
-        """Every valid combination (C above -n is skipped, as ab would refuse it)."""
-        out = []
+        """Every valid combination (C above -n is skipped, as ab would refuse it), each once."""
+        out: dict[Scenario, None] = {}
         for server in self.servers:
-            uses_workers = Scenario(server=server).uses_workers
-            for w, sleep, n, k, cores, c in product(
-                self.workers if uses_workers else (1,), self.sleeps_s, self.requests,
-                self.keepalive, self.cores, self.concurrencies,
+            s = shape(server)
+            for w, t, b, sleep, n, k, cores, c in product(
+                self.workers if s.takes(WORKERS) else (1,),
+                self.threads if s.takes(THREADS) else (None,),
+                self.blockings_s if s.takes(BLOCKING) else (None,),
+                self.sleeps_s, self.requests, self.keepalive, self.cores, self.concurrencies,
             ):
                 if c <= n:
-                    out.append(Scenario(server=server, workers=w, sleep_s=sleep, concurrency=c,
-                                        requests=n, keepalive=k, cores=cores))
-        return out
+                    out[Scenario(server=server, workers=w, threads=t, blocking_s=b, sleep_s=sleep,
+                                 concurrency=c, requests=n, keepalive=k, cores=cores)] = None
+        return list(out)
 
     def fields(self) -> dict[str, dict[str, object]]:
         """The page's controls: lists of these values, starting at the app's defaults where
@@ -73,8 +80,14 @@ class ExportGrid:
 
         c_from = field("c_from", self.concurrencies)
         c_to = field("c_to", self.concurrencies)
-        return {"workers": field("workers", self.workers),
-                "sleep": field("sleep", self.sleeps_s),
+        out = {"workers": field("workers", self.workers)}
+        # T and B only where a shape of the grid takes them
+        shapes = [shape(name) for name in self.servers]
+        if any(s.takes(THREADS) for s in shapes):
+            out["threads"] = field("threads", self.threads)
+        if any(s.takes(BLOCKING) for s in shapes):
+            out["blocking"] = field("blocking", self.blockings_s)
+        return {**out, "sleep": field("sleep", self.sleeps_s),
                 "requests": field("requests", self.requests),
                 "c_from": c_from, "c_to": c_to, "cores": field("cores", self.cores)}
 
@@ -116,8 +129,11 @@ def build_export(
             points.append(record)
         if progress:
             progress(done, len(scenarios))
+    # the page keys its lookups by the threads and slice a point ran with, so an empty field
+    # needs each shape's default on each of the grid's cores
+    defaults = {str(cores): shape_defaults(grid.servers, cores) for cores in grid.cores}
     data = {"calibration": cal.describe(), "concurrencies": list(grid.concurrencies),
-            "points": points, "timelines": timelines}
+            "defaults": defaults, "points": points, "timelines": timelines}
     packed = gzip.compress(json.dumps(data, separators=(",", ":")).encode(), mtime=0)
     config = PageConfig(
         mode="offline", lang=lang, calibration=cal.describe(), fields=grid.fields(),
@@ -148,10 +164,14 @@ def write_export(path: Path | str, html: str) -> Path:
 
 
 def _fields(s: Scenario) -> dict[str, object]:
-    return {"server": s.server, "workers": s.workers, "sleep_s": s.sleep_s,
+    return {"server": s.server, "workers": s.workers, "threads": s.threads,
+            "blocking_s": s.blocking_s, "sleep_s": s.sleep_s,
             "concurrency": s.concurrency, "requests": s.requests, "keepalive": s.keepalive,
             "cores": s.cores}
 
 
 def _text(value: object) -> str:
+    """A control's value as the page's field holds it (None, the shape's default: empty)."""
+    if value is None:
+        return ""
     return f"{value:g}" if isinstance(value, float) else str(value)

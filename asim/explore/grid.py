@@ -19,12 +19,10 @@ from asim.lecture.build import simulated_timeline
 from asim.lecture.timeline import KINDS
 from asim.limits import check_sleeps, parse_numbers
 from asim.sim.costs import Costs
-from asim.sim.shapes import NAMES
+from asim.sim.shapes import NAMES, check_options
 from asim.sim.spec import Scenario
 
-# The server shapes the page offers: the registry's (new shapes run with their default threads
-# and blocking slice; the page has no controls for those yet).
-SHAPES: tuple[str, ...] = NAMES
+SHAPES: tuple[str, ...] = NAMES  # the page offers every shape of the registry
 OVERLAYS: tuple[str, ...] = (MVA, BOUNDS)  # drawn over the simulated lines on request
 
 # A change on the page should answer within a few seconds even on a busy laptop: a simulated
@@ -32,7 +30,7 @@ OVERLAYS: tuple[str, ...] = (MVA, BOUNDS)  # drawn over the simulated lines on r
 # caps the sum of -n over its simulated points (benchmarks/explore.py times the answers).
 MAX_SIMULATED_REQUESTS = 50_000
 MAX_CONCURRENCY_VALUES = 40
-MAX_WORKER_VALUES = 8
+MAX_OPTION_VALUES = 8  # values of W, of T and of B: each is one more line per shape
 
 # The Gantt chart shows a small run of the clicked shape: up to this many ab slots, each sending
 # a few requests, so the lanes stay readable on a projector.
@@ -42,6 +40,8 @@ TIMELINE_REQUESTS_PER_CLIENT = 3
 DEFAULTS: Mapping[str, str] = {
     "server": "aiohttp,django",
     "workers": "1",
+    "threads": "",  # empty: each shape's default, as `asim predict` without --threads
+    "blocking": "",
     "sleep": "0.1",
     "requests": "100",
     "c_from": "5",
@@ -65,13 +65,16 @@ class Query:
     keepalive: bool
     cores: int
     overlays: tuple[str, ...] = ()
+    threads: tuple[int | None, ...] = (None,)  # None: the shape's default
+    blockings_s: tuple[float | None, ...] = (None,)
 
     def scenarios(self) -> list[Scenario]:
         """The grid in `asim.grid.scenarios` order; InputError for a point ab would refuse."""
         return scenarios(
             servers=self.servers, workers=self.workers, sleeps_s=check_sleeps([self.sleep_s]),
             concurrencies=self.concurrencies, requests=self.requests,
-            keepalive=self.keepalive, cores=self.cores,
+            keepalive=self.keepalive, cores=self.cores, threads=self.threads,
+            blockings_s=self.blockings_s,
         )
 
 
@@ -88,9 +91,10 @@ def parse_query(fields: Mapping[str, str]) -> Query:
     for name in servers:
         if name not in SHAPES:
             raise InputError(f"unknown server {name!r}; choose from {', '.join(SHAPES)}")
-    workers = tuple(parse_numbers("--workers", f["workers"], int))
-    if len(workers) > MAX_WORKER_VALUES:
-        raise InputError(f"--workers: at most {MAX_WORKER_VALUES} values, got {len(workers)}")
+    workers = _values("--workers", f["workers"], int)
+    threads = (None,) if not f["threads"].strip() else _values("--threads", f["threads"], int)
+    blockings_s = ((None,) if not f["blocking"].strip()
+                   else _values("--blocking", f["blocking"], float))
     (sleep_s,) = parse_numbers("--sleep", f["sleep"], float, single=True)
     (requests,) = parse_numbers("--requests", f["requests"], int, single=True)
     (cores,) = parse_numbers("--cores", f["cores"], int, single=True)
@@ -107,7 +111,15 @@ def parse_query(fields: Mapping[str, str]) -> Query:
         servers=servers, workers=workers, sleep_s=sleep_s, requests=requests,
         concurrencies=concurrency_range(c_from, c_to, c_step),
         keepalive=_flag("--keepalive", f["keepalive"]), cores=cores, overlays=overlays,
+        threads=threads, blockings_s=blockings_s,
     )
+
+
+def _values(option: str, text: str, kind: type) -> tuple:
+    values = tuple(parse_numbers(option, text, kind))
+    if len(values) > MAX_OPTION_VALUES:
+        raise InputError(f"{option}: at most {MAX_OPTION_VALUES} values, got {len(values)}")
+    return values
 
 
 def concurrency_range(c_from: int, c_to: int, c_step: int) -> tuple[int, ...]:
@@ -146,7 +158,19 @@ def predict_payload(query: Query, costs: Costs, *, calibration: str) -> dict[str
     grid = query.scenarios()
     check_work(grid)
     points = predict(grid, method=(DES, *query.overlays), costs=costs)
-    return {"calibration": calibration, "points": [point_record(p) for p in points]}
+    return {"calibration": calibration, "points": [point_record(p) for p in points],
+            "defaults": shape_defaults(query.servers, query.cores)}
+
+
+def shape_defaults(servers: Sequence[str], cores: int) -> dict[str, dict[str, object]]:
+    """The threads and blocking slice each shape runs with when none is given, on ``cores``
+    (None where it has no such option): the page reads a measured run that recorded none
+    as one of these, as `asim validate` ran it."""
+    out: dict[str, dict[str, object]] = {}
+    for name in servers:
+        threads, blocking_s = check_options(name, threads=None, blocking_s=None, cores=cores)
+        out[name] = {"threads": threads, "blocking_s": blocking_s}
+    return out
 
 
 def point_record(point: Prediction) -> dict[str, object]:
@@ -166,13 +190,13 @@ def timeline_scenario(scenario: Scenario) -> Scenario:
     return Scenario(
         server=scenario.server, workers=scenario.workers, sleep_s=scenario.sleep_s,
         concurrency=clients, requests=requests, keepalive=scenario.keepalive,
-        cores=scenario.cores,
+        cores=scenario.cores, threads=scenario.threads, blocking_s=scenario.blocking_s,
     )
 
 
 def point_scenario(fields: Mapping[str, str]) -> Scenario:
     """The one scenario a clicked point names: the page's fields with a single server, a
-    single W and ``c`` for its concurrency."""
+    single W, T and B and ``c`` for its concurrency."""
     f = dict(fields)
     c = f.pop("c", None)
     if c is None:
@@ -182,6 +206,8 @@ def point_scenario(fields: Mapping[str, str]) -> Scenario:
     query = parse_query(f)
     if len(query.servers) != 1 or len(query.workers) != 1:
         raise InputError("a point names one server and one W")
+    if len(query.threads) != 1 or len(query.blockings_s) != 1:
+        raise InputError("a point names one T and one B")
     return query.scenarios()[0]
 
 
@@ -196,7 +222,8 @@ def timeline_payload(scenario: Scenario, costs: Costs) -> dict[str, object]:
                        KINDS.index(s.kind), s.label] for s in lane.segments]}
         for lane in tl.lanes
     ]
-    return {"server": small.server, "workers": small.workers, "sleep_s": small.sleep_s,
+    return {"server": small.server, "workers": small.workers, "threads": small.threads,
+            "blocking_s": small.blocking_s, "sleep_s": small.sleep_s,
             "concurrency": small.concurrency, "requests": small.requests,
             "keepalive": small.keepalive, "cores": small.cores,
             "end_ms": round(tl.end_s * 1e3, 3), "kinds": list(KINDS), "lanes": lanes}

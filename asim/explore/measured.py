@@ -13,6 +13,7 @@ from pathlib import Path
 from statistics import median
 
 from asim.errors import InputError
+from asim.sim.shapes import check_options
 from asim.sim.spec import Scenario
 from asim.validate.store import Record, ResultsDir
 
@@ -25,25 +26,39 @@ def open_results(folder: Path | str) -> ResultsDir:
 
 
 def measured_payload(store: ResultsDir) -> dict[str, object]:
-    """One summary per measured point (server, W, sleep, -n, -k, C) of its complete runs."""
+    """One summary per measured point (server, W, T, B, sleep, -n, -k, C) of its complete runs.
+
+    ``threads`` and ``blocking_s`` are as the run recorded them: None where the server ran with
+    its shape's default (which depends on the measuring machine's cores, so the page resolves
+    it with its own cores, as the model's run in `asim validate` does).
+    """
     groups: dict[tuple, list] = {}
     for record in store.records():
         if record.observed is None:
             continue
         p = record.point
-        key = (p.server, p.workers, p.sleep_s, p.requests, p.keepalive, p.concurrency)
+        key = (p.server, p.workers, p.threads, p.blocking_s, p.sleep_s, p.requests, p.keepalive,
+               p.concurrency)
         groups.setdefault(key, []).append(record.observed)
     points = []
-    for (server, workers, sleep_s, requests, keepalive, concurrency), reports in groups.items():
+    for key, reports in groups.items():
+        server, workers, threads, blocking_s, sleep_s, requests, keepalive, concurrency = key
         points.append({
-            "server": server, "workers": workers, "sleep_s": sleep_s, "requests": requests,
-            "keepalive": keepalive, "concurrency": concurrency, "runs": len(reports),
+            "server": server, "workers": workers, "threads": threads, "blocking_s": blocking_s,
+            "sleep_s": sleep_s, "requests": requests, "keepalive": keepalive,
+            "concurrency": concurrency, "runs": len(reports),
             "requests_per_second": _spread([r.requests_per_second for r in reports]),
             "time_per_request_ms": _spread([r.time_per_request_ms for r in reports]),
         })
-    points.sort(key=lambda d: (d["server"], d["workers"], d["sleep_s"], d["requests"],
+    # (None sorts as -1: a shape's default first)
+    points.sort(key=lambda d: (d["server"], d["workers"], _or_first(d["threads"]),
+                               _or_first(d["blocking_s"]), d["sleep_s"], d["requests"],
                                d["keepalive"], d["concurrency"]))
     return {"folder": store.root.name, "points": points}
+
+
+def _or_first(value: float | None) -> float:
+    return -1 if value is None else value
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -69,6 +84,10 @@ def measured_text(store: ResultsDir, scenario: Scenario) -> dict[str, object]:
 
 def _same_point(record: Record, s: Scenario) -> bool:
     p = record.point
-    return (p.server == s.server and (p.workers == s.workers or not s.uses_workers)
+    if p.server != s.server:
+        return False
+    # a run that recorded no threads or slice ran with the shape's default: on the page's cores
+    ran = check_options(p.server, threads=p.threads, blocking_s=p.blocking_s, cores=s.cores)
+    return ((p.workers == s.workers or not s.uses_workers) and ran == (s.threads, s.blocking_s)
             and p.sleep_s == s.sleep_s and p.concurrency == s.concurrency
             and p.requests == s.requests and p.keepalive == s.keepalive)

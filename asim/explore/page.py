@@ -19,11 +19,12 @@ import plotly
 from asim.explore.grid import DEFAULTS, SHAPES
 from asim.explore.texts import check_lang, page_texts
 from asim.lecture.timeline import COLOURS
-from asim.sim.spec import Scenario
+from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape
 
 STATIC = resources.files("asim.explore") / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-NUMBER_FIELDS = ("workers", "sleep", "requests", "c_from", "c_to", "c_step", "cores")
+NUMBER_FIELDS = ("workers", "threads", "blocking", "sleep", "requests", "c_from", "c_to",
+                 "c_step", "cores")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,8 +57,11 @@ class PageConfig:
 
 
 def shapes() -> list[dict[str, object]]:
-    """Each server shape the page offers and whether it takes W."""
-    return [{"name": name, "workers": Scenario(server=name).uses_workers} for name in SHAPES]
+    """Each server shape the page offers and which of W, T (threads) and B (a blocking slice)
+    it takes."""
+    return [{"name": name, "workers": shape(name).takes(WORKERS),
+             "threads": shape(name).takes(THREADS), "blocking": shape(name).takes(BLOCKING)}
+            for name in SHAPES]
 
 
 def live_fields() -> dict[str, dict[str, object]]:

@@ -8,8 +8,11 @@
   const DASH = { des: "solid", mva: "dash", bounds: "dot" };
   const PLOT_CONFIG = { displaylogo: false, responsive: true,
                         modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+  // W, T and B: the options a shape may take (cfg.shapes), each set by the field of its name
+  const OPTIONS = ["workers", "threads", "blocking"];
   const state = { points: [], measured: null, selected: null, timeline: null, seq: 0,
-                  done: 0, timelineSeq: 0, timelineDone: 0, calibration: cfg.calibration };
+                  done: 0, timelineSeq: 0, timelineDone: 0, calibration: cfg.calibration,
+                  defaults: {} };
   window.asimExplore = state;
   let lang = cfg.lang;
   let timer = null;
@@ -20,7 +23,8 @@
   }
 
   function shapeOf(name) {
-    return cfg.shapes.find((s) => s.name === name) || { name: name, workers: false };
+    return cfg.shapes.find((s) => s.name === name) ||
+      { name: name, workers: false, threads: false, blocking: false };
   }
 
   // -- controls ----------------------------------------------------------------------------
@@ -41,11 +45,11 @@
       const name = slot.dataset.field;
       const spec = cfg.fields[name];
       if (!spec) {
-        slot.hidden = true;
+        (slot.closest("label") || slot).hidden = true;
         continue;
       }
       let input;
-      if (spec.options) {
+      if (spec.options) {  // "" is the shape's default, named by applyTexts
         input = document.createElement("select");
         for (const option of spec.options) input.add(new Option(option, option));
       } else {
@@ -82,8 +86,10 @@
     if (!cfg.fields.c_step) {
       document.querySelector(".range > [data-text]").dataset.text = "c_range_offline";
     }
-    if (cfg.fields.workers.options) {  // one W from a list, not a comma list
-      document.querySelector("[data-text=workers]").dataset.text = "workers_offline";
+    for (const name of OPTIONS) {  // one value from a list, not a comma list
+      if (cfg.fields[name] && cfg.fields[name].options) {
+        document.querySelector(`[data-text=${name}]`).dataset.text = name + "_offline";
+      }
     }
   }
 
@@ -92,7 +98,9 @@
       Array.from(document.querySelectorAll(selector)).filter((b) => b.checked).map((b) => b.value);
     const out = { server: checked("input[name=server]").join(",") };
     for (const name of Object.keys(cfg.fields)) {
-      out[name] = document.getElementById("f-" + name).value.trim();
+      const input = document.getElementById("f-" + name);
+      // a greyed-out W, T or B applies to no ticked shape: the app takes its default
+      if (!input.disabled) out[name] = input.value.trim();
     }
     out.keepalive = document.getElementById("keepalive").checked ? "1" : "0";
     out.method = checked("input[name=method]").join(",");
@@ -104,8 +112,15 @@
     for (const el of document.querySelectorAll("[data-text]")) el.textContent = T(el.dataset.text);
     document.title = T("title");
     document.getElementById("calibration").textContent = state.calibration || "";
-    const workersUsed = cfg.shapes.some((s) => s.workers);
-    document.querySelector("[data-field=workers]").parentElement.hidden = !workersUsed;
+    for (const name of OPTIONS) {
+      const input = document.getElementById("f-" + name);
+      if (!input) continue;
+      if (input.tagName === "SELECT") {
+        for (const option of input.options) if (!option.value) option.text = T("shape_default");
+      } else {
+        input.placeholder = T("shape_default");
+      }
+    }
     if (state.selected) showAbText(state.selected);
   }
 
@@ -115,15 +130,19 @@
     el.textContent = text;
   }
 
-  // W applies only to the shapes with workers: its field is greyed out while none is ticked.
-  function syncWorkers() {
+  // W, T and B apply only to the shapes that take them: each field is greyed out while no
+  // ticked shape does.
+  function syncOptions() {
     const ticked = Array.from(document.querySelectorAll("input[name=server]"))
       .filter((b) => b.checked).map((b) => shapeOf(b.value));
-    document.getElementById("f-workers").disabled = !ticked.some((s) => s.workers);
+    for (const name of OPTIONS) {
+      const input = document.getElementById("f-" + name);
+      if (input) input.disabled = !ticked.some((s) => s[name]);
+    }
   }
 
   function schedule() {
-    syncWorkers();
+    syncOptions();
     clearTimeout(timer);
     timer = setTimeout(update, 200);
   }
@@ -161,13 +180,18 @@
   };
 
   function pointQuery(f, p) {
+    const text = (v) => (v === null || v === undefined ? "" : String(v));
     return Object.assign({}, f, { server: p.server, workers: String(p.workers),
+                                  threads: text(p.threads), blocking: text(p.blocking_s),
                                   c: String(p.concurrency), method: "" });
   }
 
-  function pointKey(server, workers, sleep, requests, keepalive, cores, method, c) {
-    return [server, Number(workers), Number(sleep), Number(requests), keepalive ? 1 : 0,
-            Number(cores), method, Number(c)].join("|");
+  // threads and blocking are the values a point ran with (null where its shape has none)
+  function pointKey(server, workers, threads, blocking, sleep, requests, keepalive, cores,
+                    method, c) {
+    const num = (v) => (v === null || v === undefined ? "" : Number(v));
+    return [server, Number(workers), num(threads), num(blocking), Number(sleep),
+            Number(requests), keepalive ? 1 : 0, Number(cores), method, Number(c)].join("|");
   }
 
   const offline = {
@@ -179,8 +203,8 @@
       const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
       this.grid = JSON.parse(await new Response(stream).text());
       for (const p of this.grid.points) {
-        this.index.set(pointKey(p.server, p.workers, p.sleep_s, p.requests, p.keepalive,
-                                p.cores, p.method, p.concurrency), p);
+        this.index.set(pointKey(p.server, p.workers, p.threads, p.blocking_s, p.sleep_s,
+                                p.requests, p.keepalive, p.cores, p.method, p.concurrency), p);
       }
     },
     async predict(f) {
@@ -190,21 +214,29 @@
       const lo = Number(f.c_from), hi = Number(f.c_to);
       if (hi < lo) throw new Error(`--concurrency to (${hi}) is below from (${lo})`);
       const methods = ["des"].concat(f.method.split(",").filter(Boolean));
+      const defaults = this.grid.defaults[f.cores] || {};
       const points = [];
       for (const server of servers) {
-        const workers = shapeOf(server).workers ? f.workers : "1";
+        const shape = shapeOf(server), given = defaults[server] || {};
+        const workers = shape.workers ? f.workers : "1";
+        // an empty T or B is the shape's default on these cores, as the app resolves it
+        const threads = shape.threads && f.threads ? f.threads : given.threads;
+        const blocking = shape.blocking && f.blocking ? f.blocking : given.blocking_s;
         for (const method of methods) {
           for (const c of this.grid.concurrencies) {
             if (c < lo || c > hi) continue;
-            const p = this.index.get(pointKey(server, workers, f.sleep, f.requests,
-                                              f.keepalive === "1", f.cores, method, c));
+            const p = this.index.get(pointKey(server, workers, threads, blocking, f.sleep,
+                                              f.requests, f.keepalive === "1", f.cores,
+                                              method, c));
             if (!p) throw new Error(T("no_point"));
             if (p.error) throw new Error(p.error);
             points.push(p);
           }
         }
       }
-      return { calibration: this.grid.calibration, points: points };
+      const asked = {};
+      for (const server of servers) asked[server] = defaults[server];
+      return { calibration: this.grid.calibration, points: points, defaults: asked };
     },
     async timeline(f, p) {
       return this.grid.timelines[p.timeline];
@@ -229,6 +261,7 @@
       state.points = answer.points;
       state.measured = measured;
       state.calibration = answer.calibration;
+      state.defaults = answer.defaults;
       state.fields = f;
       state.abMeasured = null;
       document.getElementById("calibration").textContent = answer.calibration;
@@ -244,8 +277,14 @@
     if (answered && state.selected) loadTimeline(state.selected);
   }
 
+  // e.g. "django-gthread W=2 T=8", "aiohttp-mixed B=0.001 s": the options the shape takes
   function seriesName(p) {
-    return shapeOf(p.server).workers ? `${p.server} W=${p.workers}` : p.server;
+    const shape = shapeOf(p.server);
+    let name = p.server;
+    if (shape.workers) name += ` W=${p.workers}`;
+    if (shape.threads) name += ` T=${p.threads}`;
+    if (shape.blocking) name += ` B=${p.blocking_s} ${T("s")}`;
+    return name;
   }
 
   function findPoint(series, c) {
@@ -283,8 +322,7 @@
 
   function hasMeasured(p) {
     return Boolean(backend.measuredText) &&
-      measuredFor({ server: p.server, workers: p.workers })
-        .some((m) => m.concurrency === p.concurrency);
+      measuredFor(p).some((m) => m.concurrency === p.concurrency);
   }
 
   async function showMeasured(p) {
@@ -334,7 +372,10 @@
     const groups = new Map();
     for (const p of state.points) {
       const name = seriesName(p);
-      if (!groups.has(name)) groups.set(name, { server: p.server, workers: p.workers });
+      if (!groups.has(name)) {
+        groups.set(name, { server: p.server, workers: p.workers, threads: p.threads,
+                           blocking_s: p.blocking_s });
+      }
       const g = groups.get(name);
       (g[p.method] = g[p.method] || []).push(p);
     }
@@ -415,12 +456,19 @@
     document.getElementById("chart-key").textContent = parts.join("     ");
   }
 
+  // The measured points of line ``g`` (a shape with its W, T and B) within the C range; a run
+  // that recorded no T or B ran with its shape's default (on the page's cores, as the app
+  // resolves it).
   function measuredFor(g) {
     const f = state.fields;
     if (!state.measured || !f) return [];
     const lo = Number(f.c_from), hi = Number(f.c_to);
+    const given = (state.defaults || {})[g.server] || { threads: null, blocking_s: null };
+    const ran = (value, fallback) => (value === null || value === undefined ? fallback : value);
     return state.measured.points.filter((m) =>
       m.server === g.server && (!shapeOf(g.server).workers || m.workers === g.workers) &&
+      ran(m.threads, given.threads) === g.threads &&
+      ran(m.blocking_s, given.blocking_s) === g.blocking_s &&
       m.sleep_s === Number(f.sleep) && m.requests === Number(f.requests) &&
       m.keepalive === (f.keepalive === "1") && m.concurrency >= lo && m.concurrency <= hi);
   }
@@ -444,9 +492,8 @@
     heading.textContent = T("ab_text");
     document.getElementById("ab-panel").dataset.source = "model";
     const k = p.keepalive ? " -k" : "";
-    const w = shapeOf(p.server).workers ? ` W=${p.workers}` : "";
     document.getElementById("ab-command").textContent =
-      `ab -n ${p.requests} -c ${p.concurrency}${k}: ${p.server}${w}, sleep ${p.sleep_s} ` +
+      `ab -n ${p.requests} -c ${p.concurrency}${k}: ${seriesName(p)}, sleep ${p.sleep_s} ` +
       `${T("s")}, ${p.cores} CPU`;
     document.getElementById("ab-text").textContent = p.ab_text || "";
   }
@@ -523,7 +570,7 @@
 
   async function main() {
     buildControls();
-    syncWorkers();
+    syncOptions();
     applyTexts();
     try {
       await backend.start();
