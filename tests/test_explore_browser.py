@@ -9,18 +9,21 @@ install`: it drives the system's Chromium).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from asim.explore.export import ExportGrid, build_export, write_export
 from asim.sim.abtext import parse_ab_text
+from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")  # Debian's package
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -63,8 +66,8 @@ def results(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def url(results):
+@contextlib.contextmanager
+def explore(results: Path) -> Iterator[str]:
     """`asim explore` as a user starts it, on a free port; stopped with Ctrl-C."""
     child = subprocess.Popen([*ASIM, "explore", "--port", "0", "--results", str(results)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -80,6 +83,23 @@ def url(results):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+@pytest.fixture(scope="module")
+def url(results):
+    with explore(results) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def shapes_url(tmp_path_factory):
+    """The app with the new shapes' measured runs (figures/shapes, `asim validate shapes`)."""
+    folder = tmp_path_factory.mktemp("shapes")
+    shutil.copytree(REPO / "figures" / "shapes" / "raw", folder / "raw")
+    for name in ("plan.json", "points.jsonl"):
+        shutil.copy(REPO / "figures" / "shapes" / name, folder / name)
+    with explore(folder) as address:
+        yield address
 
 
 @pytest.fixture
@@ -127,7 +147,16 @@ def traces(pg, chart: str) -> list[dict]:
 
 
 def series(point: dict) -> str:
-    return f"django W={point['workers']}" if point["server"] == "django" else point["server"]
+    """The page's name of ``point``'s line: the shape and the options it takes."""
+    s = shape(point["server"])
+    name = point["server"]
+    if s.takes(WORKERS):
+        name += f" W={point['workers']}"
+    if s.takes(THREADS):
+        name += f" T={point['threads']}"
+    if s.takes(BLOCKING):
+        name += f" B={point['blocking_s']:g} s"
+    return name
 
 
 def assert_charts_match(pg, expected: list[dict]) -> None:
@@ -337,3 +366,128 @@ def test_the_exported_file_draws_offline(browser, tmp_path):
         context.close()
     assert errors == []
     assert asked == [path.as_uri()]
+
+
+def predict_error(*args: str) -> str:
+    """The one-line message `asim predict` gives for these options."""
+    out = subprocess.run([*ASIM, "predict", *args], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    return out.stderr.strip().removeprefix("asim: error: ")
+
+
+def test_threads_and_a_blocking_slice_repredict(page, url):
+    page.goto(url)
+    settled(page, 0)
+    # aiohttp and Django take neither: both fields greyed out
+    assert page.is_disabled("#f-threads") and page.is_disabled("#f-blocking")
+    change(page, lambda: page.check("input[name=server][value=django-gthread]"))
+    assert page.is_enabled("#f-threads") and page.is_disabled("#f-blocking")
+    change(page, lambda: (page.uncheck("input[name=server][value=aiohttp]"),
+                          page.uncheck("input[name=server][value=django]"),
+                          page.check("input[name=server][value=aiohttp-executor]"),
+                          page.check("input[name=server][value=aiohttp-mixed]")))
+    assert page.is_enabled("#f-threads") and page.is_enabled("#f-blocking")
+    change(page, lambda: (page.fill("#f-threads", "2,8"), page.fill("#f-blocking", "0.004"),
+                          page.fill("#f-workers", "2"), page.fill("#f-sleep", "0.05"),
+                          page.fill("#f-c_from", "10"), page.fill("#f-c_to", "40"),
+                          page.fill("#f-c_step", "10")))
+    assert page.get_attribute("#status", "data-state") == "ready"
+    cli = ("--server", "aiohttp-executor,aiohttp-mixed,django-gthread", "--workers", "2",
+           "--threads", "2,8", "--blocking", "0.004", "--sleep", "0.05", "-c", "10,20,30,40",
+           "-n", "100", "--cores", "2")
+    expected = predict_json(*cli)
+    assert {series(p) for p in expected} == {
+        "aiohttp-executor T=2", "aiohttp-executor T=8", "aiohttp-mixed B=0.004 s",
+        "django-gthread W=2 T=2", "django-gthread W=2 T=8"}
+    assert_charts_match(page, expected)
+    for name, c in (("django-gthread W=2 T=8", 30), ("aiohttp-mixed B=0.004 s", 20)):
+        click_point(page, "chart-rps", name, c)
+        (point,) = [p for p in expected if series(p) == name and p["concurrency"] == c]
+        text = page.inner_text("#ab-text")
+        assert_ab_text_matches(text, point)
+        assert f"ab -n 100 -c {c}: {name}, sleep 0.05 s" in page.inner_text("#ab-command")
+        software = "gunicorn" if name.startswith("django") else "Python/"
+        assert f"Server Software:        {software}" in text
+    assert page.evaluate("() => document.getElementById('chart-timeline').dataset.shape") == (
+        "aiohttp-mixed B=0.004 s c=20")
+
+    for field, value, option in (("#f-threads", "0", "--threads"),
+                                 ("#f-blocking", "-1", "--blocking")):
+        before = traces(page, "chart-rps")
+        with page.expect_response(lambda r: "/api/predict?" in r.url) as answer:
+            change(page, lambda: page.fill(field, value))  # noqa: B023 - called at once
+        assert answer.value.status == 400
+        bad = dict(zip(cli[::2], cli[1::2], strict=True))
+        bad[option] = value
+        message = predict_error(*(part for pair in bad.items() for part in pair))
+        assert page.get_attribute("#status", "data-state") == "error"
+        assert page.inner_text("#status") == f"Error: {message}"
+        assert "\n" not in message and traces(page, "chart-rps") == before
+        change(page, lambda: page.fill(field, "2,8" if option == "--threads" else "0.004"))  # noqa: B023
+        assert page.get_attribute("#status", "data-state") == "ready"
+
+
+def test_an_empty_threads_field_is_the_shapes_default_and_measured_runs_match(page, shapes_url):
+    page.goto(shapes_url)
+    settled(page, 0)
+    change(page, lambda: (page.uncheck("input[name=server][value=aiohttp]"),
+                          page.uncheck("input[name=server][value=django]"),
+                          page.check("input[name=server][value=aiohttp-executor]"),
+                          page.check("input[name=server][value=django-gthread]"),
+                          page.fill("#f-sleep", "0.05"), page.fill("#f-requests", "600"),
+                          page.fill("#f-c_from", "10"), page.fill("#f-c_to", "50"),
+                          page.fill("#f-c_step", "40")))
+    assert page.get_attribute("#f-threads", "placeholder") == "the shape's default"
+    expected = predict_json("--server", "aiohttp-executor,django-gthread", "--sleep", "0.05",
+                            "-c", "10,50", "-n", "600", "--cores", "2")
+    assert {series(p) for p in expected} == {"aiohttp-executor T=6", "django-gthread W=1 T=1"}
+    assert_charts_match(page, expected)
+    measured = [t for t in traces(page, "chart-rps") if t["meta"].get("method") == "measured"]
+    assert measured == []  # figures/shapes ran these with 4 threads at 0.05 s
+    change(page, lambda: page.fill("#f-threads", "4"))
+    measured = {t["meta"]["series"]: t["x"] for t in traces(page, "chart-rps")
+                if t["meta"].get("method") == "measured"}
+    assert measured == {"aiohttp-executor T=4": [10, 50], "django-gthread W=1 T=4": [10, 50]}
+    click_point(page, "chart-rps", "django-gthread W=1 T=4", 50)
+    page.click("#ab-show-measured")
+    page.wait_for_function("() => document.getElementById('ab-panel').dataset.source === "
+                           "'measured'", timeout=WAIT_MS)
+    assert "Server Software:        gunicorn" in page.inner_text("#ab-text")
+    assert "-c 50" in page.inner_text("#ab-command")
+
+
+def test_the_exported_file_offers_threads_and_slices(browser, tmp_path):
+    grid = ExportGrid(servers=("aiohttp", "django-gthread", "aiohttp-mixed"), workers=(1, 2),
+                      threads=(None, 4), blockings_s=(None, 0.01), sleeps_s=(0.1,),
+                      requests=(100,), concurrencies=(5, 10, 20), keepalive=(False,),
+                      cores=(2,))
+    path = write_export(tmp_path / "explore.html", build_export(grid=grid))
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, offline=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        pg.goto(path.as_uri())
+        settled(pg, 0)
+        assert pg.inner_text("#f-threads option[value='']") == "the shape's default"
+        change(pg, lambda: (pg.uncheck("input[name=server][value=django]"),
+                            pg.check("input[name=server][value=django-gthread]"),
+                            pg.check("input[name=server][value=aiohttp-mixed]"),
+                            pg.select_option("#f-c_to", "20")))
+        expected = predict_json("--server", "aiohttp,aiohttp-mixed,django-gthread", "--sleep",
+                                "0.1", "-c", "5,10,20", "-n", "100", "--cores", "2")
+        assert_charts_match(pg, expected)
+        change(pg, lambda: (pg.select_option("#f-threads", "4"),
+                            pg.select_option("#f-blocking", "0.01"),
+                            pg.select_option("#f-workers", "2")))
+        expected = predict_json("--server", "aiohttp,aiohttp-mixed,django-gthread", "--sleep",
+                                "0.1", "-c", "5,10,20", "-n", "100", "--cores", "2",
+                                "--workers", "2", "--threads", "4", "--blocking", "0.01")
+        assert_charts_match(pg, expected)
+        click_point(pg, "chart-rps", "django-gthread W=2 T=4", 10)
+        (point,) = [p for p in expected if series(p) == "django-gthread W=2 T=4"
+                    and p["concurrency"] == 10]
+        assert_ab_text_matches(pg.inner_text("#ab-text"), point)
+    finally:
+        context.close()
+    assert errors == []
