@@ -1,5 +1,7 @@
 """The text ab would print, written by `asim.explore.abprint`: checked against real ab outputs
-(tests/fixtures/ab) and against the model's own reports, read back with asim's ab parser."""
+(tests/fixtures/ab, the committed `asim validate` runs in figures/, and - marked live - each of
+the lab's servers asked once) and against the model's own reports, read back with asim's ab
+parser."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@
 
 Starts `asim explore` with the seed's measured runs (figures/) and the built-in costs, drives
 the page in Debian's headless Chromium with Playwright (as tests/test_explore_browser.py does),
-turns the MVA overlay on, clicks Django's point at C = 20 and saves the whole page, once per
-language.
+adds Django under gunicorn gthread with 4 threads, turns the MVA overlay on, clicks Django's
+point at C = 20 and saves the whole page, once per language.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def shoot(url: str, out: Path, lang: str) -> None:
         page.goto(f"{url}?lang={lang}")
         page.wait_for_function("() => window.asimExplore && asimExplore.done > 0")
         done = page.evaluate("() => asimExplore.done")
+        page.check("input[name=server][value=django-gthread]")
+        page.fill("#f-threads", "4")
         page.check("input[name=method][value=mva]")
         page.wait_for_function("n => asimExplore.done > n", arg=done)
         xy = page.evaluate(
