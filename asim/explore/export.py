@@ -41,7 +41,7 @@ class ExportGrid:
 
     ``threads`` and ``blockings_s`` apply to the shapes that take them; None is the shape's
     default (the page's empty field), and a value equal to it is predicted once. The default
-    grid is about 10,000 simulated points (a few minutes on a laptop).
+    grid is 11,520 simulated points (about 4 min of CPU) and a file of about 10 MB.
     """
 
     servers: tuple[str, ...] = SHAPES
