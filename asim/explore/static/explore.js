@@ -217,11 +217,11 @@
       const defaults = this.grid.defaults[f.cores] || {};
       const points = [];
       for (const server of servers) {
-        const shape = shapeOf(server), given = defaults[server] || {};
+        const shape = shapeOf(server), byDefault = defaults[server] || {};
         const workers = shape.workers ? f.workers : "1";
         // an empty T or B is the shape's default on these cores, as the app resolves it
-        const threads = shape.threads && f.threads ? f.threads : given.threads;
-        const blocking = shape.blocking && f.blocking ? f.blocking : given.blocking_s;
+        const threads = shape.threads && f.threads ? f.threads : byDefault.threads;
+        const blocking = shape.blocking && f.blocking ? f.blocking : byDefault.blocking_s;
         for (const method of methods) {
           for (const c of this.grid.concurrencies) {
             if (c < lo || c > hi) continue;
@@ -463,12 +463,12 @@
     const f = state.fields;
     if (!state.measured || !f) return [];
     const lo = Number(f.c_from), hi = Number(f.c_to);
-    const given = (state.defaults || {})[g.server] || { threads: null, blocking_s: null };
+    const byDefault = (state.defaults || {})[g.server] || { threads: null, blocking_s: null };
     const ran = (value, fallback) => (value === null || value === undefined ? fallback : value);
     return state.measured.points.filter((m) =>
       m.server === g.server && (!shapeOf(g.server).workers || m.workers === g.workers) &&
-      ran(m.threads, given.threads) === g.threads &&
-      ran(m.blocking_s, given.blocking_s) === g.blocking_s &&
+      ran(m.threads, byDefault.threads) === g.threads &&
+      ran(m.blocking_s, byDefault.blocking_s) === g.blocking_s &&
       m.sleep_s === Number(f.sleep) && m.requests === Number(f.requests) &&
       m.keepalive === (f.keepalive === "1") && m.concurrency >= lo && m.concurrency <= hi);
   }
