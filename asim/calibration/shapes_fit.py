@@ -86,8 +86,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob(name="gthread_accept_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
          servers=frozenset({GTHREAD}), needs="gthread warm"),
     Knob(name="asgi_framework_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI),
-    Knob(name="asgi_thread_cold_cpu_s", unit=1e-6, lo=0.0, hi=50000.0,
-         servers=frozenset({ASGI_SYNC}), needs="asgi-sync cold"),
+    Knob(name="asgi_thread_cold_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI,
+         needs="asgi-sync cold"),
 )
 
 
@@ -207,6 +207,7 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
     knobs = active_knobs(runs)
     objective = _Objective(runs, base, knobs)
     uncertainty: dict[str, float] = {}
+    at_bound: list[str] = []
     costs = base
     if knobs:
         progress(f"fitting {len(knobs)} costs of the new shapes to {len(runs)} runs")
@@ -216,10 +217,13 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
                                x_scale=np.maximum(np.abs(x0), 1.0), diff_step=1e-3,
                                ftol=1e-4, xtol=1e-3, gtol=1e-8, max_nfev=60)
         costs = objective.costs(result.x)
+        # A knob held at a bound says the runs want a value outside the physical range (the
+        # first stage's costs already explain the runs, or more): its error bar means nothing.
+        at_bound = [k.name for k, v in zip(knobs, result.x, strict=True) if v in (k.lo, k.hi)]
         cov = np.linalg.pinv(result.jac.T @ result.jac)
         uncertainty = {k.name: round(float(np.sqrt(max(cov[i, i], 0.0))
                                            / max(abs(result.x[i]), 1e-9) * 100), 1)
-                       for i, k in enumerate(knobs)}
+                       for i, k in enumerate(knobs) if k.name not in at_bound}
     rows = check(runs, costs).runs
     fitted = tuple(k.name for k in knobs)
     section = {
@@ -228,6 +232,7 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
         "closed_form": list(closed),
         "fitted": list(fitted),
         "uncertainty_pct": uncertainty,
+        "at_bound": at_bound,
         "fit_seconds": round(time.perf_counter() - t0, 2),
         "simulations": objective.simulations,
         "measured": {name: _record(run) for name, run in runs.items()},
@@ -316,8 +321,12 @@ def summary_lines(calibration: Calibration) -> list[str]:
     parts = []
     for name, value in costs.items():
         err = uncertainty.get(name)
-        how = "closed form" if name in section.get("closed_form", ()) else (
-            f"fitted, ±{err:.0f} %" if err is not None else "fitted")
+        if name in section.get("closed_form", ()):
+            how = "closed form"
+        elif name in section.get("at_bound", ()):
+            how = "fitted, held at its bound: the runs want it outside its range"
+        else:
+            how = f"fitted, ±{err:.0f} %" if err is not None else "fitted"
         parts.append(f"{name} {value * 1e6:.0f} us ({how})")
     servers = ", ".join(section.get("servers", []))
     lines = [f"  the new shapes' costs ({servers}; {section.get('simulations', 0)} simulations, "

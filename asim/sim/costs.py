@@ -83,8 +83,9 @@ class Costs:
     worker_cold_cpu_s: float = 870e-6
     worker_herd_cpu_s: float = 39e-6
     worker_boot_s: float = 0.5
-    # The shapes beyond the lab: not calibrated yet; measured at C = 1, sleep 0 on an idle
-    # 2-vCPU machine (docs/notes/measurements.md, section 15).
+    # The shapes beyond the lab: measured at C = 1, sleep 0 on an idle 2-vCPU machine
+    # (docs/notes/measurements.md, section 15); `asim calibrate`'s second stage fits them on
+    # this machine. The per-request thread's cold penalty is 0 unless calibrated (section 16).
     gthread_accept_cpu_s: float = 95e-6
     pool_item_cpu_s: float = 77e-6
     loop_handoff_cpu_s: float = 100e-6
