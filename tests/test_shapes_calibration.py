@@ -2,6 +2,7 @@
 runs the model generated, its section of the calibration file round-trips, and a file without the
 section follows the built-in costs."""
 
+import functools
 import json
 import os
 import subprocess
@@ -86,6 +87,7 @@ def test_servers_option_refuses_what_it_does_not_know(text):
         shapes_fit.parse_servers(text)
 
 
+@functools.cache  # one fit (about a second), shared by the tests that only read it
 def _calibration():
     runs = synthetic_runs(TRUTH)
     first_check = Check(runs=(), fitted=("wakeup_s",))
@@ -137,3 +139,11 @@ def test_calibrate_refuses_an_unknown_server_in_one_line():
                           "--out", os.devnull], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "unknown server 'nginx'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_summary_names_every_cost_and_how_it_was_found():
+    lines = "\n".join(shapes_fit.summary_lines(_calibration()))
+    for name in UNCALIBRATED:
+        assert name in lines, name
+    assert "closed form" in lines and "fitted, ±" in lines
+    assert "built-in" in shapes_fit.summary_lines(Calibration(costs=FIRST))[0]
