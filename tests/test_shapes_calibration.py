@@ -147,3 +147,15 @@ def test_summary_names_every_cost_and_how_it_was_found():
         assert name in lines, name
     assert "closed form" in lines and "fitted, ±" in lines
     assert "built-in" in shapes_fit.summary_lines(Calibration(costs=FIRST))[0]
+
+
+def test_a_cost_the_runs_push_below_zero_is_reported_at_its_bound():
+    # A gthread run twice as fast as the first stage's costs allow even without an accept cost:
+    # the fit holds the accept cost at 0 and says so instead of giving it an error bar.
+    run = synthetic_runs(TRUTH, servers=(shapes_fit.GTHREAD,))["gthread warm"]
+    fast = replace(run, requests_per_second=2 * run.requests_per_second,
+                   server_cpu_s=run.server_cpu_s / 2, main_cpu_s=run.main_cpu_s / 2)
+    result = shapes_fit.fit_shapes({"gthread warm": fast}, FIRST)
+    assert result.section["at_bound"] == ["gthread_accept_cpu_s"]
+    assert "gthread_accept_cpu_s" not in result.section["uncertainty_pct"]
+    assert not result.check_runs[0].reproduced

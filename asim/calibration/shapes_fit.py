@@ -219,7 +219,8 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
         costs = objective.costs(result.x)
         # A knob held at a bound says the runs want a value outside the physical range (the
         # first stage's costs already explain the runs, or more): its error bar means nothing.
-        at_bound = [k.name for k, v in zip(knobs, result.x, strict=True) if v in (k.lo, k.hi)]
+        at_bound = [k.name for k, v in zip(knobs, result.x, strict=True)
+                    if min(v - k.lo, k.hi - v) <= 1e-6 * (k.hi - k.lo)]
         cov = np.linalg.pinv(result.jac.T @ result.jac)
         uncertainty = {k.name: round(float(np.sqrt(max(cov[i, i], 0.0))
                                            / max(abs(result.x[i]), 1e-9) * 100), 1)
