@@ -316,7 +316,7 @@ def summary_lines(calibration: Calibration) -> list[str]:
     """What `asim calibrate` prints about the second stage (nothing when it did not run)."""
     section = calibration.shapes
     if not section:
-        return ["  the new shapes' costs: built-in (not calibrated: `--servers` chose none)"]
+        return ["  the new shapes' costs: built-in (no runs of theirs measured; see --servers)"]
     costs = section.get("costs", {})
     uncertainty = section.get("uncertainty_pct", {})
     parts = []
