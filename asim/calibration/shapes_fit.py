@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from asim.calibration.file import Calibration, _FieldReader
+from asim.calibration.file import Calibration, RunCheck, _FieldReader
 from asim.calibration.fit import CPU_TOLERANCE, REPEATS, check, rps_tolerance
 from asim.calibration.knobs import Knob, model_outcome
 from asim.errors import CalibrationError, InputError
@@ -150,6 +150,9 @@ def active_knobs(runs: dict[str, CpuRun]) -> tuple[Knob, ...]:
 
 
 class _Objective:
+    """The residual vector of a knob vector: each run's RPS and server CPU errors in their
+    tolerances; a run is simulated again only when a knob it depends on changed."""
+
     def __init__(self, runs: dict[str, CpuRun], base: Costs, knobs: Sequence[Knob]) -> None:
         self.runs = runs
         self.base = base
@@ -191,7 +194,7 @@ class ShapesFit:
 
     costs: Costs
     section: dict[str, object]
-    check_runs: tuple  # RunCheck rows, one per run
+    check_runs: tuple[RunCheck, ...]  # the self-check's rows, one per run
 
 
 def fit_shapes(runs: dict[str, CpuRun], first: Costs,
