@@ -169,6 +169,9 @@ def calibrate(
                             "--refit, whose input is never overwritten unless --out names it)."),
     refit: str = typer.Option("", help="Measure nothing: fit again the runs recorded in this "
                               "calibration file."),
+    servers: str = typer.Option("all", help="The new shapes to calibrate after aiohttp and "
+                                "Django: all (about 25 s more), first (none: aiohttp and Django "
+                                "alone), or a comma list such as django-asgi,django-asgi-sync."),
 ) -> None:
     """Measure this machine's per-request costs with the real servers and ab, fit the model to
     those runs and check that it reproduces them (about a minute)."""
@@ -182,13 +185,19 @@ def calibrate(
 
     path = Path(out) if out else default_path()
     progress = lambda msg: typer.echo(f"  {msg}", err=True)  # noqa: E731
-    cal = run_refit(load(Path(refit)), progress) if refit else run_calibrate(progress=progress)
+    from asim.calibration.shapes_fit import parse_servers, summary_lines
+
+    chosen = parse_servers(servers)
+    cal = (run_refit(load(Path(refit)), progress) if refit
+           else run_calibrate(progress=progress, servers=chosen))
     save(cal, path)
     typer.echo(f"wrote {path}")
     if cal.check is not None:
         for line in check_lines(cal.check):
             typer.echo(line)
     for line in calibration_summary(cal):
+        typer.echo(line)
+    for line in summary_lines(cal):
         typer.echo(line)
 
 

@@ -162,6 +162,9 @@ class Calibration:
     created: str = ""
     path: Path | None = None
     check: Check | None = None  # None: a format 1 file, or costs that were never fitted
+    # The second stage's section (asim.calibration.shapes_fit): the new shapes' runs and costs;
+    # empty: their costs are the built-in ones.
+    shapes: dict[str, object] = field(default_factory=dict)
 
     def check_note(self) -> str | None:
         """One line when this calibration failed its own check (None when it passed or was
@@ -239,6 +242,8 @@ class Calibration:
         }
         if self.check is not None:
             doc["check"] = self.check.to_dict()
+        if self.shapes:
+            doc["shapes"] = self.shapes
         return json.dumps(doc, indent=2)
 
 
@@ -334,8 +339,9 @@ def load(path: Path) -> Calibration:
                 raise CalibrationError(
                     f"{path}: measured run {run!r}: '{key}' must be a number, got {value!r}"
                 )
+    shapes = _shapes_section(data.get("shapes", {}), path)
     try:
-        costs = Costs.from_dict({**data["costs"], "source": str(path)})
+        costs = Costs.from_dict({**data["costs"], **shapes.get("costs", {}), "source": str(path)})
     except CalibrationError as exc:
         raise CalibrationError(f"{path}: {exc}") from None
     check = None
@@ -351,7 +357,23 @@ def load(path: Path) -> Calibration:
         created=str(data.get("created", "")),
         path=path,
         check=check,
+        shapes=shapes,
     )
+
+
+def _shapes_section(section: object, path: Path) -> dict[str, Any]:
+    """The second stage's section as read: an object whose ``costs`` are new-shape costs only
+    (the first stage's belong to ``costs``)."""
+    if not isinstance(section, dict):
+        raise CalibrationError(f"{path}: 'shapes' must be an object, not {_json_type(section)}")
+    costs = section.get("costs", {})
+    if not isinstance(costs, dict):
+        raise CalibrationError(f"{path}: 'shapes.costs' must be an object")
+    foreign = sorted(set(costs) - set(UNCALIBRATED))
+    if foreign:
+        raise CalibrationError(f"{path}: 'shapes.costs' holds costs of the first stage or "
+                               f"unknown ones: {', '.join(foreign)}")
+    return section
 
 
 def _is_number(value: object) -> bool:

@@ -348,17 +348,23 @@ def _measured(runs: dict[str, CpuRun], ts_over: float, aio_over: float) -> dict[
     return measured
 
 
-def calibrate(progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
-    """Measure this machine (about 50 s) and fit the model's costs."""
+def calibrate(progress: Callable[[str], None] = lambda _msg: None,
+              servers: Sequence[str] | None = None) -> Calibration:
+    """Measure this machine (about 50 s, and ~25 s more for the new shapes) and fit the model's
+    costs: aiohttp's and Django's, then those of ``servers`` among the new shapes
+    (`asim.calibration.shapes_fit`; default all of them, () none)."""
+    from asim.calibration import shapes_fit  # it builds on this module
+
     runs, ts_over, aio_over = measure(progress)
+    shape_runs = shapes_fit.measure(shapes_fit.SERVERS if servers is None else servers, progress)
     result = fit(runs, ts_over, aio_over, progress)
-    return Calibration(
+    return shapes_fit.extend(Calibration(
         costs=result.costs,
         measured=_measured(runs, ts_over, aio_over),
         machine=machine_facts(),
         created=now_text(),
         check=result.check,
-    )
+    ), shape_runs, progress)
 
 
 def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _msg: None) -> (
@@ -373,13 +379,15 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
             f"refit (it records {', '.join(runs) or 'none'})"
         )
     result = fit(runs, ts_over, aio_over, progress)
-    return Calibration(
+    from asim.calibration import shapes_fit  # it builds on this module
+
+    return shapes_fit.refit(calibration, Calibration(
         costs=result.costs,
         measured=_measured(runs, ts_over, aio_over),
         machine=calibration.machine,
         created=calibration.created,
         check=result.check,
-    )
+    ), progress)
 
 
 def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, float]:

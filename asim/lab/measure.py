@@ -38,6 +38,9 @@ class CpuRun:
     repeats: int = 1
     rps_spread_pct: float | None = None  # (max - min) / median of the repeats' RPS
     every_rps: tuple[float, ...] = ()  # each repeat's RPS, in the order they ran
+    # CPU per request of the server processes' main threads (None: not measured); with it,
+    # server_cpu_s counts every thread, the ended ones too (`process_cpu_s`).
+    main_cpu_s: float | None = None
 
 
 def group_cpu_s(server: RunningServer) -> float:
@@ -49,6 +52,37 @@ def group_cpu_s(server: RunningServer) -> float:
             except (OSError, ValueError, IndexError):
                 continue  # a thread that ended between listing and reading
     return total_ns / 1e9
+
+
+def process_cpu_s(server: RunningServer) -> float:
+    """CPU seconds the server's processes have used so far, every thread counted, the ended ones
+    too: each process's CPU-time clock (clock_getcpuclockid), nanoseconds from the scheduler.
+    A server that makes a thread per request (Django under uvicorn, asgiref) loses most of its
+    threads before the second reading of `group_cpu_s` (docs/notes/measurements.md, 13.4)."""
+    total = 0.0
+    for pid in server.pids():
+        try:
+            total += time.clock_gettime(_process_clock(pid))
+        except OSError:
+            continue  # a process that ended between listing and reading
+    return total
+
+
+def main_threads_cpu_s(server: RunningServer) -> float:
+    """CPU seconds of the server processes' main threads (the event loops, gunicorn's worker or
+    accept loops): the others are thread pools and per-request threads."""
+    total_ns = 0
+    for pid in server.pids():
+        try:
+            total_ns += int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total_ns / 1e9
+
+
+def _process_clock(pid: int) -> int:
+    # glibc's clock_getcpuclockid: MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED).
+    return ((~pid) << 3) | 2
 
 
 def children_cpu_s() -> float:
@@ -64,6 +98,8 @@ def measure_cpu(
     concurrency: int = 1,
     workers: int = 1,
     repeats: int = 1,
+    threads: int | None = None,
+    every_thread: bool = False,
 ) -> CpuRun:
     """Run the real server and ab -n requests -c concurrency ``repeats`` times back to back;
     the median of each measure (throughput, CPU per request of both sides) over the repeats.
@@ -77,22 +113,31 @@ def measure_cpu(
     request (glibc serves asyncio's 256 KiB recv buffer with mmap until a burst raises its
     dynamic mmap threshold) and runs ~5-7 % slower than the same process after any burst, which
     is the state every measured run after the first of a validate series is in
-    (docs/notes/measurements.md, section 12)."""
-    runs: list[tuple[float, float, float, float]] = []
-    with running_server(ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)) as srv:
+    (docs/notes/measurements.md, section 12).
+
+    ``every_thread`` (the shapes with thread pools or per-request threads): the server's CPU is
+    read from the processes' CPU-time clocks, which count the threads that ended during the run,
+    and the main threads' CPU is measured too (``main_cpu_s``)."""
+    runs: list[tuple[float, float, float, float, float]] = []
+    server_cpu = process_cpu_s if every_thread else group_cpu_s
+    spec = ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers, threads=threads)
+    with running_server(spec) as srv:
         run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C).checked()
         for _ in range(repeats):
-            srv_before, ab_before = group_cpu_s(srv), children_cpu_s()
+            main_before = main_threads_cpu_s(srv)
+            srv_before, ab_before = server_cpu(srv), children_cpu_s()
             report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
-            srv_after, ab_after = group_cpu_s(srv), children_cpu_s()
+            srv_after, ab_after = server_cpu(srv), children_cpu_s()
+            main_after = main_threads_cpu_s(srv)
             done = report.complete_requests
             runs.append((
                 report.requests_per_second,
                 (srv_after - srv_before) / done,
                 (ab_after - ab_before) / done,
                 report.time_per_request_ms,
+                (main_after - main_before) / done,
             ))
-    rps, server_cpu_s, ab_cpu_s, tpr_ms = (
+    rps, server_cpu_s, ab_cpu_s, tpr_ms, main_cpu_s = (
         statistics.median(col) for col in zip(*runs, strict=True)
     )
     every_rps = [r[0] for r in runs]
@@ -109,6 +154,7 @@ def measure_cpu(
         repeats=repeats,
         rps_spread_pct=(max(every_rps) - min(every_rps)) / rps * 100 if rps > 0 else None,
         every_rps=tuple(every_rps),
+        main_cpu_s=main_cpu_s if every_thread else None,
     )
 
 

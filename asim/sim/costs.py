@@ -47,7 +47,10 @@ class Costs:
     is the CPU Django's ASGI handler under uvicorn adds on the loop to a request, beyond the
     event-loop costs above; ``asgi_thread_cpu_s`` is one sync_to_async round trip's CPU in the
     request's own thread (asgiref gives every request a ThreadSensitiveContext, so a thread of
-    its own, created on first use).
+    its own, created on first use); ``asgi_thread_cold_cpu_s`` is the extra CPU of that thread's
+    first burst after it idled while the whole machine did (`machine.Thread`'s rule): a sync
+    view's thread that wakes from its sleep on an idle machine runs the response path, and the
+    loop after it, with cold caches (docs/notes/measurements.md, section 17).
 
     ``wakeup_s`` is how long a thread blocked in poll/select/recv/epoll_wait takes to run
     again once its event arrives (scheduler wake-up; on a VM, also the idle vCPU's exit).
@@ -80,13 +83,15 @@ class Costs:
     worker_cold_cpu_s: float = 870e-6
     worker_herd_cpu_s: float = 39e-6
     worker_boot_s: float = 0.5
-    # The shapes beyond the lab: not calibrated yet; measured at C = 1, sleep 0 on an idle
-    # 2-vCPU machine (docs/notes/measurements.md, section 15).
+    # The shapes beyond the lab: measured at C = 1, sleep 0 on an idle 2-vCPU machine
+    # (docs/notes/measurements.md, section 15); `asim calibrate`'s second stage fits them on
+    # this machine. The per-request thread's cold penalty is 0 unless calibrated (section 17).
     gthread_accept_cpu_s: float = 95e-6
     pool_item_cpu_s: float = 77e-6
     loop_handoff_cpu_s: float = 100e-6
     asgi_framework_cpu_s: float = 2380e-6
     asgi_thread_cpu_s: float = 350e-6
+    asgi_thread_cold_cpu_s: float = 0.0
     cold_tau_s: float = 0.0066
     switch_loss: float = 0.08
     wakeup_s: float = 30e-6
@@ -180,8 +185,11 @@ WORKER_COSTS: tuple[str, ...] = tuple(
 ) + ("time_sleep_overshoot_s",)
 MACHINE_COSTS: tuple[str, ...] = ("cold_tau_s", "switch_loss", "wakeup_s")
 POOL_COSTS: tuple[str, ...] = ("pool_item_cpu_s", "loop_handoff_cpu_s")
-ASGI_COSTS: tuple[str, ...] = ("asgi_framework_cpu_s", "asgi_thread_cpu_s", "loop_handoff_cpu_s")
+ASGI_COSTS: tuple[str, ...] = ("asgi_framework_cpu_s", "asgi_thread_cpu_s", "loop_handoff_cpu_s",
+                                "asgi_thread_cold_cpu_s")
 GTHREAD_COSTS: tuple[str, ...] = ("gthread_accept_cpu_s",)
-# Not measured by `asim calibrate` yet: a calibration file keeps none of these (the built-in
-# values apply), so an old file never pins a value that a newer asim measured better.
+# Not measured by the first stage of `asim calibrate` (aiohttp's and Django's runs): a
+# calibration file keeps these only in its "shapes" section, written by the second stage
+# (`asim.calibration.shapes_fit`); a file without it follows the built-in values, so an old file
+# never pins a value that a newer asim measured better.
 UNCALIBRATED: tuple[str, ...] = tuple(dict.fromkeys(POOL_COSTS + ASGI_COSTS + GTHREAD_COSTS))

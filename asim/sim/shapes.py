@@ -144,7 +144,8 @@ def _asgi_loops(env, cpu, costs, scenario, sleep_s, client, *, sync_view: bool) 
     loops = []
     for index in range(scenario.workers):
         gil = Gil(env, cpu, handoff_s=costs.wakeup_s)
-        pool = ThreadPool(env, gil, costs, threads=PER_REQUEST_THREADS, name=f"asgi-{index}")
+        pool = ThreadPool(env, gil, costs, threads=PER_REQUEST_THREADS, name=f"asgi-{index}",
+                          cold_s=costs.asgi_thread_cold_cpu_s)
         loops.append(EventLoopServer(
             env, cpu, costs, client=client, sleep_s=sleep_s, blocking=False,
             backlog=UVICORN_BACKLOG, app=app, pool=pool, gil=gil, accept_queue=queue,

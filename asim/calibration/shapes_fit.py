@@ -1,0 +1,339 @@
+"""The second stage of `asim calibrate`: the costs of the shapes beyond the lab.
+
+The first stage (`asim.calibration.fit`) fits ab's, aiohttp's and Django's costs and the machine's
+(wake-up, cold penalty, sleep overshoots) to aiohttp's and Django's runs. With those fixed, this
+stage measures a few runs of the new shapes and fits their own costs
+(`asim.sim.costs.UNCALIBRATED`) to them:
+
+- ``executor warm``, ``gthread warm``, ``asgi warm``, ``asgi-sync warm``: aiohttp-executor,
+  django-gthread (1 worker, 1 thread), django-asgi and django-asgi-sync (1 worker) at C = 1,
+  sleep 0. At C = 1 every step of a request waits for the one before, so each cost lengthens
+  the cycle by itself;
+- ``asgi-sync cold``: django-asgi-sync at C = 1 with 50 ms sleeps: the sync view's thread wakes
+  from its sleep on an idle machine and pays a cold penalty (``asgi_thread_cold_cpu_s``,
+  docs/notes/measurements.md section 17).
+
+The server's CPU of these runs counts every thread, the ones that ended during the run too
+(`asim.lab.measure.process_cpu_s`: Django under uvicorn makes two threads per request), and the
+main threads' CPU is measured beside it. Two costs follow in closed form, each pinned by one
+measured figure: ``pool_item_cpu_s`` is the executor run's CPU outside the main thread (its
+pool thread's, per request), ``asgi_thread_cpu_s`` the ASGI runs' CPU outside the main thread
+over the round trips through the request's thread (three for the async view, four for the sync
+one; least squares over both runs). The others (`KNOBS`: the loop's hand-off, gthread's accept,
+Django's ASGI path on the loop, the per-request thread's cold penalty) are fitted like the first
+stage: every run is simulated and `scipy.optimize.least_squares` minimises its relative errors of
+RPS (over the run's tolerance, max(3 %, the repeats' spread)) and of the server's CPU per request
+(over `asim.calibration.fit.CPU_TOLERANCE`). A knob is fitted only when a run pins it (the
+hand-off only with the executor's run: on the ASGI runs it cannot be told from Django's own
+loop CPU); the others keep their built-in values.
+
+The runs, the fitted costs and the fit's figures go to the calibration file's ``shapes`` section,
+and the runs' residuals join the file's self-check (``check``) like the first stage's. A file
+without the section follows the built-in costs for these shapes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from asim.calibration.file import Calibration, RunCheck, _FieldReader
+from asim.calibration.fit import CPU_TOLERANCE, REPEATS, check, rps_tolerance
+from asim.calibration.knobs import Knob, model_outcome
+from asim.errors import CalibrationError, InputError
+from asim.lab.measure import CpuRun, measure_cpu
+from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED, Costs
+from asim.sim.shapes import NAMES, shape
+
+EXECUTOR, GTHREAD, ASGI, ASGI_SYNC = ("aiohttp-executor", "django-gthread", "django-asgi",
+                                      "django-asgi-sync")
+SERVERS = (EXECUTOR, GTHREAD, ASGI, ASGI_SYNC)  # the shapes with costs of their own
+FIRST = "first"  # --servers first: the first stage alone (aiohttp's and Django's runs)
+ALL = "all"
+WARM_N, ASGI_N, COLD_N = 1000, 300, 20  # ~0.6-1.2 s per repeat at C = 1
+COLD_SLEEP_S = 0.05
+# Round trips through the request's own thread (asim.sim.shapes._asgi_loops): request_started,
+# response.close with request_finished, and the sync view.
+HOPS = {ASGI: 3, ASGI_SYNC: 4}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShapeRun:
+    """One measurement of the second stage: ``ab -n requests -c 1`` against one server."""
+
+    name: str
+    server: str
+    sleep_s: float
+    requests: int
+
+
+PLAN = (
+    ShapeRun(name="executor warm", server=EXECUTOR, sleep_s=0.0, requests=WARM_N),
+    ShapeRun(name="gthread warm", server=GTHREAD, sleep_s=0.0, requests=WARM_N),
+    ShapeRun(name="asgi warm", server=ASGI, sleep_s=0.0, requests=ASGI_N),
+    ShapeRun(name="asgi-sync warm", server=ASGI_SYNC, sleep_s=0.0, requests=ASGI_N),
+    ShapeRun(name="asgi-sync cold", server=ASGI_SYNC, sleep_s=COLD_SLEEP_S, requests=COLD_N),
+)
+
+_ASGI = frozenset({ASGI, ASGI_SYNC})
+KNOBS: tuple[Knob, ...] = (
+    Knob(name="loop_handoff_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
+         servers=frozenset({EXECUTOR}) | _ASGI, needs="executor warm"),
+    Knob(name="gthread_accept_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
+         servers=frozenset({GTHREAD}), needs="gthread warm"),
+    Knob(name="asgi_framework_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI),
+    Knob(name="asgi_thread_cold_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI,
+         needs="asgi-sync cold"),
+)
+
+
+def parse_servers(text: str) -> tuple[str, ...]:
+    """``--servers``: ``all`` (every shape with costs of its own), ``first`` (none: aiohttp and
+    Django alone), or a comma list of shape names; the new shapes among them, in plan order."""
+    text = text.strip()
+    if text == ALL:
+        return SERVERS
+    if text == FIRST:
+        return ()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InputError(f"--servers takes {ALL}, {FIRST} or a comma list of servers "
+                         f"({', '.join(NAMES)}), got {text!r}")
+    for name in names:
+        shape(name)  # an unknown name is an InputError listing the known ones
+    return tuple(s for s in SERVERS if s in names)
+
+
+def plan(servers: Sequence[str]) -> tuple[ShapeRun, ...]:
+    return tuple(p for p in PLAN if p.server in servers)
+
+
+def measure(servers: Sequence[str], progress: Callable[[str], None]) -> dict[str, CpuRun]:
+    """The second stage's real runs for ``servers``."""
+    runs = {}
+    for p in plan(servers):
+        progress(f"{p.name}: {p.server}, ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s, "
+                 f"{REPEATS} runs")
+        runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests, repeats=REPEATS,
+                                   every_thread=True)
+    return runs
+
+
+def _others_s(run: CpuRun) -> float:
+    """CPU per request outside the main threads (pool and per-request threads)."""
+    if run.main_cpu_s is None:
+        raise CalibrationError(f"the {run.server} run has no main-thread CPU to split")
+    return max(run.server_cpu_s - run.main_cpu_s, 0.0)
+
+
+def closed_form(runs: dict[str, CpuRun]) -> dict[str, float]:
+    """The costs one measured figure pins: the pool item's and the ASGI round trip's CPU."""
+    values = {}
+    executor = [r for r in runs.values() if r.server == EXECUTOR and r.sleep_s == 0]
+    if executor:
+        values["pool_item_cpu_s"] = _others_s(executor[0])
+    asgi = [r for r in runs.values() if r.server in HOPS and r.sleep_s == 0]
+    if asgi:  # others = hops * x, least squares over the runs
+        values["asgi_thread_cpu_s"] = (sum(HOPS[r.server] * _others_s(r) for r in asgi)
+                                       / sum(HOPS[r.server] ** 2 for r in asgi))
+    return values
+
+
+def active_knobs(runs: dict[str, CpuRun]) -> tuple[Knob, ...]:
+    """The knobs the runs pin: each needs a run of one of its servers (and its named run)."""
+    servers = {r.server for r in runs.values()}
+    return tuple(k for k in KNOBS if k.servers & servers and (not k.needs or k.needs in runs))
+
+
+class _Objective:
+    """The residual vector of a knob vector: each run's RPS and server CPU errors in their
+    tolerances; a run is simulated again only when a knob it depends on changed."""
+
+    def __init__(self, runs: dict[str, CpuRun], base: Costs, knobs: Sequence[Knob]) -> None:
+        self.runs = runs
+        self.base = base
+        self.knobs = knobs
+        self.simulations = 0
+        self.cache: dict[tuple, np.ndarray] = {}
+
+    def costs(self, x: np.ndarray) -> Costs:
+        return replace(self.base, **{k.name: float(v) * k.unit
+                                     for k, v in zip(self.knobs, x, strict=True)})
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        res = []
+        for name, run in self.runs.items():
+            key = (name, *(float(v) for k, v in zip(self.knobs, x, strict=True)
+                           if run.server in k.servers))
+            if key not in self.cache:
+                self.simulations += 1
+                out = model_outcome(run, self.costs(x))
+                self.cache[key] = np.array([
+                    (out.requests_per_second / run.requests_per_second - 1)
+                    / rps_tolerance(run),
+                    (out.server_cpu_s / run.server_cpu_s - 1) / CPU_TOLERANCE,
+                ])
+            res.append(self.cache[key])
+        return np.concatenate(res)
+
+
+def _guess(runs: dict[str, CpuRun], knob: Knob) -> float:
+    cold, warm = runs.get("asgi-sync cold"), runs.get("asgi-sync warm")
+    if knob.name == "asgi_thread_cold_cpu_s" and cold and warm:
+        return max(cold.server_cpu_s - warm.server_cpu_s, 10e-6)
+    return getattr(DEFAULT_COSTS, knob.name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShapesFit:
+    """The second stage's result: the costs with the new shapes' put in, and the file section."""
+
+    costs: Costs
+    section: dict[str, object]
+    check_runs: tuple[RunCheck, ...]  # the self-check's rows, one per run
+
+
+def fit_shapes(runs: dict[str, CpuRun], first: Costs,
+               progress: Callable[[str], None] = lambda _msg: None) -> ShapesFit:
+    """The new shapes' costs fitted to ``runs`` with the first stage's costs ``first`` fixed."""
+    bad = [n for n, r in runs.items() if min(r.requests_per_second, r.server_cpu_s) <= 0]
+    if bad:
+        raise CalibrationError(f"measured RPS or CPU per request is not positive in "
+                               f"{', '.join(bad)}; is /proc readable?")
+    t0 = time.perf_counter()
+    closed = closed_form(runs)
+    base = replace(first, **closed)
+    knobs = active_knobs(runs)
+    objective = _Objective(runs, base, knobs)
+    uncertainty: dict[str, float] = {}
+    at_bound: list[str] = []
+    costs = base
+    if knobs:
+        progress(f"fitting {len(knobs)} costs of the new shapes to {len(runs)} runs")
+        x0 = np.array([min(max(_guess(runs, k) / k.unit, k.lo), k.hi) for k in knobs])
+        result = least_squares(objective, x0, bounds=([k.lo for k in knobs],
+                                                      [k.hi for k in knobs]),
+                               x_scale=np.maximum(np.abs(x0), 1.0), diff_step=1e-3,
+                               ftol=1e-4, xtol=1e-3, gtol=1e-8, max_nfev=60)
+        costs = objective.costs(result.x)
+        # A knob held at a bound says the runs want a value outside the physical range (the
+        # first stage's costs already explain the runs, or more): its error bar means nothing.
+        at_bound = [k.name for k, v in zip(knobs, result.x, strict=True)
+                    if min(v - k.lo, k.hi - v) <= 1e-6 * (k.hi - k.lo)]
+        cov = np.linalg.pinv(result.jac.T @ result.jac)
+        uncertainty = {k.name: round(float(np.sqrt(max(cov[i, i], 0.0))
+                                           / max(abs(result.x[i]), 1e-9) * 100), 1)
+                       for i, k in enumerate(knobs) if k.name not in at_bound}
+    rows = check(runs, costs).runs
+    fitted = tuple(k.name for k in knobs)
+    section = {
+        "servers": sorted({r.server for r in runs.values()}, key=SERVERS.index),
+        "costs": {name: getattr(costs, name) for name in (*closed, *fitted)},
+        "closed_form": list(closed),
+        "fitted": list(fitted),
+        "uncertainty_pct": uncertainty,
+        "at_bound": at_bound,
+        "fit_seconds": round(time.perf_counter() - t0, 2),
+        "simulations": objective.simulations,
+        "measured": {name: _record(run) for name, run in runs.items()},
+    }
+    return ShapesFit(costs=costs, section=section, check_runs=rows)
+
+
+def _record(r: CpuRun) -> dict[str, object]:
+    return {
+        "server": r.server,
+        "sleep_s": r.sleep_s,
+        "requests": r.requests,
+        "concurrency": r.concurrency,
+        "workers": r.workers,
+        "requests_per_second": round(r.requests_per_second, 2),
+        "server_cpu_us_per_request": round(r.server_cpu_s * 1e6, 1),
+        "main_cpu_us_per_request": round((r.main_cpu_s or 0.0) * 1e6, 1),
+        "ab_cpu_us_per_request": round(r.ab_cpu_s * 1e6, 1),
+        "time_per_request_ms": r.time_per_request_ms,
+        "repeats": r.repeats,
+        **({} if r.rps_spread_pct is None else {"rps_spread_pct": round(r.rps_spread_pct, 1)}),
+        "every_rps": [round(v, 2) for v in r.every_rps],
+    }
+
+
+def recorded_runs(calibration: Calibration) -> dict[str, CpuRun]:
+    """The second stage's runs a calibration file recorded (none without a ``shapes`` section),
+    checked field by field."""
+    measured = calibration.shapes.get("measured", {})
+    where = f"{calibration.path or 'the calibration'}: shapes"
+    if not isinstance(measured, dict):
+        raise CalibrationError(f"{where}: 'measured' must be an object")
+    runs = {}
+    for name, r in measured.items():
+        if not isinstance(r, dict):
+            raise CalibrationError(f"{where}: measured run {name!r} must be an object")
+        field = _FieldReader(r, f"{where}: measured run {name!r}")
+        runs[name] = CpuRun(
+            server=field.choice("server", SERVERS),
+            sleep_s=field.number("sleep_s", 0, 1),
+            requests=field.whole("requests", 1, 100_000),
+            concurrency=field.whole("concurrency", 1, 1000),
+            workers=field.whole("workers", 1, 64),
+            requests_per_second=field.number("requests_per_second", 0, 1e7, positive=True),
+            server_cpu_s=field.number("server_cpu_us_per_request", 0, 1e6, positive=True) / 1e6,
+            main_cpu_s=field.number("main_cpu_us_per_request", 0, 1e6) / 1e6,
+            ab_cpu_s=field.number("ab_cpu_us_per_request", 0, 1e6, positive=True) / 1e6,
+            time_per_request_ms=field.number("time_per_request_ms", 0, 1e6, positive=True),
+            repeats=field.whole("repeats", 1, 1000, default=1),
+            rps_spread_pct=field.number("rps_spread_pct", 0, 1e6, default=None),
+            every_rps=tuple(float(v) for v in r.get("every_rps", ())
+                            if isinstance(v, int | float)),
+        )
+    return runs
+
+
+def extend(calibration: Calibration, runs: dict[str, CpuRun],
+           progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
+    """``calibration`` (the first stage's) with the second stage fitted to ``runs`` on top:
+    its costs, its ``shapes`` section, and its runs in the self-check. No runs: unchanged."""
+    if not runs:
+        return calibration
+    # Costs of the new shapes start from the built-in values, never from an older file's.
+    first = replace(calibration.costs, **{n: getattr(DEFAULT_COSTS, n) for n in UNCALIBRATED})
+    result = fit_shapes(runs, first, progress)
+    check_block = calibration.check
+    if check_block is not None:
+        check_block = replace(check_block, runs=check_block.runs + result.check_runs)
+    return replace(calibration, costs=result.costs, shapes=result.section, check=check_block)
+
+
+def refit(calibration: Calibration, refitted: Calibration,
+          progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
+    """``refitted`` (the first stage fitted again to ``calibration``'s runs) with the second
+    stage fitted again to the runs ``calibration`` recorded, if it recorded any."""
+    return extend(refitted, recorded_runs(calibration), progress)
+
+
+def summary_lines(calibration: Calibration) -> list[str]:
+    """What `asim calibrate` prints about the second stage (nothing when it did not run)."""
+    section = calibration.shapes
+    if not section:
+        return ["  the new shapes' costs: built-in (no runs of theirs measured; see --servers)"]
+    costs = section.get("costs", {})
+    uncertainty = section.get("uncertainty_pct", {})
+    parts = []
+    for name, value in costs.items():
+        err = uncertainty.get(name)
+        if name in section.get("closed_form", ()):
+            how = "closed form"
+        elif name in section.get("at_bound", ()):
+            how = "fitted, held at its bound: the runs want it outside its range"
+        else:
+            how = f"fitted, ±{err:.0f} %" if err is not None else "fitted"
+        parts.append(f"{name} {value * 1e6:.0f} us ({how})")
+    servers = ", ".join(section.get("servers", []))
+    lines = [f"  the new shapes' costs ({servers}; {section.get('simulations', 0)} simulations, "
+             f"{section.get('fit_seconds', 0):.1f} s):"]
+    lines += [f"    {part}" for part in parts]
+    return lines
