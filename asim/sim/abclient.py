@@ -61,6 +61,7 @@ class AbClient:
         self.thread = Thread("ab", cold_s=costs.ab_cold_cpu_s, tau_s=costs.cold_tau_s)
         self.server: ServerModel | None = None  # the server `begin` runs against
         self.started = 0
+        self.opened = 0  # connections created (not counting SYN retransmissions)
         self.done = 0
         self.keep_records = keep_records
         self.timeout_s = timeout_s
@@ -132,6 +133,9 @@ class AbClient:
                 if self.started >= self.requests:
                     continue  # start_connect returns at once
                 conn = Conn(item, self.env.now)
+                if self.opened < self.concurrency:
+                    conn.first_burst = True  # connection 0 and the burst of C - 1 after it
+                self.opened += 1
                 self.live.add(conn)
                 self._busy = True
                 self.cpu.run(self.thread, self.costs.ab_connect_cpu_s, self._connected, conn)

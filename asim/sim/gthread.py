@@ -23,6 +23,7 @@ from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 from asim.sim.server import Client, ServerStats
 from asim.sim.threads import Gil, ThreadPool
+from asim.sim.usage import GIL, THREAD_POOL, Meter
 
 GUNICORN_BACKLOG = 2048
 
@@ -95,6 +96,13 @@ class GthreadServer:
 
     def stats(self) -> ServerStats:
         return ServerStats(wakes=self.wakes)
+
+    def meters(self) -> tuple[Meter, ...]:
+        """Each process's GIL, and the W x T pool threads as one pool."""
+        workers = self.workers
+        units = sum(w.pool.max_threads for w in workers)
+        gils = tuple(Meter(GIL, 1, lambda gil=w.gil: gil.busy_s) for w in workers)
+        return (*gils, Meter(THREAD_POOL, units, lambda: sum(w.pool.held_s for w in workers)))
 
     # -- each worker's main thread -----------------------------------------------------------
     def _wake(self, worker: GthreadWorker) -> None:
