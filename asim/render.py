@@ -255,7 +255,7 @@ def extrapolation_note(points: Sequence[Prediction]) -> str | None:
 
 def backlog_note(points: Sequence[Prediction]) -> str | None:
     """One sentence when a simulated run came near the listen backlog or overflowed it."""
-    near = [p for p in points if p.report is not None and not p.alternatives  # their own note
+    near = [p for p in points if p.report is not None
             and near_backlog(p.accept_queue_peak, p.accept_queue_capacity)]
     if not near:
         return None

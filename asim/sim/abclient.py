@@ -61,7 +61,6 @@ class AbClient:
         self.thread = Thread("ab", cold_s=costs.ab_cold_cpu_s, tau_s=costs.cold_tau_s)
         self.server: ServerModel | None = None  # the server `begin` runs against
         self.started = 0
-        self.opened = 0  # connections created (not counting SYN retransmissions)
         self.done = 0
         self.keep_records = keep_records
         self.timeout_s = timeout_s
@@ -133,9 +132,9 @@ class AbClient:
                 if self.started >= self.requests:
                     continue  # start_connect returns at once
                 conn = Conn(item, self.env.now)
-                if self.opened < self.concurrency:
-                    conn.first_burst = True  # connection 0 and the burst of C - 1 after it
-                self.opened += 1
+                # Connection 0, the burst of C - 1 opened at its response, and connection 0's
+                # successor, opened right after that burst: ab's first burst of connections.
+                conn.first_burst = self.done <= 1
                 self.live.add(conn)
                 self._busy = True
                 self.cpu.run(self.thread, self.costs.ab_connect_cpu_s, self._connected, conn)

@@ -66,7 +66,7 @@ class Conn:
         self.server_keepalive = False
         self.status_ok = True
         self.queued = False
-        self.first_burst = False  # one of ab's first C connections (`AcceptQueue`)
+        self.first_burst = False  # opened in ab's first burst (`asim.sim.abclient`)
 
     def shift(self, dt: float) -> None:
         """Move every stamp already taken ``dt`` seconds later."""
@@ -93,7 +93,7 @@ class RequestRecord:
 class AcceptQueue(deque):
     """A listening socket's queue of established connections: Linux holds ``capacity``
     (backlog + 1) of them and drops a SYN that finds it full. Counts its peak and its drops,
-    and apart those of ab's first burst (its first C connections, `Conn.first_burst`).
+    and apart those of ab's first burst of connections (`Conn.first_burst`).
 
     ``admit_first_burst`` queues the first SYN of each of those connections even beyond the
     capacity: the branch of the race in which the server keeps up with ab's burst (`Backlog`).
@@ -133,8 +133,8 @@ class Backlog:
 
     ``capacity``: the accept queue holds this many instead of the server's backlog + 1 (a
     smaller one overflows where the real queue only came near it); ``admit_first_burst``: the
-    first SYN of each of ab's first C connections is never dropped (the server keeps up with the
-    burst). See `asim.sim.race`.
+    first SYN of each connection of ab's first burst is never dropped (the server keeps up with
+    the burst). See `asim.sim.race`.
     """
 
     capacity: int | None = None

@@ -150,7 +150,7 @@ class EventLoopServer:
             out.append(Meter(GIL, 1, lambda: self.gil.busy_s))
         if self.pool is not None:
             pool = self.pool
-            out.append(Meter(THREAD_POOL, pool.max_threads, lambda: pool.held_s))
+            out.append(Meter(THREAD_POOL, pool.max_threads, pool.held_s))
         return tuple(out)
 
     # -- the loop ------------------------------------------------------------------------------

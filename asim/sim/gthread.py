@@ -102,7 +102,7 @@ class GthreadServer:
         workers = self.workers
         units = sum(w.pool.max_threads for w in workers)
         gils = tuple(Meter(GIL, 1, lambda gil=w.gil: gil.busy_s) for w in workers)
-        return (*gils, Meter(THREAD_POOL, units, lambda: sum(w.pool.held_s for w in workers)))
+        return (*gils, Meter(THREAD_POOL, units, lambda: sum(w.pool.held_s() for w in workers)))
 
     # -- each worker's main thread -----------------------------------------------------------
     def _wake(self, worker: GthreadWorker) -> None:

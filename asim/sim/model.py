@@ -73,8 +73,8 @@ class SimRun:
     # requests they copy used.
     ab_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
-    # Of the drops, those of ab's first C connections' first SYNs (`AcceptQueue`), and how
-    # full those connections found the queue.
+    # Of the drops, those of the connections of ab's first burst (`AcceptQueue`), and how full
+    # those connections found the queue.
     first_burst_dropped: int = 0
     first_burst_peak: int = 0
     usage: tuple[Usage, ...] = ()  # each resource's busy share of the run (`asim.sim.usage`)

@@ -9,12 +9,13 @@ kept up with the burst in one run (docs/notes/measurements.md, section 5) and lo
 another (issue 11: 286 RPS where the run without drops predicts 387). The deterministic model
 follows one branch; `other_branches` simulates the other one:
 
-- the run dropped SYNs, all of them among ab's first C connections (the first burst and their
+- the run dropped SYNs, all of them among the connections of ab's first burst (and their
   retransmissions): the other branch admits those connections' first SYNs, as a server that
   keeps up with the burst does (`asim.sim.conn.Backlog.admit_first_burst`);
 - the run dropped none but filled the queue to `asim.sim.conn.BACKLOG_EDGE` of its capacity: the
-  other branch overflows, simulated with a backlog that much smaller (and below the run's peak,
-  so that the same burst must lose SYNs there);
+  other branch overflows, simulated with a backlog that much smaller (and below the peak of the
+  first burst, or of the run when a later burst came nearer, so that the same burst must lose
+  SYNs there);
 - a run that drops SYNs outside its first burst overflows in its steady state, whatever the
   timing of one burst: that is no race, and no other branch is given. Neither is one for a run
   nowhere near the backlog.
@@ -75,8 +76,11 @@ def other_branches(
     if run.syns_dropped:
         backlog = Backlog(admit_first_burst=True)
     else:
-        capacity = min(int(BACKLOG_EDGE * run.accept_queue_capacity), run.accept_queue_peak - 1)
-        backlog = Backlog(capacity=max(1, capacity))
+        # Below the peak of the first burst when that burst came near, so that it overflows.
+        cap = run.accept_queue_capacity
+        peak = run.first_burst_peak if near_backlog(run.first_burst_peak, cap) else (
+            run.accept_queue_peak)
+        backlog = Backlog(capacity=max(1, min(int(BACKLOG_EDGE * cap), peak - 1)))
     other = simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False,
                      exact=exact, backlog=backlog)
     if other.syns_dropped == run.syns_dropped:

@@ -8,7 +8,9 @@ finished it; ab's thread while it runs. Its utilisation is its busy time over th
 "Time taken") divided by its units (cores, workers, threads). Resources of the same kind in
 several processes (one GIL per process, one loop per uvicorn worker) are judged one by one and
 the busiest of them speaks for the kind; workers and pool threads are judged together, as the
-pool they form. The accept queue is the limit when the run filled it to within
+pool they form. The busiest kind is the bottleneck; between kinds within one percentage point
+of each other, the more fundamental one (`RESOURCES` order: a held worker may be waiting for
+a core). The accept queue is the limit when the run filled it to within
 `asim.sim.conn.BACKLOG_EDGE` of its capacity while every other resource stayed less busy than
 that (ab's bursts of connections, not a saturated server, filled it); its utilisation is then
 its peak over its capacity. A saturated server fills its queue too, but the saturated resource
@@ -31,8 +33,11 @@ GIL = "GIL"
 WORKERS = "workers"
 THREAD_POOL = "thread pool"
 ACCEPT_QUEUE = "accept queue"
-# Ties (two resources exactly as busy) go to the first of this order: the more specific cause.
-RESOURCES: tuple[str, ...] = (WORKERS, THREAD_POOL, EVENT_LOOP, GIL, AB, CORES, ACCEPT_QUEUE)
+# Near-ties go to the first of this order: the more fundamental resource. A worker or a pool
+# thread is held while it waits for the GIL or a core, a loop while it waits for a core: when
+# both are saturated, the one the others wait for is the limit.
+RESOURCES: tuple[str, ...] = (CORES, GIL, EVENT_LOOP, AB, THREAD_POOL, WORKERS, ACCEPT_QUEUE)
+TIE = 0.01  # utilisations this close count as equally busy
 
 # Station names of `asim.sim.networks` and the resources they stand for: MVA's and the
 # bounds' bottleneck in the words of the simulation's.
@@ -45,6 +50,35 @@ STATION_RESOURCES: dict[str, str] = {
     "pool": THREAD_POOL,
     "threads": THREAD_POOL,
 }
+
+
+class Holds:
+    """The unit-seconds of holds (a worker from accept to close, a pool thread on an item),
+    with the holds in progress counted up to the time asked: a run ends while its last
+    requests still hold their workers."""
+
+    __slots__ = ("closed_s", "open", "started_sum")
+
+    def __init__(self) -> None:
+        self.closed_s = 0.0
+        self.open = 0
+        self.started_sum = 0.0  # of the holds in progress
+
+    def begin(self, now: float) -> None:
+        self.open += 1
+        self.started_sum += now
+
+    def end(self, started: float, now: float) -> None:
+        self.open -= 1
+        self.started_sum -= started
+        self.closed_s += now - started
+
+    def busy_s(self, now: float) -> float:
+        return self.closed_s + self.open * now - self.started_sum
+
+    def shift(self, dt: float) -> None:
+        """Move the holds in progress ``dt`` seconds later (`asim.sim.fastforward`)."""
+        self.started_sum += self.open * dt
 
 
 @dataclass(frozen=True)
@@ -90,9 +124,11 @@ def usages(
 
 
 def busiest(found: Iterable[Usage]) -> Usage | None:
-    """The busiest resource (ties: the first in `RESOURCES` order), None when there is none."""
-    best = None
-    for u in found:
-        if best is None or u.utilisation > best.utilisation:
-            best = u
-    return best
+    """The busiest resource, None when there is none; of those within `TIE` of the busiest,
+    the first in `RESOURCES` order."""
+    found = list(found)
+    if not found:
+        return None
+    top = max(u.utilisation for u in found)
+    tied = [u for u in found if u.utilisation >= top - TIE]
+    return min(tied, key=lambda u: RESOURCES.index(u.resource))

@@ -29,7 +29,7 @@ from asim.sim.conn import AcceptQueue, Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 from asim.sim.server import Client, ServerStats
-from asim.sim.usage import WORKERS, Meter
+from asim.sim.usage import WORKERS, Holds, Meter
 
 GUNICORN_BACKLOG = 2048
 
@@ -76,7 +76,7 @@ class WorkerPoolServer:
         self.sleep_s = sleep_s
         self.timeout_s = timeout_s
         self.killed = 0
-        self.held_s = 0.0  # worker-seconds from accept() to the end of the graceful close
+        self.holds = Holds()  # a worker is held from accept() to the end of its graceful close
         self.wakes = 0  # workers woken from select() by a connection
         self.client = client
         self.accept_queue = AcceptQueue(min(backlog, somaxconn) + 1)
@@ -90,6 +90,7 @@ class WorkerPoolServer:
             w.notified += dt
             w.since += dt
             w.thread.shift(dt)
+        self.holds.shift(dt)
 
     @property
     def shift_safe(self) -> bool:
@@ -101,7 +102,7 @@ class WorkerPoolServer:
 
     def meters(self) -> tuple[Meter, ...]:
         """The workers as one pool: each is held from accept() until ab has closed."""
-        return (Meter(WORKERS, len(self.workers), lambda: self.held_s),)
+        return (Meter(WORKERS, len(self.workers), lambda: self.holds.busy_s(self.env.now)),)
 
     # -- the kernel side ---------------------------------------------------------------------
     def syn(self, conn: Conn) -> bool:
@@ -153,6 +154,7 @@ class WorkerPoolServer:
             return
         conn = self.accept_queue.popleft()
         conn.accepted = worker.notified = worker.since = self.env.now
+        self.holds.begin(worker.since)
         conn.worker = worker
         worker.conn = conn
         if conn.has_data:
@@ -195,7 +197,7 @@ class WorkerPoolServer:
 
     def _closed(self, worker: Worker) -> None:
         worker.served += 1
-        self.held_s += self.env.now - worker.since
+        self.holds.end(worker.since, self.env.now)
         if worker.doomed:
             call_later(self.env, self.costs.worker_boot_s, self._reborn, worker.index)
             return
