@@ -8,13 +8,14 @@ finished it; ab's thread while it runs. Its utilisation is its busy time over th
 "Time taken") divided by its units (cores, workers, threads). Resources of the same kind in
 several processes (one GIL per process, one loop per uvicorn worker) are judged one by one and
 the busiest of them speaks for the kind; workers and pool threads are judged together, as the
-pool they form. The busiest kind is the bottleneck; between kinds within one percentage point
-of each other, the more fundamental one (`RESOURCES` order: a held worker may be waiting for
-a core). The accept queue is the limit when the run filled it to within
-`asim.sim.conn.BACKLOG_EDGE` of its capacity while every other resource stayed less busy than
-that (ab's bursts of connections, not a saturated server, filled it); its utilisation is then
-its peak over its capacity. A saturated server fills its queue too, but the saturated resource
-is the cause and is named instead.
+pool they form. The busiest kind is the bottleneck; between kinds within 1 % of each other,
+the more fundamental one (`RESOURCES` order: a held worker may be waiting for a core).
+
+The accept queue is the limit when the run filled it to within `asim.sim.conn.BACKLOG_EDGE` of
+its capacity while every other resource stayed less busy than that (ab's bursts of connections,
+not a saturated server, filled it); its utilisation is then its peak over its capacity. A
+saturated server fills its queue too, but the saturated resource is the cause and is named
+instead.
 
 The names are stable strings (README's JSON fields): `RESOURCES`.
 """
@@ -37,7 +38,7 @@ ACCEPT_QUEUE = "accept queue"
 # thread is held while it waits for the GIL or a core, a loop while it waits for a core: when
 # both are saturated, the one the others wait for is the limit.
 RESOURCES: tuple[str, ...] = (CORES, GIL, EVENT_LOOP, AB, THREAD_POOL, WORKERS, ACCEPT_QUEUE)
-TIE = 0.01  # utilisations this close count as equally busy
+TIE = 0.01  # utilisations within this share of the busiest one's count as equally busy
 
 # Station names of `asim.sim.networks` and the resources they stand for: MVA's and the
 # bounds' bottleneck in the words of the simulation's.
@@ -130,5 +131,5 @@ def busiest(found: Iterable[Usage]) -> Usage | None:
     if not found:
         return None
     top = max(u.utilisation for u in found)
-    tied = [u for u in found if u.utilisation >= top - TIE]
+    tied = [u for u in found if u.utilisation >= top * (1 - TIE)]
     return min(tied, key=lambda u: RESOURCES.index(u.resource))
