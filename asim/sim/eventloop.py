@@ -135,6 +135,7 @@ class EventLoopServer:
         self.thread.shift(dt)
         if self.pool is not None:
             self.pool.shift(dt)
+            self.pool.holds.shift(dt)
 
     shift_safe = True  # nothing in the loop depends on absolute time
 

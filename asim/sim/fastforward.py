@@ -94,9 +94,9 @@ class FastForward:
         self.ab_busy_log = array("d")
         # Likewise each of the server's resources (`asim.sim.usage`): ``extra_busy_s`` is what
         # the skipped requests kept each one busy.
-        self.meters = tuple(meters)
-        self.meter_logs = tuple(array("d") for _ in self.meters)
-        self.extra_busy_s = [0.0] * len(self.meters)
+        self.reads = tuple(m.busy_s for m in meters)
+        self.meter_log = array("d")  # one row of len(reads) values per finished request
+        self.extra_busy_s = [0.0] * len(self.reads)
         ab.on_record = self._on_record
 
     def _on_record(self) -> None:
@@ -104,8 +104,8 @@ class FastForward:
         self.keepalive_log.append(ab.keepalive_requests)
         self.busy_log.append(self.cpu.busy_s)
         self.ab_busy_log.append(ab.thread.busy_s)
-        for meter, log in zip(self.meters, self.meter_logs, strict=True):
-            log.append(meter.busy_s())
+        if self.reads:
+            self.meter_log.extend([read() for read in self.reads])
         n = ab.done
         if n >= self.next_check:
             # A check costs O(max_period) and a few per period find a cycle soon after it
@@ -255,7 +255,9 @@ class FastForward:
         ab.done += count
         for log, owner in ((self.busy_log, self.cpu), (self.ab_busy_log, ab.thread)):
             owner.busy_s += m * (log[-1] - log[-1 - unit]) + (log[-1] - log[-1 - r] if r else 0.0)
-        for i, log in enumerate(self.meter_logs):
+        k = len(self.reads)
+        for i in range(k):
+            log = self.meter_log[i::k]  # this meter's column (a copy)
             self.extra_busy_s[i] += m * (log[-1] - log[-1 - unit]) + (
                 log[-1] - log[-1 - r] if r else 0.0
             )

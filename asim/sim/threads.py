@@ -73,6 +73,7 @@ class ThreadPool:
         threads: int,
         name: str = "pool",
         cold_s: float = 0.0,
+        holds: Holds | None = None,
     ) -> None:
         self.env = env
         self.gil = gil
@@ -86,7 +87,9 @@ class ThreadPool:
         self.peak_queue = 0
         self.busy = 0  # threads holding an item
         self.peak_busy = 0
-        self.holds = Holds()  # thread-seconds spent on items (the pool's utilisation)
+        # Thread-seconds spent on items (the pool's utilisation); pools that count as one
+        # (a gthread worker's each) may share theirs, so its owner shifts it, not `shift`.
+        self.holds = Holds() if holds is None else holds
         self._started: dict[str, float] = {}
 
     def submit(
@@ -135,7 +138,6 @@ class ThreadPool:
             thread.shift(dt)
         for name in self._started:
             self._started[name] += dt
-        self.holds.shift(dt)
 
     def held_s(self) -> float:
         """Thread-seconds spent on items so far, those in progress included."""
