@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asim.errors import PredictedAbortError
 from asim.sim.conn import BACKLOG_EDGE, Backlog, near_backlog
 from asim.sim.costs import Costs
 from asim.sim.model import Jitter, SimRun, simulate
@@ -81,8 +82,11 @@ def other_branches(
         peak = run.first_burst_peak if near_backlog(run.first_burst_peak, cap) else (
             run.accept_queue_peak)
         backlog = Backlog(capacity=max(1, min(int(BACKLOG_EDGE * cap), peak - 1)))
-    other = simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False,
-                     exact=exact, backlog=backlog)
+    try:
+        other = simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False,
+                         exact=exact, backlog=backlog)
+    except PredictedAbortError:
+        return ()  # a smaller backlog that ab would not survive is no outcome of this race
     if other.syns_dropped == run.syns_dropped:
         return ()  # the what-if changed nothing: the run is not on a knife's edge after all
     return (Branch(condition=condition(other), run=other),)
