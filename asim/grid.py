@@ -10,7 +10,8 @@ from asim.calibration.file import resolve
 from asim.errors import InputError
 from asim.sim.abreport import AbReport
 from asim.sim.costs import Costs
-from asim.sim.model import Jitter, simulate
+from asim.sim.model import Jitter, SimRun, simulate
+from asim.sim.race import condition, other_branches
 from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape, takers
 from asim.sim.spec import Scenario, machine_cores
 from asim.sim.theory import AbTerms, ab_terms
@@ -30,6 +31,12 @@ class Prediction:
     ``accept_queue_capacity``) and ``syns_dropped`` say how close the simulated run came to the
     server's listen backlog, over the requests it simulated: near it, real runs split between
     ones that lose SYNs (and wait a 1 s retransmission) and ones that do not.
+
+    ``bottleneck`` names the busiest resource (`asim.sim.usage.RESOURCES`) and
+    ``bottleneck_utilisation`` its busy share of the run (0-1); None where the method cannot
+    tell. Near the listen backlog, ``branch`` says which outcome of the race this prediction
+    follows and ``alternatives`` holds the others (`asim.sim.race`); far from it they are None
+    and empty.
     """
 
     scenario: Scenario
@@ -40,10 +47,19 @@ class Prediction:
     accept_queue_peak: int = 0
     accept_queue_capacity: int = 0
     syns_dropped: int = 0
+    bottleneck: str | None = None
+    bottleneck_utilisation: float | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    branch: str | None = None
 
     def __post_init__(self) -> None:
         if (self.report is None) == (self.terms is None):
             raise ValueError("a Prediction carries either an AbReport or theory terms")
+        u = self.bottleneck_utilisation
+        if (self.bottleneck is None) != (u is None) or (u is not None and not 0 <= u <= 1):
+            raise ValueError(
+                f"a bottleneck needs a utilisation between 0 and 1, got {self.bottleneck!r} at {u}"
+            )
 
     @property
     def requests_per_second(self) -> float:
@@ -81,7 +97,7 @@ class Prediction:
             record["accept_queue_peak"] = self.accept_queue_peak
             record["accept_queue_capacity"] = self.accept_queue_capacity
             record["syns_dropped"] = self.syns_dropped
-            return record
+            return self._add_fields(record)
         t = self.terms
         record.update(
             {
@@ -101,7 +117,37 @@ class Prediction:
                 "syns_dropped": None,
             }
         )
+        return self._add_fields(record)
+
+    def _add_fields(self, record: dict[str, object]) -> dict[str, object]:
+        """The keys every method carries: the bottleneck and the other outcomes of a race."""
+        u = self.bottleneck_utilisation
+        record["bottleneck"] = self.bottleneck
+        record["bottleneck_utilisation"] = None if u is None else round(u, 4)
+        record["branch"] = self.branch
+        record["alternatives"] = [a.to_dict() for a in self.alternatives]
         return record
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alternative:
+    """Another outcome a real run of the same point may take: near the listen backlog the
+    deterministic model follows one branch of a race that real runs take either way.
+
+    ``condition`` says in a few words what happens on this branch (e.g. "first burst
+    overflows the listen backlog (30 SYNs retried after 1 s)"); ``prediction`` is the point as
+    predicted on it (same scenario and method).
+    """
+
+    condition: str
+    prediction: Prediction
+
+    def to_dict(self) -> dict[str, object]:
+        """The prediction's record (without nested alternatives) plus ``condition``."""
+        record = self.prediction.to_dict()
+        for key in ("branch", "alternatives"):
+            record.pop(key, None)
+        return {"condition": self.condition, **record}
 
 
 def scenarios(
@@ -187,20 +233,41 @@ def predict(
                 run = simulate(
                     s, costs=costs, jitter=jitter, seed=seed, keep_records=False, exact=exact
                 )
-                points.append(
-                    Prediction(
-                        scenario=s,
-                        method=m,
-                        report=run.report,
-                        extrapolated_requests=run.extrapolated_requests,
-                        accept_queue_peak=run.accept_queue_peak,
-                        accept_queue_capacity=run.accept_queue_capacity,
-                        syns_dropped=run.syns_dropped,
-                    )
+                others = other_branches(s, run, costs=costs, jitter=jitter, seed=seed,
+                                        exact=exact)
+                alternatives = tuple(
+                    Alternative(condition=b.condition, prediction=simulated(b.run))
+                    for b in others
                 )
+                points.append(simulated(run, alternatives=alternatives,
+                                        branch=condition(run) if others else None))
             else:
-                points.append(Prediction(scenario=s, method=m, terms=ab_terms(s, costs, method=m)))
+                terms = ab_terms(s, costs, method=m)
+                points.append(Prediction(
+                    scenario=s, method=m, terms=terms, bottleneck=terms.bottleneck,
+                    bottleneck_utilisation=terms.bottleneck_utilisation,
+                ))
     return points
+
+
+def simulated(
+    run: SimRun, *, alternatives: tuple[Alternative, ...] = (), branch: str | None = None
+) -> Prediction:
+    """The `Prediction` of a simulated run (method ``des``)."""
+    top = run.bottleneck
+    return Prediction(
+        scenario=run.scenario,
+        method=DES,
+        report=run.report,
+        extrapolated_requests=run.extrapolated_requests,
+        accept_queue_peak=run.accept_queue_peak,
+        accept_queue_capacity=run.accept_queue_capacity,
+        syns_dropped=run.syns_dropped,
+        bottleneck=None if top is None else top.resource,
+        bottleneck_utilisation=None if top is None else top.utilisation,
+        alternatives=alternatives,
+        branch=branch,
+    )
 
 
 def _methods(method: str | Sequence[str]) -> tuple[str, ...]:

@@ -46,6 +46,8 @@ CSV_FIELDS = (
     *(f"p{p}_ms" for p in PERCENTS),
     "threads",  # after the columns of the first shapes: positional readers keep working
     "blocking_s",
+    "bottleneck",
+    "bottleneck_utilisation",
 )
 
 
@@ -90,7 +92,35 @@ class Column:
         """The narrowest this column can be without cutting a cell (headers may wrap at
         spaces, cells never do)."""
         words = max(cell_len(word) for word in self.header.split())
-        return max([words, *(cell_len(self.cell(p)) for p in points)])
+        return max([words, *(cell_len(row_cell(self, p, alt)) for p, alt in rows(points))])
+
+
+# The table's short words for the resources (`asim.sim.usage`): "loop 97 %".
+SHORT_RESOURCE = {"event loop": "loop", "thread pool": "pool", "accept queue": "backlog"}
+ALTERNATIVE_MARK = "  ↳ "
+
+
+def bottleneck_cell(p: Prediction) -> str:
+    """The busiest resource and its busy share, e.g. ``loop 97 %``; ``-`` when unknown."""
+    if p.bottleneck is None or p.bottleneck_utilisation is None:
+        return "-"
+    name = SHORT_RESOURCE.get(p.bottleneck, p.bottleneck)
+    pct = p.bottleneck_utilisation * 100
+    share = "<1" if 0 < pct < 0.5 else f"{pct:.0f}"
+    return f"{_bound(p, '≤')}{name} {share} %"
+
+
+def rows(points: Sequence[Prediction]) -> list[tuple[Prediction, bool]]:
+    """The table's rows: each point, then its alternatives (marked True), one row each."""
+    return [(q, q is not p) for p in points for q in (p, *(a.prediction for a in p.alternatives))]
+
+
+def row_cell(column: Column, p: Prediction, alternative: bool) -> str:
+    """``column``'s cell of a row; an alternative's row names its branch in the server column
+    (the note under the table says it in words)."""
+    if alternative and column.header == "server":
+        return ALTERNATIVE_MARK + ("SYNs lost" if p.syns_dropped else "no SYN lost")
+    return column.cell(p)
 
 
 def _bound(p: Prediction, sign: str) -> str:
@@ -116,10 +146,12 @@ COLUMNS: tuple[Column, ...] = (
     Column(header="p50 ms", cell=_percentile(50)),
     Column(header="p90 ms", cell=_percentile(90)),
     Column(header="p100 ms", cell=_percentile(100)),
+    Column(header="busiest", cell=bottleneck_cell, justify="left"),
 )
 # What a narrow terminal loses first. RPS, ms/req and the grid's coordinates always stay: they
 # are what ab's users read first; `--wide` (and csv, json) show everything.
-LEAVE_OUT_ORDER = ("method", "time s", "ms/req (all)", "p90 ms", "p100 ms", "p50 ms")
+LEAVE_OUT_ORDER = ("method", "time s", "ms/req (all)", "p90 ms", "p100 ms", "busiest",
+                   "p50 ms")
 
 
 def frame_width(widths: Sequence[int]) -> int:
@@ -177,8 +209,8 @@ def table(
         # A header may wrap at its spaces; a cell never wraps.
         t.add_column(Text(c.header, no_wrap=False), justify=c.justify,  # type: ignore[arg-type]
                      no_wrap=True, width=w)
-    for p in points:
-        t.add_row(*(c.cell(p) for c in columns))
+    for p, alternative in rows(points):
+        t.add_row(*(row_cell(c, p, alternative) for c in columns))
     return t
 
 
@@ -240,6 +272,22 @@ def backlog_note(points: Sequence[Prediction]) -> str | None:
     )
 
 
+def alternatives_note(points: Sequence[Prediction]) -> str | None:
+    """One sentence on the rows marked `ALTERNATIVE_MARK`: which branch of the race at the
+    listen backlog the model's run takes, and the other one."""
+    raced = [p for p in points if p.alternatives]
+    if not raced:
+        return None
+    p = raced[0]
+    s = p.scenario
+    more = f" (and {len(raced) - 1} more point(s))" if len(raced) > 1 else ""
+    others = "; ".join(a.condition for a in p.alternatives)
+    return (
+        f"↳ rows: another outcome a real run may take. At {s.server} C={s.concurrency} "
+        f"S={s.sleep_s:g}{more} the model's run: {p.branch}; the row under it: {others}."
+    )
+
+
 def cpu_speed_note(
     points: Sequence[Prediction], spread_pct: float | None, *, calibrated: bool
 ) -> str | None:
@@ -296,6 +344,7 @@ def print_table(
         console.width = saved_width
     notes = (
         finite_run_note(points), extrapolation_note(points), backlog_note(points),
+        alternatives_note(points),
         cpu_speed_note(points, cpu_spread_pct, calibrated=calibrated),
         left_out_note(points, left_out, saved_width),
     )

@@ -132,6 +132,9 @@ class AbClient:
                 if self.started >= self.requests:
                     continue  # start_connect returns at once
                 conn = Conn(item, self.env.now)
+                # Connection 0, the burst of C - 1 opened at its response, and connection 0's
+                # successor, opened right after that burst: ab's first burst of connections.
+                conn.first_burst = self.done <= 1
                 self.live.add(conn)
                 self._busy = True
                 self.cpu.run(self.thread, self.costs.ab_connect_cpu_s, self._connected, conn)

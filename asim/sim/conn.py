@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 NOT_YET = -1.0
 BACKLOG_EDGE = 0.9  # share of the accept queue from which real runs may or may not drop SYNs
@@ -42,6 +43,7 @@ class Conn:
         "server_keepalive",
         "status_ok",
         "queued",
+        "first_burst",
     )
 
     def __init__(self, slot: int, start: float) -> None:
@@ -64,6 +66,7 @@ class Conn:
         self.server_keepalive = False
         self.status_ok = True
         self.queued = False
+        self.first_burst = False  # opened in ab's first burst (`asim.sim.abclient`)
 
     def shift(self, dt: float) -> None:
         """Move every stamp already taken ``dt`` seconds later."""
@@ -89,24 +92,63 @@ class RequestRecord:
 
 class AcceptQueue(deque):
     """A listening socket's queue of established connections: Linux holds ``capacity``
-    (backlog + 1) of them and drops a SYN that finds it full. Counts its peak and its drops."""
+    (backlog + 1) of them and drops a SYN that finds it full. Counts its peak and its drops,
+    and apart those of ab's first burst of connections (`Conn.first_burst`).
+
+    ``admit_first_burst`` queues the first SYN of each of those connections even beyond the
+    capacity: the branch of the race in which the server keeps up with ab's burst (`Backlog`).
+    """
 
     def __init__(self, capacity: int) -> None:
         super().__init__()
         self.capacity = capacity
         self.peak = 0
         self.dropped = 0
+        self.burst_peak = 0
+        self.burst_dropped = 0
+        self.admit_first_burst = False
 
     def offer(self, conn: Conn) -> bool:
         """Queue ``conn`` if there is room; False (a dropped SYN) if not."""
         queued = len(self)
-        if queued >= self.capacity:
+        burst = conn.first_burst
+        if queued >= self.capacity and not (
+            burst and self.admit_first_burst and conn.syn_tries == 0
+        ):
             self.dropped += 1
+            if burst:
+                self.burst_dropped += 1
             return False
         self.append(conn)
         if queued >= self.peak:
             self.peak = queued + 1
+        if burst and queued >= self.burst_peak:
+            self.burst_peak = queued + 1
         return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Backlog:
+    """A what-if on a server's listen backlog, for the other branch of a race near it.
+
+    ``capacity``: the accept queue holds this many instead of the server's backlog + 1 (a
+    smaller one overflows where the real queue only came near it); ``admit_first_burst``: the
+    first SYN of each connection of ab's first burst is never dropped (the server keeps up with
+    the burst). See `asim.sim.race`.
+    """
+
+    capacity: int | None = None
+    admit_first_burst: bool = False
+
+    def __post_init__(self) -> None:
+        if self.capacity is not None and self.capacity < 1:
+            raise ValueError(f"an accept queue holds at least 1 connection, got {self.capacity}")
+
+    def apply(self, queue: AcceptQueue) -> None:
+        """Set ``queue`` up for this branch, before the run starts."""
+        if self.capacity is not None:
+            queue.capacity = self.capacity
+        queue.admit_first_burst = self.admit_first_burst
 
 
 def near_backlog(peak: int, capacity: int) -> bool:

@@ -33,6 +33,7 @@ from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 from asim.sim.server import Client, ServerStats
 from asim.sim.threads import Gil, ThreadPool
+from asim.sim.usage import EVENT_LOOP, GIL, THREAD_POOL, Meter
 
 AIOHTTP_BACKLOG = 128
 
@@ -97,7 +98,9 @@ class EventLoopServer:
         self._grouped = accept_queue is not None
         self.app = app
         self.pool = pool
+        self.gil = gil
         self.index = index
+        self.blocked_s = 0.0  # time.sleep on the loop thread: held, without CPU
         # With threads beside the loop, every burst of the process takes the GIL first.
         self._run = cpu.run if gil is None else gil.run
         self._ready: deque[tuple[Callable, object]] = deque()
@@ -132,11 +135,24 @@ class EventLoopServer:
         self.thread.shift(dt)
         if self.pool is not None:
             self.pool.shift(dt)
+            self.pool.holds.shift(dt)
 
     shift_safe = True  # nothing in the loop depends on absolute time
 
     def stats(self) -> ServerStats:
         return ServerStats(batches=tuple(self.batches), iterations=self.iterations)
+
+    def meters(self) -> tuple[Meter, ...]:
+        """The loop's thread (its CPU and its blocking sleeps), and with threads beside it the
+        process's GIL and its pool."""
+        thread = self.thread
+        out = [Meter(EVENT_LOOP, 1, lambda: thread.busy_s + self.blocked_s)]
+        if self.gil is not None:
+            out.append(Meter(GIL, 1, lambda: self.gil.busy_s))
+        if self.pool is not None:
+            pool = self.pool
+            out.append(Meter(THREAD_POOL, pool.max_threads, pool.held_s))
+        return tuple(out)
 
     # -- the loop ------------------------------------------------------------------------------
     def _call_soon(self, fn: Callable, arg: object) -> None:
@@ -275,7 +291,9 @@ class EventLoopServer:
 
     def _block_slice(self, conn: Conn) -> None:
         # time.sleep(B) holds the loop thread, then the handler goes on to its await.
-        call_later(self.env, self.costs.time_sleep_s(self.app.blocking_s), self._after_slice, conn)
+        hold_s = self.costs.time_sleep_s(self.app.blocking_s)
+        self.blocked_s += hold_s
+        call_later(self.env, hold_s, self._after_slice, conn)
 
     def _after_slice(self, conn: Conn) -> None:
         self._view(conn)
@@ -323,7 +341,9 @@ class EventLoopServer:
 
     def _block(self, conn: Conn) -> None:
         # time.sleep holds the thread without using the CPU.
-        call_later(self.env, self.costs.time_sleep_s(self.sleep_s()), self._respond, conn)
+        hold_s = self.costs.time_sleep_s(self.sleep_s())
+        self.blocked_s += hold_s
+        call_later(self.env, hold_s, self._respond, conn)
 
     def _respond(self, conn: Conn) -> None:
         self._run(self.thread, self.costs.loop_response_cpu_s, self._responded, conn)
@@ -403,6 +423,9 @@ class LoopGroup:
     def shift(self, dt: float) -> None:
         for loop in self.loops:
             loop.shift(dt)
+
+    def meters(self) -> tuple[Meter, ...]:
+        return tuple(m for loop in self.loops for m in loop.meters())
 
     def stats(self) -> ServerStats:
         return ServerStats(

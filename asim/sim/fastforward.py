@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import heapq
 from array import array
+from collections.abc import Sequence
 
 import numpy as np
 import simpy
@@ -43,6 +44,7 @@ import simpy
 from asim.sim.abclient import SYN_RETRY_S, AbClient
 from asim.sim.abreport import PERCENTS
 from asim.sim.machine import Cpu
+from asim.sim.usage import Meter
 
 REPEATS = 3
 FIRST_CHECK = 64
@@ -65,7 +67,14 @@ class FastForward:
     """
 
     def __init__(
-        self, env: simpy.Environment, cpu: Cpu, ab: AbClient, server, *, extrapolate: bool
+        self,
+        env: simpy.Environment,
+        cpu: Cpu,
+        ab: AbClient,
+        server,
+        *,
+        extrapolate: bool,
+        meters: Sequence[Meter] = (),
     ) -> None:
         self.env = env
         self.cpu = cpu
@@ -83,6 +92,11 @@ class FastForward:
         # requests are charged what the requests they copy used (SimRun's CPU per request).
         self.busy_log = array("d")
         self.ab_busy_log = array("d")
+        # Likewise each of the server's resources (`asim.sim.usage`): ``extra_busy_s`` is what
+        # the skipped requests kept each one busy.
+        self.reads = tuple(m.busy_s for m in meters)
+        self.meter_log = array("d")  # one row of len(reads) values per finished request
+        self.extra_busy_s = [0.0] * len(self.reads)
         ab.on_record = self._on_record
 
     def _on_record(self) -> None:
@@ -90,6 +104,8 @@ class FastForward:
         self.keepalive_log.append(ab.keepalive_requests)
         self.busy_log.append(self.cpu.busy_s)
         self.ab_busy_log.append(ab.thread.busy_s)
+        if self.reads:
+            self.meter_log.extend([read() for read in self.reads])
         n = ab.done
         if n >= self.next_check:
             # A check costs O(max_period) and a few per period find a cycle soon after it
@@ -239,6 +255,12 @@ class FastForward:
         ab.done += count
         for log, owner in ((self.busy_log, self.cpu), (self.ab_busy_log, ab.thread)):
             owner.busy_s += m * (log[-1] - log[-1 - unit]) + (log[-1] - log[-1 - r] if r else 0.0)
+        k = len(self.reads)
+        for i in range(k):
+            log = self.meter_log[i::k]  # this meter's column (a copy)
+            self.extra_busy_s[i] += m * (log[-1] - log[-1 - unit]) + (
+                log[-1] - log[-1 - r] if r else 0.0
+            )
         self._shift(dt)
         return count
 

@@ -23,6 +23,7 @@ from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 from asim.sim.server import Client, ServerStats
 from asim.sim.threads import Gil, ThreadPool
+from asim.sim.usage import GIL, THREAD_POOL, Holds, Meter
 
 GUNICORN_BACKLOG = 2048
 
@@ -30,13 +31,14 @@ GUNICORN_BACKLOG = 2048
 class GthreadWorker:
     """One gthread worker process: its GIL, its main thread and its pool."""
 
-    def __init__(self, index: int, env: simpy.Environment, cpu: Cpu, costs: Costs, threads: int):
+    def __init__(self, index: int, env: simpy.Environment, cpu: Cpu, costs: Costs, threads: int,
+                 holds: Holds):
         self.index = index
         self.gil = Gil(env, cpu, handoff_s=costs.wakeup_s)
         self.main = Thread(f"gthread-{index}", cold_s=costs.worker_cold_cpu_s,
                            tau_s=costs.cold_tau_s)
         self.pool = ThreadPool(env, self.gil, costs, threads=threads, name=f"gthread-{index}",
-                               cold_s=costs.worker_cold_cpu_s)
+                               cold_s=costs.worker_cold_cpu_s, holds=holds)
         self.asleep = True  # the main thread is in select()
         self.listener_ready = False
         self.readable: deque[Conn] = deque()  # kept-alive connections with a new request
@@ -63,7 +65,9 @@ class GthreadServer:
         self.client = client
         self.sleep_s = sleep_s
         self.accept_queue = AcceptQueue(min(backlog, somaxconn) + 1)
-        self.workers = [GthreadWorker(i, env, cpu, costs, threads) for i in range(workers)]
+        self.holds = Holds()  # every worker's pool threads, one pool for the bottleneck
+        self.workers = [GthreadWorker(i, env, cpu, costs, threads, self.holds)
+                        for i in range(workers)]
         self.wakes = 0
 
     # -- the kernel side ---------------------------------------------------------------------
@@ -92,9 +96,17 @@ class GthreadServer:
         for worker in self.workers:
             worker.main.shift(dt)
             worker.pool.shift(dt)
+        self.holds.shift(dt)
 
     def stats(self) -> ServerStats:
         return ServerStats(wakes=self.wakes)
+
+    def meters(self) -> tuple[Meter, ...]:
+        """Each process's GIL, and the W x T pool threads as one pool."""
+        workers = self.workers
+        units = sum(w.pool.max_threads for w in workers)
+        gils = tuple(Meter(GIL, 1, lambda gil=w.gil: gil.busy_s) for w in workers)
+        return (*gils, Meter(THREAD_POOL, units, lambda: self.holds.busy_s(self.env.now)))
 
     # -- each worker's main thread -----------------------------------------------------------
     def _wake(self, worker: GthreadWorker) -> None:

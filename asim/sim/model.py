@@ -11,10 +11,12 @@ import simpy
 from asim.errors import InputError, PredictedAbortError
 from asim.sim.abclient import AbClient, RequestRecord
 from asim.sim.abreport import AbReport
+from asim.sim.conn import Backlog
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.fastforward import FastForward
 from asim.sim.machine import Cpu
 from asim.sim.spec import Scenario
+from asim.sim.usage import AB, CORES, Meter, Usage, busiest, usages
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,11 +73,21 @@ class SimRun:
     # requests they copy used.
     ab_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
+    # Of the drops, those of the connections of ab's first burst (`AcceptQueue`), and how full
+    # those connections found the queue.
+    first_burst_dropped: int = 0
+    first_burst_peak: int = 0
+    usage: tuple[Usage, ...] = ()  # each resource's busy share of the run (`asim.sim.usage`)
 
     @property
     def exact(self) -> bool:
         """True when the report is the full simulation's (nothing was extrapolated)."""
         return self.extrapolated_requests == 0
+
+    @property
+    def bottleneck(self) -> Usage | None:
+        """The busiest resource of the run."""
+        return busiest(self.usage)
 
 
 def simulate(
@@ -87,6 +99,7 @@ def simulate(
     keep_records: bool = True,
     fast_forward: bool = True,
     exact: bool = False,
+    backlog: Backlog | None = None,
 ) -> SimRun:
     """Run the model of ``ab -n N -c C [-k]`` against ``scenario``'s server.
 
@@ -94,7 +107,8 @@ def simulate(
     (`asim.sim.fastforward`); the report is the same as without it. Unless ``exact``, a long
     run that never repeats exactly may instead replicate a measured steady state: the report is
     then an estimate and ``extrapolated_requests`` counts the replicated samples. Without
-    ``fast_forward`` every request is simulated.
+    ``fast_forward`` every request is simulated. ``backlog`` changes the server's listen
+    backlog for the other branch of a race near it (`asim.sim.race`).
     """
     costs = costs or DEFAULT_COSTS
     env = simpy.Environment()
@@ -119,9 +133,14 @@ def simulate(
         timeout_s=scenario.ab_timeout_s,
     )
     server = scenario.shape.model(env, cpu, costs, scenario, sleep_s, ab)
+    if backlog is not None:
+        backlog.apply(server.accept_queue)
+    meters = (Meter(CORES, scenario.cores, lambda: cpu.busy_s),
+              Meter(AB, 1, lambda: ab.thread.busy_s))
+    server_meters = server.meters()
     ff = None
     if fast_forward and jitter is None and not keep_records:
-        ff = FastForward(env, cpu, ab, server, extrapolate=not exact)
+        ff = FastForward(env, cpu, ab, server, extrapolate=not exact, meters=server_meters)
     ab.begin(server)
     try:
         env.run(until=finished)
@@ -142,6 +161,18 @@ def simulate(
     )
     stats = server.stats()
     skipped, extrapolated = (ff.skipped_requests, ff.extrapolated_requests) if ff else (0, 0)
+    # The cores' and ab's counters already hold what a skip added; the server's get it here.
+    extra = ff.extra_busy_s if ff else [0.0] * len(server_meters)
+    queue = server.accept_queue
+    busy_s = (*(m.busy_s() for m in meters),
+              *(m.busy_s() + e for m, e in zip(server_meters, extra, strict=True)))
+    usage = usages(
+        (*meters, *server_meters),
+        busy_s,
+        run_s=report.time_taken_s,
+        accept_queue_peak=queue.peak,
+        accept_queue_capacity=queue.capacity,
+    )
     return SimRun(
         scenario=scenario,
         report=report,
@@ -158,6 +189,9 @@ def simulate(
         stored_requests=len(ab.time_us),
         ab_cpu_s=ab.thread.busy_s / max(ab.done, 1),
         server_cpu_s=(cpu.busy_s - ab.thread.busy_s) / max(ab.done, 1),
+        first_burst_dropped=queue.burst_dropped,
+        first_burst_peak=queue.burst_peak,
+        usage=usage,
     )
 
 

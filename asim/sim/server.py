@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from asim.sim.conn import AcceptQueue, Conn
+from asim.sim.usage import Meter
 
 
 class Client(Protocol):
@@ -65,3 +66,6 @@ class ServerModel(Protocol):
 
     def stats(self) -> ServerStats:
         """What the run's report records about the server."""
+
+    def meters(self) -> tuple[Meter, ...]:
+        """The server's resources, read for their utilisation (`asim.sim.usage`)."""

@@ -31,6 +31,7 @@ from asim.sim.mva import Network, solve_mva
 from asim.sim.networks import worker_hold_s
 from asim.sim.shapes import WORKERS, shape
 from asim.sim.spec import Scenario
+from asim.sim.usage import STATION_RESOURCES
 
 MVA = "mva"
 BOUNDS = "bounds"
@@ -104,6 +105,10 @@ class AbTerms:
     with Z = 0), ``time_per_request_all_ms`` = 1000 / X, ``time_taken_s`` = requests / X (steady
     state: ab's own run is longer by its start and drain). With ``is_bound`` the figures are
     limits: RPS at most, both times per request and the time taken at least.
+
+    ``bottleneck`` is the busiest station in the simulation's words (`asim.sim.usage`), None
+    where the station has no such name; ``bottleneck_utilisation`` its busy share (MVA), or for
+    the bounds the most it can be at the bound's throughput.
     """
 
     method: str
@@ -114,6 +119,8 @@ class AbTerms:
     time_per_request_all_ms: float
     time_taken_s: float
     is_bound: bool
+    bottleneck: str | None = None
+    bottleneck_utilisation: float | None = None
 
 
 def mva_point(scenario: Scenario, costs: Costs) -> TheoryPoint:
@@ -158,14 +165,19 @@ def bounds_point(scenario: Scenario, costs: Costs) -> BoundsPoint:
 def ab_terms(scenario: Scenario, costs: Costs, *, method: str = MVA) -> AbTerms:
     """What ab would print by ``method`` ("mva" or "bounds") for ``scenario``."""
     if method == MVA:
-        x = mva_point(scenario, costs).throughput_rps
+        point = mva_point(scenario, costs)
+        x = point.throughput_rps
+        station, busy = point.bottleneck, point.bottleneck_utilisation
     elif method == BOUNDS:
-        x = bounds_point(scenario, costs).throughput_upper_rps
+        b = bounds_point(scenario, costs)
+        x = b.throughput_upper_rps
+        station, busy = b.bottleneck, x * b.bottleneck_demand_ms / 1000.0
     else:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if not (x > 0 and math.isfinite(x)):
         raise InputError(f"{scenario.label()}: {method} gives no finite throughput ({x})")
     n = scenario.concurrency
+    resource = STATION_RESOURCES.get(station) if station is not None else None
     return AbTerms(
         method=method,
         concurrency=n,
@@ -175,6 +187,8 @@ def ab_terms(scenario: Scenario, costs: Costs, *, method: str = MVA) -> AbTerms:
         time_per_request_all_ms=1000.0 / x,
         time_taken_s=scenario.requests / x,
         is_bound=method == BOUNDS,
+        bottleneck=resource,
+        bottleneck_utilisation=None if resource is None else min(1.0, max(0.0, busy)),
     )
 
 

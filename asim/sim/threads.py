@@ -23,6 +23,7 @@ import simpy
 
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
+from asim.sim.usage import Holds
 
 
 class Gil:
@@ -72,6 +73,7 @@ class ThreadPool:
         threads: int,
         name: str = "pool",
         cold_s: float = 0.0,
+        holds: Holds | None = None,
     ) -> None:
         self.env = env
         self.gil = gil
@@ -85,7 +87,9 @@ class ThreadPool:
         self.peak_queue = 0
         self.busy = 0  # threads holding an item
         self.peak_busy = 0
-        self.held_s = 0.0  # thread-seconds spent on items (the pool's utilisation over a run)
+        # Thread-seconds spent on items (the pool's utilisation); pools that count as one
+        # (a gthread worker's each) may share theirs, so its owner shifts it, not `shift`.
+        self.holds = Holds() if holds is None else holds
         self._started: dict[str, float] = {}
 
     def submit(
@@ -111,6 +115,7 @@ class ThreadPool:
         self.busy += 1
         self.peak_busy = max(self.peak_busy, self.busy)
         self._started[thread.name] = self.env.now
+        self.holds.begin(self.env.now)
         self.gil.run(thread, before_s, self._hold, thread, hold_s, after_s, done, args)
 
     def _hold(self, thread: Thread, hold_s: float, after_s: float, done: Callable, args: tuple) -> (
@@ -124,7 +129,7 @@ class ThreadPool:
 
     def _done(self, thread: Thread, done: Callable, args: tuple) -> None:
         self.busy -= 1
-        self.held_s += self.env.now - self._started[thread.name]
+        self.holds.end(self._started[thread.name], self.env.now)
         done(*args)
         self._take(thread)
 
@@ -133,3 +138,7 @@ class ThreadPool:
             thread.shift(dt)
         for name in self._started:
             self._started[name] += dt
+
+    def held_s(self) -> float:
+        """Thread-seconds spent on items so far, those in progress included."""
+        return self.holds.busy_s(self.env.now)

@@ -29,6 +29,7 @@ from asim.sim.conn import AcceptQueue, Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 from asim.sim.server import Client, ServerStats
+from asim.sim.usage import WORKERS, Holds, Meter
 
 GUNICORN_BACKLOG = 2048
 
@@ -36,7 +37,7 @@ GUNICORN_BACKLOG = 2048
 class Worker:
     """One gunicorn sync worker process."""
 
-    __slots__ = ("index", "conn", "served", "thread", "herd_thread", "notified", "doomed")
+    __slots__ = ("index", "conn", "served", "thread", "herd_thread", "notified", "doomed", "since")
 
     def __init__(self, index: int, costs: Costs) -> None:
         self.index = index
@@ -50,6 +51,7 @@ class Worker:
         self.herd_thread = Thread(f"worker {index} select")
         self.conn: Conn | None = None
         self.served = 0
+        self.since = 0.0  # when it accepted the connection it holds
 
 
 class WorkerPoolServer:
@@ -74,6 +76,7 @@ class WorkerPoolServer:
         self.sleep_s = sleep_s
         self.timeout_s = timeout_s
         self.killed = 0
+        self.holds = Holds()  # a worker is held from accept() to the end of its graceful close
         self.wakes = 0  # workers woken from select() by a connection
         self.client = client
         self.accept_queue = AcceptQueue(min(backlog, somaxconn) + 1)
@@ -85,7 +88,9 @@ class WorkerPoolServer:
         """Move every absolute time the workers hold ``dt`` seconds later."""
         for w in self.workers:
             w.notified += dt
+            w.since += dt
             w.thread.shift(dt)
+        self.holds.shift(dt)
 
     @property
     def shift_safe(self) -> bool:
@@ -94,6 +99,10 @@ class WorkerPoolServer:
 
     def stats(self) -> ServerStats:
         return ServerStats(wakes=self.wakes)
+
+    def meters(self) -> tuple[Meter, ...]:
+        """The workers as one pool: each is held from accept() until ab has closed."""
+        return (Meter(WORKERS, len(self.workers), lambda: self.holds.busy_s(self.env.now)),)
 
     # -- the kernel side ---------------------------------------------------------------------
     def syn(self, conn: Conn) -> bool:
@@ -144,7 +153,8 @@ class WorkerPoolServer:
             self._idle.append(worker)
             return
         conn = self.accept_queue.popleft()
-        conn.accepted = worker.notified = self.env.now
+        conn.accepted = worker.notified = worker.since = self.env.now
+        self.holds.begin(worker.since)
         conn.worker = worker
         worker.conn = conn
         if conn.has_data:
@@ -187,6 +197,7 @@ class WorkerPoolServer:
 
     def _closed(self, worker: Worker) -> None:
         worker.served += 1
+        self.holds.end(worker.since, self.env.now)
         if worker.doomed:
             call_later(self.env, self.costs.worker_boot_s, self._reborn, worker.index)
             return

@@ -1,0 +1,92 @@
+"""The race at the listen backlog: a run near it may take either branch, the model takes one.
+
+ab opens C - 1 connections in one burst when the first response arrives (`asim.sim.abclient`).
+On Linux each handshake completes in the kernel and waits in the listening socket's accept
+queue; a SYN that finds the queue full is dropped, and the client retransmits it after 1 s (then
+2 s, 4 s, ...). Whether the burst overflows the queue depends on how fast the server accepts
+while the burst arrives, which real runs decide either way: aiohttp (backlog 128) at C = 300
+kept up with the burst in one run (docs/notes/measurements.md, section 5) and lost SYNs to it in
+another (issue 11: 286 RPS where the run without drops predicts 387). The deterministic model
+follows one branch; `other_branches` simulates the other one:
+
+- the run dropped SYNs, all of them among the connections of ab's first burst (and their
+  retransmissions): the other branch admits those connections' first SYNs, as a server that
+  keeps up with the burst does (`asim.sim.conn.Backlog.admit_first_burst`);
+- the run dropped none but filled the queue to `asim.sim.conn.BACKLOG_EDGE` of its capacity: the
+  other branch overflows, simulated with a backlog that much smaller (and below the peak of the
+  first burst, or of the run when a later burst came nearer, so that the same burst must lose
+  SYNs there);
+- a run that drops SYNs outside its first burst overflows in its steady state, whatever the
+  timing of one burst: that is no race, and no other branch is given. Neither is one for a run
+  nowhere near the backlog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asim.errors import PredictedAbortError
+from asim.sim.conn import BACKLOG_EDGE, Backlog, near_backlog
+from asim.sim.costs import Costs
+from asim.sim.model import Jitter, SimRun, simulate
+from asim.sim.spec import Scenario
+
+
+@dataclass(frozen=True, kw_only=True)
+class Branch:
+    """One outcome of the race: what happens on it, in a few words, and the run that takes it."""
+
+    condition: str
+    run: SimRun
+
+
+def near_race(run: SimRun) -> bool:
+    """True when ``run`` may have taken the other branch of the race (see the module)."""
+    if run.syns_dropped:
+        return run.first_burst_dropped == run.syns_dropped
+    return near_backlog(run.accept_queue_peak, run.accept_queue_capacity)
+
+
+def condition(run: SimRun) -> str:
+    """The branch ``run`` took, in a few words."""
+    dropped, burst = run.syns_dropped, run.first_burst_dropped
+    retried = f"{dropped} SYN{'s' if dropped > 1 else ''} retried after 1 s"
+    if dropped and burst == dropped:
+        return f"the first burst overflows the listen backlog ({retried})"
+    if dropped:
+        return f"ab's connections overflow the listen backlog ({retried})"
+    if run.accept_queue_peak > run.accept_queue_capacity:  # the burst was let in beyond it
+        return "the server keeps up with ab's first burst: no SYN dropped"
+    return (f"no SYN dropped (the accept queue peaks at {run.accept_queue_peak} of "
+            f"{run.accept_queue_capacity})")
+
+
+def other_branches(
+    scenario: Scenario,
+    run: SimRun,
+    *,
+    costs: Costs | None = None,
+    jitter: Jitter | None = None,
+    seed: int | None = None,
+    exact: bool = False,
+) -> tuple[Branch, ...]:
+    """The outcomes ``run`` (the model's run of ``scenario``) did not take: empty unless it is
+    `near_race`. Arguments as for `asim.sim.model.simulate`, which makes the other run."""
+    if not near_race(run):
+        return ()
+    if run.syns_dropped:
+        backlog = Backlog(admit_first_burst=True)
+    else:
+        # Below the peak of the first burst when that burst came near, so that it overflows.
+        cap = run.accept_queue_capacity
+        peak = run.first_burst_peak if near_backlog(run.first_burst_peak, cap) else (
+            run.accept_queue_peak)
+        backlog = Backlog(capacity=max(1, min(int(BACKLOG_EDGE * cap), peak - 1)))
+    try:
+        other = simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False,
+                         exact=exact, backlog=backlog)
+    except PredictedAbortError:
+        return ()  # a smaller backlog that ab would not survive is no outcome of this race
+    if other.syns_dropped == run.syns_dropped:
+        return ()  # the what-if changed nothing: the run is not on a knife's edge after all
+    return (Branch(condition=condition(other), run=other),)
