@@ -40,10 +40,18 @@ class Prediction:
     accept_queue_peak: int = 0
     accept_queue_capacity: int = 0
     syns_dropped: int = 0
+    bottleneck: str | None = None
+    bottleneck_utilisation: float | None = None
+    alternatives: tuple[Alternative, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.report is None) == (self.terms is None):
             raise ValueError("a Prediction carries either an AbReport or theory terms")
+        u = self.bottleneck_utilisation
+        if (self.bottleneck is None) != (u is None) or (u is not None and not 0 <= u <= 1):
+            raise ValueError(
+                f"a bottleneck needs a utilisation between 0 and 1, got {self.bottleneck!r} at {u}"
+            )
 
     @property
     def requests_per_second(self) -> float:
@@ -81,7 +89,7 @@ class Prediction:
             record["accept_queue_peak"] = self.accept_queue_peak
             record["accept_queue_capacity"] = self.accept_queue_capacity
             record["syns_dropped"] = self.syns_dropped
-            return record
+            return self._add_fields(record)
         t = self.terms
         record.update(
             {
@@ -101,7 +109,35 @@ class Prediction:
                 "syns_dropped": None,
             }
         )
+        return self._add_fields(record)
+
+    def _add_fields(self, record: dict[str, object]) -> dict[str, object]:
+        """The keys every method carries: the bottleneck and the other outcomes of a race."""
+        u = self.bottleneck_utilisation
+        record["bottleneck"] = self.bottleneck
+        record["bottleneck_utilisation"] = None if u is None else round(u, 4)
+        record["alternatives"] = [a.to_dict() for a in self.alternatives]
         return record
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alternative:
+    """Another outcome a real run of the same point may take: near the listen backlog the
+    deterministic model follows one branch of a race that real runs take either way.
+
+    ``condition`` says in a few words what happens on this branch (e.g. "first burst
+    overflows the listen backlog (30 SYNs retried after 1 s)"); ``prediction`` is the point as
+    predicted on it (same scenario and method).
+    """
+
+    condition: str
+    prediction: Prediction
+
+    def to_dict(self) -> dict[str, object]:
+        """The prediction's record (without nested alternatives) plus ``condition``."""
+        record = self.prediction.to_dict()
+        record.pop("alternatives", None)
+        return {"condition": self.condition, **record}
 
 
 def scenarios(
