@@ -24,6 +24,8 @@ MAX_REPEATS = 100
 # Passes beyond the first measure the CPU-dominated points again, minutes later, as a fresh
 # server: their disagreement is the noise floor the model is judged against (docs/validate.md).
 MAX_PASSES = 3
+# What `asim validate TASK` measures: the CPU-dominated points twice (a plan without any, once).
+DEFAULT_PASSES = 2
 
 
 def format_sleep(sleep_s: float) -> str:
