@@ -6,8 +6,8 @@ model follows one of them; where it sees the race it also predicts the other out
 (`asim.grid.Prediction.alternatives`, `asim.validate.compare.Branch`). A measured point counts as
 matched when its error against the nearest branch is within its tolerance: `IO_TOLERANCE_PCT`
 for an IO-dominated point, max(10 %, its noise floor) for a CPU-dominated one. Every error of a
-point predicted several ways, in the tables and the statistics, is its error against the branch
-it matched.
+point predicted several ways, in the tables and the statistics, is its error against its nearest
+branch.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def branch_lines(
             "a point counts as matched when it lies on either branch, within "
             f"{IO_TOLERANCE_PCT:.0f} % (IO-dominated) or max({FLOOR_MIN_PCT:.0f} %, its noise "
             "floor) (CPU-dominated) of the nearest one. Its errors in every table and statistic "
-            "above are those against the branch it matched.",
+            "of this report are those against its nearest branch.",
             "",
-            "| Point | Measured RPS | Model RPS per branch (error) | Matched | Within |",
+            "| Point | Measured RPS | Model RPS per branch (error) | Nearest branch | Matched |",
             "|---|---|---|---|---|",
         ]
         for c in bimodal:
