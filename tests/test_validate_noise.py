@@ -166,6 +166,9 @@ def test_report_and_terminal_show_the_floor_next_to_the_errors(tmp_path: Path):
     md = render_markdown(resolve_plan("holdout").with_passes(2), comparisons, figures={},
                          meta={"machine": "test"})
     assert "### CPU-dominated points against measuring again (noise floor)" in md
+    assert "measured again in 1 later pass(es)" in md
+    lab = render_markdown(resolve_plan("task7").with_passes(2), (), figures={}, meta={})
+    assert "measured again" not in lab  # the lab has no CPU-dominated point to measure again
 
 
 # ---------------------------------------------------------------- arithmetic (hand-made)

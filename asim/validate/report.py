@@ -414,8 +414,13 @@ def render_markdown(
         f"- each point measured {plan.repeats} time(s); measured = the median over the repeats"
         + (" (min–max in brackets)" if plan.repeats > 1 else ""),
         "- model = `asim predict` for the same command; error = (model − measured) / measured",
-        "",
     ]
+    if plan.passes > 1 and plan.pass_points(2):
+        lines.append(
+            f"- the CPU-dominated points measured again in {plan.passes - 1} later pass(es) "
+            "(the noise floor, under the accuracy goals); the tables show the first pass"
+        )
+    lines.append("")
     for study in plan.studies:
         lines += [f"## {study.title}", "", f"_{study.fixed_text}_", ""]
         lines += study_tables(study, comparisons)
