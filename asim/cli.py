@@ -211,6 +211,11 @@ def validate(
         None, "--repeat", "-r", help="Runs per point (default 3, or the file's repeats).",
         show_default=False,
     ),
+    passes: int = typer.Option(
+        None, "--passes", help="Measure the CPU-dominated points (sleep ≤ 2 ms) this many "
+        "times, each pass after the whole plan's first, to show their noise floor (default 2; "
+        "1 measures once; --resume keeps the folder's).", show_default=False,
+    ),
     out: str = typer.Option(
         None, "--out", "-o", help="Results folder (default results/<timestamp>/); runs already "
         "in it are reused.", show_default=False,
@@ -239,7 +244,7 @@ def validate(
 
     from asim.calibration.file import resolve
     from asim.errors import AbError
-    from asim.render import validate_summary, validate_table
+    from asim.render import validate_noise_summary, validate_summary, validate_table
     from asim.validate.budget import check_budget, estimate_runs
     from asim.validate.run import RichProgress, plan_and_folder
     from asim.validate.run import validate as run_validate
@@ -250,13 +255,16 @@ def validate(
         repeats=repeat,
         out=None if out is None else Path(out),
         resume_dir=None if resume_dir is None else Path(resume_dir),
+        passes=passes,
     )
     cal = resolve(calibration)
-    estimate = estimate_runs(ResultsDir(folder).missing(plan), costs=cal.costs)
+    estimate = estimate_runs(ResultsDir(folder).missing_runs(plan), costs=cal.costs)
     check_budget(estimate, yes=yes)
     console = Console()
+    again = len(plan.pass_points(2)) if plan.passes > 1 else 0
     console.print(f"asim validate {plan.name}: {len(plan.points())} points × {plan.repeats} "
-                  f"run(s) → {folder}/; {estimate.describe()}")
+                  f"run(s)" + (f", {again} CPU-dominated measured in {plan.passes} passes"
+                               if again else "") + f" → {folder}/; {estimate.describe()}")
     console.print(cal.describe())
     try:
         with RichProgress(console) as progress:
@@ -268,6 +276,8 @@ def validate(
         raise
     console.print(validate_table(result.comparisons))
     for line in validate_summary(result.errors):
+        console.print(line)
+    for line in validate_noise_summary(result.comparisons):
         console.print(line)
     console.print(f"report: {result.report_path}")
     missing = [c.point.id for c in result.comparisons if not c.observed]

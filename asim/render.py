@@ -388,6 +388,14 @@ def validate_summary(errors: Sequence[MetricError]) -> list[str]:
     ]
 
 
+def validate_noise_summary(comparisons: Sequence[PointComparison]) -> list[str]:
+    """The CPU-dominated points against their noise floor (`asim.validate.noise`), when a
+    second pass measured it."""
+    from asim.validate.noise import noise_floor, summary_lines
+
+    return summary_lines(noise_floor(comparisons))
+
+
 def calibration_summary(cal: Calibration) -> list[str]:
     """What `asim calibrate` prints about the costs it fitted, one line each."""
     c = cal.costs

@@ -19,6 +19,7 @@ def asim(*args: str) -> subprocess.CompletedProcess:
         ((), "give a task"),
         (("task99",), "unknown task 'task99'"),
         (("task7", "--repeat", "0"), "repeat must be between 1"),
+        (("task7", "--passes", "0"), "passes must be between 1"),
         (("--resume", "."), "not an asim results folder"),
         (("missing.toml",), "no such scenario file"),
     ],

@@ -178,3 +178,28 @@ def test_interrupt_keeps_runs_leaves_no_server_and_resume_finishes(tmp_path: Pat
 def test_sigterm_is_an_interruption_too(tmp_path: Path, tag: str):
     _, out = _interrupt_after_first_run(tmp_path, tag, signal.SIGTERM)
     assert 1 <= len((out / "points.jsonl").read_text().splitlines()) < 4
+
+
+def test_a_second_pass_measures_only_the_cpu_dominated_points_again(tmp_path: Path, tag: str):
+    # Behaviour only: which runs are measured and stored where, never how close the model is.
+    scenario = tmp_path / "cpu.toml"
+    scenario.write_text(
+        'servers = ["aiohttp"]\nsleeps_s = [0, 0.01]\nconcurrencies = [2]\nrequests = 20\n'
+        "repeats = 1\n"
+    )
+    plan = load_plan(scenario).with_passes(2)
+    out = tmp_path / "out"
+    listener = SeesServers(tag)
+    result = validate(plan, out, listener=listener)
+
+    assert all(n >= 1 for n in listener.seen) and marked_pids(tag) == []
+    runs = [json.loads(line) for line in (out / "points.jsonl").read_text().splitlines()]
+    assert [(r["point_id"], r["pass"]) for r in runs] == [
+        ("aiohttp-s0-c2-n20", 1), ("aiohttp-s0.01-c2-n20", 1), ("aiohttp-s0-c2-n20", 2),
+    ]
+    assert runs[-1]["raw"] == "raw/aiohttp-s0-c2-n20-p2-r1.txt"
+    assert "Complete requests:      20" in (out / runs[-1]["raw"]).read_text()
+    passes = {c.point.id: c.passes for c in result.comparisons}
+    assert passes == {"aiohttp-s0-c2-n20": 2, "aiohttp-s0.01-c2-n20": 1}
+    assert "| `aiohttp-s0-c2-n20` | RPS (#/s) |" in (out / "report.md").read_text()
+    assert validate(plan, out).measured_runs == 0

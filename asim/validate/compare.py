@@ -4,6 +4,14 @@ The error of a metric is ``(predicted - observed) / observed * 100`` in percent,
 value the median over the repeats of a point (the min and max are kept for the charts' bars).
 Runs without a report (ab failed) are not numbers: a point with none has no error, and is listed
 as flagged instead.
+
+Near a race (the listen backlog's first burst) the model predicts more than one outcome: the main
+report and `Branch` alternatives, each with the condition under which real runs take it. A point
+is compared with the branch nearest its measured RPS (`PointComparison.matched`), and every error
+of that point, in tables and statistics alike, is its error against that branch.
+
+The observed runs are those of the first pass; `asim validate --passes 2` measures the
+CPU-dominated points again later (`later_passes`), and `asim.validate.noise` reads the two apart.
 """
 
 from __future__ import annotations
@@ -82,19 +90,64 @@ def error_pct(predicted: float, observed: float) -> float | None:
     return (predicted - observed) / observed * 100.0
 
 
+MAIN_BRANCH = "main"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Branch:
+    """One outcome the model predicts for a point: ``condition`` says when real runs take it
+    (empty for the main prediction)."""
+
+    condition: str
+    report: AbReport
+
+    @property
+    def name(self) -> str:
+        return self.condition or MAIN_BRANCH
+
+
 @dataclass(frozen=True, kw_only=True)
 class PointComparison:
-    """One point: the model's report, every observed run, and the problems of those runs."""
+    """One point: the model's report (and its alternatives), every observed run of the first
+    pass (and of the later ones), and the problems of those runs."""
 
     point: StudyPoint
     predicted: AbReport | None
     observed: tuple[AbReport, ...]
     problems: tuple[str, ...] = ()
     failed_runs: int = 0
+    alternatives: tuple[Branch, ...] = ()
+    later_passes: tuple[tuple[AbReport, ...], ...] = ()
 
     @property
     def flagged(self) -> bool:
         return bool(self.problems) or self.failed_runs > 0 or not self.observed
+
+    @property
+    def passes(self) -> int:
+        """How many passes measured this point (1 without a later one)."""
+        return 1 + len(self.later_passes)
+
+    def pass_runs(self, number: int) -> tuple[AbReport, ...]:
+        """The runs of pass ``number`` (1 is `observed`)."""
+        return self.observed if number == 1 else self.later_passes[number - 2]
+
+    def branches(self) -> tuple[Branch, ...]:
+        """The main prediction first, then its alternatives (none without a prediction)."""
+        if self.predicted is None:
+            return ()
+        return (Branch(condition="", report=self.predicted), *self.alternatives)
+
+    def matched(self, number: int = 1) -> Branch | None:
+        """The branch whose RPS lies nearest the median RPS of pass ``number``: the outcome
+        that pass took (the main one for a point the model predicts one way)."""
+        branches = self.branches()
+        runs = self.pass_runs(number)
+        if len(branches) < 2 or not runs:
+            return branches[0] if branches else None
+        rps = METRICS_BY_KEY["rps"]
+        measured = statistics.median(rps.value(r) for r in runs)
+        return min(branches, key=lambda b: abs(rps.value(b.report) - measured))
 
     def observed_values(self, metric: Metric) -> tuple[float, ...]:
         return tuple(metric.value(r) for r in self.observed)
@@ -109,7 +162,9 @@ class PointComparison:
         return (min(values), max(values)) if values else None
 
     def predicted_value(self, metric: Metric) -> float | None:
-        return None if self.predicted is None else metric.value(self.predicted)
+        """The model's value on the branch the measurements matched (`matched`)."""
+        branch = self.matched()
+        return None if branch is None else metric.value(branch.report)
 
     def error(self, metric: Metric) -> float | None:
         obs = self.observed_value(metric)
@@ -117,6 +172,15 @@ class PointComparison:
         if obs is None or pred is None:
             return None
         return error_pct(pred, obs)
+
+    def pass_error(self, metric: Metric, number: int) -> float | None:
+        """The model's error against the median of pass ``number``, on that pass's branch."""
+        runs = self.pass_runs(number)
+        branch = self.matched(number)
+        if not runs or branch is None:
+            return None
+        return error_pct(metric.value(branch.report), statistics.median(
+            metric.value(r) for r in runs))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,35 +195,61 @@ class MetricError:
 
 
 def compare(
-    plan: Plan, predictions: Mapping[str, AbReport], records: Iterable[Record]
+    plan: Plan,
+    predictions: Mapping[str, AbReport],
+    records: Iterable[Record],
+    alternatives: Mapping[str, Sequence[Branch]] | None = None,
 ) -> tuple[PointComparison, ...]:
     """One comparison per point of the plan, from its runs (repeats beyond the plan's are used
-    too: a folder measured more often keeps every measurement)."""
-    by_point: dict[str, list[Record]] = {}
+    too: a folder measured more often keeps every measurement), with the model's
+    ``alternatives`` by point id for the points it predicts more than one way."""
+    by_point: dict[tuple[str, int], list[Record]] = {}
     for r in records:
-        by_point.setdefault(r.point.id, []).append(r)
+        by_point.setdefault((r.point.id, r.pass_number), []).append(r)
+    last_pass = max((n for _, n in by_point), default=1)
     result = []
     for p in plan.points():
-        runs = by_point.get(p.id, [])
-        latest: dict[int, Record] = {}
-        failed_repeats: set[int] = set()
-        for r in runs:
-            if r.complete:
-                latest[r.repeat] = r
-            else:
-                failed_repeats.add(r.repeat)
-        kept = [latest[k] for k in sorted(latest)]
-        problems = tuple(dict.fromkeys(f"r{r.repeat}: {msg}" for r in kept for msg in r.problems))
+        observed, problems, failed = _pass(by_point.get((p.id, 1), []), "")
+        later: list[tuple[AbReport, ...]] = []
+        for n in range(2, last_pass + 1):
+            runs, more_problems, more_failed = _pass(by_point.get((p.id, n), []), f"p{n} ")
+            later.append(runs)
+            problems += more_problems
+            failed += more_failed
+        while later and not later[-1]:
+            later.pop()
         result.append(
             PointComparison(
                 point=p,
                 predicted=predictions.get(p.id),
-                observed=tuple(r.observed for r in kept if r.observed is not None),
+                observed=observed,
                 problems=problems,
-                failed_runs=len(failed_repeats - set(latest)),
+                failed_runs=failed,
+                alternatives=tuple((alternatives or {}).get(p.id, ())),
+                later_passes=tuple(later),
             )
         )
     return tuple(result)
+
+
+def _pass(
+    runs: Sequence[Record], prefix: str
+) -> tuple[tuple[AbReport, ...], tuple[str, ...], int]:
+    """The reports of one pass's runs (the latest of each repeat), their problems, and how many
+    repeats have no report at all."""
+    latest: dict[int, Record] = {}
+    failed_repeats: set[int] = set()
+    for r in runs:
+        if r.complete:
+            latest[r.repeat] = r
+        else:
+            failed_repeats.add(r.repeat)
+    kept = [latest[k] for k in sorted(latest)]
+    problems = tuple(
+        dict.fromkeys(f"{prefix}r{r.repeat}: {msg}" for r in kept for msg in r.problems)
+    )
+    observed = tuple(r.observed for r in kept if r.observed is not None)
+    return observed, problems, len(failed_repeats - set(latest))
 
 
 def error_summary(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from asim.sim.shapes import WORKERS, shape
+from asim.validate.branches import branch_lines
 from asim.validate.compare import (
     METRICS,
     METRICS_BY_KEY,
@@ -22,6 +23,7 @@ from asim.validate.compare import (
     error_summary,
 )
 from asim.validate.fidelity import accuracy_lines
+from asim.validate.noise import noise_lines
 from asim.validate.study import X_CONCURRENCY, Plan, Series, Study, StudyPoint, format_sleep
 
 RPS = METRICS_BY_KEY["rps"]
@@ -87,7 +89,7 @@ def study_tables(study: Study, comparisons: Sequence[PointComparison]) -> list[s
             for m in (RPS, TPR, TPR_ALL):
                 row += [
                     fmt_observed(c, m),
-                    fmt_value(m, c.predicted_value(m)),
+                    fmt_value(m, c.predicted_value(m)) + branch_mark(c, m),
                     fmt_error(c.error(m)),
                 ]
             main_rows.append(row)
@@ -106,6 +108,14 @@ def study_tables(study: Study, comparisons: Sequence[PointComparison]) -> list[s
     lines += ["", "Total time of a request, measured / model in ms (error):", ""]
     lines += _table(["Server", x_head, "p50", "p90", "p100 (longest)"], pct_rows)
     return lines
+
+
+def branch_mark(c: PointComparison, metric: Metric) -> str:
+    """Which branch the model's RPS cell shows, for a point the model predicts several ways."""
+    branch = c.matched()
+    if not c.alternatives or branch is None or metric is not RPS:
+        return ""
+    return f" ({branch.name})"
 
 
 def error_table(comparisons: Sequence[PointComparison]) -> list[str]:
@@ -136,6 +146,9 @@ def console_rows(comparisons: Sequence[PointComparison]) -> tuple[list[str], lis
             f"{p.server}{workers}{' ⚠' if c.flagged else ''}\n"
             f"S={format_sleep(p.sleep_s)} c={p.concurrency} n={p.requests}{keepalive}"
         )
+        branch = c.matched()
+        if c.alternatives and branch is not None:
+            name += f"\nmodel: {branch.name} branch"
         row = [name]
         for m in METRICS:
             row.append(
@@ -401,8 +414,13 @@ def render_markdown(
         f"- each point measured {plan.repeats} time(s); measured = the median over the repeats"
         + (" (min–max in brackets)" if plan.repeats > 1 else ""),
         "- model = `asim predict` for the same command; error = (model − measured) / measured",
-        "",
     ]
+    if plan.passes > 1 and plan.pass_points(2):
+        lines.append(
+            f"- the CPU-dominated points measured again in {plan.passes - 1} later pass(es) "
+            "(the noise floor, under the accuracy goals); the tables show the first pass"
+        )
+    lines.append("")
     for study in plan.studies:
         lines += [f"## {study.title}", "", f"_{study.fixed_text}_", ""]
         lines += study_tables(study, comparisons)
@@ -413,15 +431,11 @@ def render_markdown(
     lines += error_table(comparisons)
     lines += ["", "### Against the accuracy goals", ""]
     lines += accuracy_lines(comparisons)
-    if backlog_edges:
-        lines += [
-            "",
-            "Near the listen backlog, real runs split between ones that lose SYNs (each waits a "
-            "1 s retransmission) and ones that do not, so one prediction can match only one "
-            "kind; the model came near it at:",
-            "",
-        ]
-        lines += [f"- `{pid}`: {text}" for pid, text in backlog_edges.items()]
+    lines += branch_lines(comparisons, backlog_edges or {})
+    noise = noise_lines(comparisons)
+    if noise:
+        lines += ["", "### CPU-dominated points against measuring again (noise floor)", ""]
+        lines += noise
     lines += ["", "## Conclusions", ""]
     for c in conclusions(plan, comparisons):
         lines += [f"### {c.question}", "", " ".join(c.sentences), ""]

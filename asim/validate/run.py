@@ -6,6 +6,10 @@ interruption (Ctrl-C, or SIGTERM, which is turned into the same KeyboardInterrup
 finished runs, the server context managers stop their processes, and `resume` measures only what
 is missing. ab failures are stored as flagged runs; two failures in a row against one server stop
 the run with an `AbError`.
+
+A plan of several passes measures its CPU-dominated points again once every point has its first
+pass, each configuration on a fresh server: the passes' disagreement is the noise floor those
+points are judged against (`asim.validate.noise`).
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ from asim.lab.facts import measurement_facts
 from asim.sim.abreport import AbReport
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.spec import machine_cores
-from asim.validate.compare import MetricError, PointComparison, compare, error_summary
+from asim.validate.compare import Branch, MetricError, PointComparison, compare, error_summary
 from asim.validate.store import Record, ResultsDir
-from asim.validate.study import Plan, StudyPoint
+from asim.validate.study import DEFAULT_PASSES, Plan, StudyPoint
 from asim.validate.tasks import resolve_plan
 
 if TYPE_CHECKING:
-    from asim.sim.model import SimRun
+    from asim.grid import Prediction
 
 SERVER_START_S = 1.5  # what a server start adds to the progress estimate
 FAILURES_IN_A_ROW = 2
@@ -92,18 +96,31 @@ def default_out_dir(now: datetime | None = None) -> Path:
     return Path("results") / (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
 
 
-def model_runs(plan: Plan, *, costs: Costs | None = None) -> dict[StudyPoint, SimRun]:
-    """The model's run of every point of ``plan`` on this machine's cores."""
-    from asim.sim.model import simulate
+def model_runs(plan: Plan, *, costs: Costs | None = None) -> dict[StudyPoint, Prediction]:
+    """The model's prediction (simulation) of every point of ``plan`` on this machine's cores."""
+    from asim.grid import predict
 
     cores = machine_cores()
+    points = plan.points()
+    predicted = predict([p.scenario(cores=cores) for p in points], costs=costs or DEFAULT_COSTS)
+    return dict(zip(points, predicted, strict=True))
+
+
+def model_branches(runs: Mapping[StudyPoint, Prediction]) -> dict[str, tuple[Branch, ...]]:
+    """The other outcomes the model predicts near a race, by point id (the points it predicts
+    one way are left out)."""
     return {
-        p: simulate(p.scenario(cores=cores), costs=costs, keep_records=False)
-        for p in plan.points()
+        p.id: tuple(
+            Branch(condition=a.condition, report=a.prediction.report)
+            for a in run.alternatives
+            if a.prediction.report is not None
+        )
+        for p, run in runs.items()
+        if run.alternatives
     }
 
 
-def backlog_edges(runs: Mapping[StudyPoint, SimRun]) -> dict[str, str]:
+def backlog_edges(runs: Mapping[StudyPoint, Prediction]) -> dict[str, str]:
     """For the points whose simulated run came near the server's listen backlog (or dropped
     SYNs), what the model saw there, by point id: real runs split at that edge."""
     from asim.sim.conn import near_backlog
@@ -144,12 +161,13 @@ def _validate(
         raise InputError(f"{out_dir} exists and is not a folder")
     store = ResultsDir.prepare(out_dir, plan, force=force)
     runs = model_runs(plan, costs=costs)
-    predictions = {p: run.report for p, run in runs.items()}
+    predictions = {p: run.report for p, run in runs.items() if run.report is not None}
     store.write_predictions(predictions)
-    todo = store.missing(plan)
+    passes = [(n, _by_server(store.missing(plan, n))) for n in range(1, plan.passes + 1)]
+    todo = [run for _, groups in passes for items in groups for run in items]
     expected = {p: r.time_taken_s for p, r in predictions.items()}
-    groups = _by_server(todo)
-    listener.planned(todo, sum(expected[p] for p, _ in todo) + SERVER_START_S * len(groups))
+    servers = sum(len(groups) for _, groups in passes)
+    listener.planned(todo, sum(expected[p] for p, _ in todo) + SERVER_START_S * servers)
     measured = failed = 0
     if todo:
         from asim.lab.abrun import find_ab
@@ -159,14 +177,16 @@ def _validate(
         facts = measurement_facts(
             calibration="built-in defaults" if source == "defaults" else source
         )
-        for items in groups:
-            m, f = _measure_group(store, items, expected, listener, facts)
-            measured += m
-            failed += f
+        for number, groups in passes:
+            for items in groups:
+                m, f = _measure_group(store, items, expected, listener, facts,
+                                      pass_number=number)
+                measured += m
+                failed += f
     listener.rendering()
     return render(
         store, plan, predictions, measured_runs=measured, failed_runs=failed, costs=costs,
-        backlog=backlog_edges(runs),
+        backlog=backlog_edges(runs), alternatives=model_branches(runs),
     )
 
 
@@ -174,14 +194,18 @@ def resume(
     out_dir: Path,
     *,
     repeats: int | None = None,
+    passes: int | None = None,
     listener: Listener | None = None,
     costs: Costs | None = None,
 ) -> ValidateResult:
-    """Finish the plan recorded in ``out_dir`` (with ``repeats`` instead, when given)."""
+    """Finish the plan recorded in ``out_dir`` (with ``repeats`` or ``passes`` instead, when
+    given)."""
     store = ResultsDir.open(out_dir)
     plan = store.read_plan()
     if repeats is not None:
         plan = plan.with_repeats(repeats)
+    if passes is not None:
+        plan = plan.with_passes(passes)
     return validate(plan, out_dir, listener=listener, costs=costs)
 
 
@@ -202,6 +226,8 @@ def _measure_group(
     expected: dict[StudyPoint, float],
     listener: Listener,
     facts: Mapping[str, str],
+    *,
+    pass_number: int = 1,
 ) -> tuple[int, int]:
     from asim.lab.abrun import run_ab
     from asim.lab.procs import ServerSpec, running_server
@@ -220,7 +246,7 @@ def _measure_group(
                 concurrency=point.concurrency,
                 keepalive=point.keepalive,
             )
-            record = store.append(point, repeat, run, facts)
+            record = store.append(point, repeat, run, facts, pass_number=pass_number)
             measured += 1
             listener.run_finished(record, expected[point])
             if record.complete:
@@ -264,14 +290,18 @@ def render(
     failed_runs: int = 0,
     costs: Costs | None = None,
     backlog: Mapping[str, str] | None = None,
+    alternatives: Mapping[str, Sequence[Branch]] | None = None,
 ) -> ValidateResult:
     """Compare, draw the figures and write report.md from what ``store`` holds; ``backlog``
-    names the points where the model came near the listen backlog (`backlog_edges`)."""
+    names the points where the model came near the listen backlog (`backlog_edges`),
+    ``alternatives`` the other outcomes it predicts there (`model_branches`)."""
     from asim.validate.figures import save_study_figures
     from asim.validate.report import render_markdown
 
     records = store.records()
-    comparisons = compare(plan, {p.id: r for p, r in predictions.items()}, records)
+    comparisons = compare(
+        plan, {p.id: r for p, r in predictions.items()}, records, alternatives
+    )
     figures: dict[str, list[str]] = {}
     paths: list[Path] = []
     for study in plan.studies:
@@ -322,12 +352,20 @@ def _meta(records: Sequence[Record], costs: Costs | None = None) -> dict[str, st
 
 
 def plan_and_folder(
-    task: str | None, *, repeats: int | None, out: Path | None, resume_dir: Path | None
+    task: str | None,
+    *,
+    repeats: int | None,
+    out: Path | None,
+    resume_dir: Path | None,
+    passes: int | None = None,
 ) -> tuple[Plan, Path]:
-    """What to measure and where, from the command line's TASK, --repeat, --out and --resume.
+    """What to measure and where, from the command line's TASK, --repeat, --passes, --out and
+    --resume.
 
-    ``--resume DIR`` finishes the plan recorded in DIR (or TASK's plan, reusing DIR's runs);
-    otherwise TASK is required and the folder defaults to `default_out_dir`.
+    ``--resume DIR`` finishes the plan recorded in DIR, with its own passes unless ``passes``
+    (a folder written before passes measured one), or TASK's plan, reusing DIR's runs;
+    otherwise TASK is required and the folder defaults to `default_out_dir`. A TASK's plan
+    measures `DEFAULT_PASSES` passes unless ``passes``.
     """
     if resume_dir is not None:
         if out is not None and Path(out) != Path(resume_dir):
@@ -335,15 +373,20 @@ def plan_and_folder(
         store = ResultsDir.open(resume_dir)
         if task is None:
             plan = store.read_plan()
-            return (plan if repeats is None else plan.with_repeats(repeats)), Path(resume_dir)
-        return resolve_plan(task, repeats=repeats), Path(resume_dir)
+            plan = plan if repeats is None else plan.with_repeats(repeats)
+            return (plan if passes is None else plan.with_passes(passes)), Path(resume_dir)
+        plan = resolve_plan(task, repeats=repeats)
+        return plan.with_passes(DEFAULT_PASSES if passes is None else passes), Path(resume_dir)
     if task is None:
         from asim.validate.tasks import BUILTIN_TASKS
 
         raise InputError(
             f"give a task ({', '.join(BUILTIN_TASKS)}) or a .toml scenario file, or --resume DIR"
         )
-    return resolve_plan(task, repeats=repeats), Path(out) if out is not None else default_out_dir()
+    plan = resolve_plan(task, repeats=repeats).with_passes(
+        DEFAULT_PASSES if passes is None else passes
+    )
+    return plan, Path(out) if out is not None else default_out_dir()
 
 
 class RichProgress:

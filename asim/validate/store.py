@@ -3,9 +3,10 @@
 Layout of a results folder::
 
     plan.json          what is being measured (written first; `--resume` reads it)
-    points.jsonl       one JSON line per ab run: the point, the repeat, the command, problems,
-                       and the observed report (``AbReport.to_dict()``, or null when ab failed)
-    raw/<point-id>-r<k>.txt   ab's own text of that run
+    points.jsonl       one JSON line per ab run: the point, the pass, the repeat, the command,
+                       problems, and the observed report (``AbReport.to_dict()``, or null when
+                       ab failed); a line without a pass (written before passes) is of pass 1
+    raw/<point-id>-r<k>.txt   ab's own text of that run (``-p<n>-r<k>`` in passes beyond the first)
     predictions.json   the model's report for every point
     report.md, *.png, *.svg   written at the end
 
@@ -59,6 +60,7 @@ class Record:
     repeat: int
     observed: AbReport | None
     command: str
+    pass_number: int = 1
     returncode: int
     problems: tuple[str, ...] = ()
     raw_path: str = ""
@@ -79,6 +81,7 @@ class Record:
         data: dict[str, object] = {"format": FORMAT, **self.point.to_dict()}
         data.update(
             repeat=self.repeat,
+            **{"pass": self.pass_number},
             measured_at=self.measured_at,
             command=self.command,
             returncode=self.returncode,
@@ -101,6 +104,7 @@ class Record:
         return cls(
             point=point,
             repeat=int(data["repeat"]),
+            pass_number=int(data.get("pass", 1)),
             observed=(
                 None
                 if observed is None
@@ -138,13 +142,13 @@ class ResultsDir:
     def prepare(cls, root: Path, plan: Plan, *, force: bool = False) -> ResultsDir:
         """Create (or reuse) the folder and record the plan; runs already in it are kept.
 
-        A folder that records another plan (other than in its repeats), or a plan.json that
-        cannot be read, is refused unless ``force``: its runs belong to that plan.
+        A folder that records another plan (other than in its repeats or passes), or a
+        plan.json that cannot be read, is refused unless ``force``: its runs belong to that plan.
         """
         store = cls(root)
         if store.plan_path.exists() and not force:
             held = store.read_plan()
-            if held.with_repeats(plan.repeats) != plan:
+            if held.with_repeats(plan.repeats).with_passes(plan.passes) != plan:
                 raise InputError(
                     f"{root} holds the plan {held.name!r} ({len(held.points())} points), not "
                     f"{plan.name!r}: finish it with `asim validate --resume {root}`, choose "
@@ -204,36 +208,45 @@ class ResultsDir:
                 ) from None
         return records
 
-    def completed(self, records: Iterable[Record] | None = None) -> dict[tuple[str, int], Record]:
-        """The latest complete run for each (point id, repeat)."""
+    def completed(
+        self, records: Iterable[Record] | None = None, *, pass_number: int = 1
+    ) -> dict[tuple[str, int], Record]:
+        """The latest complete run of pass ``pass_number`` for each (point id, repeat)."""
         done: dict[tuple[str, int], Record] = {}
         for r in self.records() if records is None else records:
-            if r.complete:
+            if r.complete and r.pass_number == pass_number:
                 done[(r.point.id, r.repeat)] = r
         return done
 
-    def missing(self, plan: Plan) -> list[tuple[StudyPoint, int]]:
-        """The (point, repeat) pairs of ``plan`` that have no complete run yet, in plan order."""
-        done = self.completed()
+    def missing(self, plan: Plan, pass_number: int = 1) -> list[tuple[StudyPoint, int]]:
+        """The (point, repeat) pairs of pass ``pass_number`` of ``plan`` that have no complete
+        run yet, in plan order."""
+        done = self.completed(pass_number=pass_number)
         return [
             (p, k)
-            for p in plan.points()
+            for p in plan.pass_points(pass_number)
             for k in range(1, plan.repeats + 1)
             if (p.id, k) not in done
         ]
 
+    def missing_runs(self, plan: Plan) -> list[tuple[StudyPoint, int]]:
+        """`missing` of every pass of ``plan``, the first pass first (what is left to measure)."""
+        return [run for n in range(1, plan.passes + 1) for run in self.missing(plan, n)]
+
     def append(
         self, point: StudyPoint, repeat: int, run: AbRunLike,
-        facts: Mapping[str, str] | None = None,
+        facts: Mapping[str, str] | None = None, *, pass_number: int = 1,
     ) -> Record:
-        """Store one finished ab run, with the ``facts`` of where it ran: raw text first, then
-        its line, flushed to disk."""
-        raw_rel = f"{RAW_DIR}/{point.id}-r{repeat}.txt"
+        """Store one finished ab run of pass ``pass_number``, with the ``facts`` of where it
+        ran: raw text first, then its line, flushed to disk."""
+        in_pass = "" if pass_number == 1 else f"-p{pass_number}"
+        raw_rel = f"{RAW_DIR}/{point.id}{in_pass}-r{repeat}.txt"
         (self.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
         _write_atomic(self.root / raw_rel, run.raw_text)
         record = Record(
             point=point,
             repeat=repeat,
+            pass_number=pass_number,
             observed=run.report,
             command=_command_text(run.command),
             returncode=run.returncode,

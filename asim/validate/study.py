@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from asim.errors import InputError
 from asim.sim.shapes import WORKERS, check_options, check_workers, shape
-from asim.sim.spec import Scenario
+from asim.sim.spec import CPU_DOMINATED_SLEEP_S, Scenario
 
 X_CONCURRENCY = "concurrency"
 X_SLEEP = "sleep_s"
@@ -21,6 +21,11 @@ X_AXES: tuple[str, ...] = (X_CONCURRENCY, X_SLEEP)
 
 DEFAULT_REPEATS = 3
 MAX_REPEATS = 100
+# Passes beyond the first measure the CPU-dominated points again, minutes later, as a fresh
+# server: their disagreement is the noise floor the model is judged against (docs/validate.md).
+MAX_PASSES = 3
+# What `asim validate TASK` measures: the CPU-dominated points twice (a plan without any, once).
+DEFAULT_PASSES = 2
 
 
 def format_sleep(sleep_s: float) -> str:
@@ -242,12 +247,15 @@ class Plan:
     name: str
     studies: tuple[Study, ...]
     repeats: int = DEFAULT_REPEATS
+    passes: int = 1
 
     def __post_init__(self) -> None:
         if not self.studies:
             raise InputError(f"plan {self.name} has no studies")
         if not 1 <= self.repeats <= MAX_REPEATS:
             raise InputError(f"repeat must be between 1 and {MAX_REPEATS}, got {self.repeats}")
+        if not 1 <= self.passes <= MAX_PASSES:
+            raise InputError(f"passes must be between 1 and {MAX_PASSES}, got {self.passes}")
 
     def points(self) -> tuple[StudyPoint, ...]:
         """Every distinct point, grouped so that each server is started once.
@@ -267,22 +275,40 @@ class Plan:
         return tuple(ordered)
 
     def with_repeats(self, repeats: int) -> Plan:
-        return Plan(name=self.name, studies=self.studies, repeats=repeats)
+        return Plan(name=self.name, studies=self.studies, repeats=repeats, passes=self.passes)
+
+    def with_passes(self, passes: int) -> Plan:
+        return Plan(name=self.name, studies=self.studies, repeats=self.repeats, passes=passes)
+
+    def pass_points(self, number: int) -> tuple[StudyPoint, ...]:
+        """The points measured in pass ``number``: every point in the first, the CPU-dominated
+        ones in the later passes (an IO wait does not drift with the machine's speed)."""
+        if number == 1:
+            return self.points()
+        return tuple(p for p in self.points() if cpu_dominated(p))
 
     def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "repeats": self.repeats,
+            "passes": self.passes,
             "studies": [s.to_dict() for s in self.studies],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Plan:
+        """A plan as plan.json holds it; a file written before passes existed measured one."""
         return cls(
             name=str(data["name"]),
             repeats=int(data["repeats"]),  # type: ignore[arg-type]
+            passes=int(data.get("passes", 1)),  # type: ignore[call-overload]
             studies=tuple(Study.from_dict(s) for s in data["studies"]),  # type: ignore[union-attr]
         )
+
+
+def cpu_dominated(point: StudyPoint) -> bool:
+    """A sleep of `CPU_DOMINATED_SLEEP_S` or less: the server's and ab's CPU decide the run."""
+    return point.sleep_s <= CPU_DOMINATED_SLEEP_S
 
 
 
