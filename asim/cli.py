@@ -134,7 +134,7 @@ def predict(
         cores=cores or machine_cores(),
     )
     cal = resolve(calibration)
-    job = Job(methods=method_names(method), costs=cal.costs, exact=exact)
+    job = Job(methods=method_names(method), costs=cal.costs, exact=exact, memory=cal.memory)
     check = None if cal.check is None else cal.check.verdict()
     if fmt == "csv":
         typer.echo(cal.describe(), err=True)
@@ -435,7 +435,7 @@ def size(
                       requests=requests or 10 * concurrency, keepalive=keepalive,
                       cores=cores or machine_cores()) for name in server.split(",")]
     cal = resolve(calibration)
-    job = Job(costs=cal.costs, exact=exact)
+    job = Job(costs=cal.costs, exact=exact, memory=cal.memory)
     with Sweep(jobs=jobs, scheduler=scheduler or None) as sweep:
         sizings = [run_size(b, targets, costs=cal.costs, max_workers=max_workers,
                             evaluate=lambda batch: list(sweep.run(batch, job)),

@@ -10,6 +10,7 @@ from asim.calibration.file import resolve
 from asim.errors import InputError
 from asim.sim.abreport import AbReport
 from asim.sim.costs import Costs
+from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts, server_memory_mb
 from asim.sim.model import Jitter, simulate
 from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape, takers
 from asim.sim.spec import Scenario, machine_cores
@@ -30,6 +31,7 @@ class Prediction:
     ``accept_queue_capacity``) and ``syns_dropped`` say how close the simulated run came to the
     server's listen backlog, over the requests it simulated: near it, real runs split between
     ones that lose SYNs (and wait a 1 s retransmission) and ones that do not.
+    ``server_memory_mb`` is the server's predicted peak memory (`asim.sim.memory`).
     """
 
     scenario: Scenario
@@ -40,6 +42,7 @@ class Prediction:
     accept_queue_peak: int = 0
     accept_queue_capacity: int = 0
     syns_dropped: int = 0
+    server_memory_mb: float | None = None
 
     def __post_init__(self) -> None:
         if (self.report is None) == (self.terms is None):
@@ -75,6 +78,8 @@ class Prediction:
             "keepalive": s.keepalive,
             "cores": s.cores,
         }
+        if self.server_memory_mb is not None:
+            record["server_memory_mb"] = round(self.server_memory_mb, 2)
         if self.report is not None:
             record.update(self.report.to_dict())
             record["extrapolated_requests"] = self.extrapolated_requests
@@ -163,6 +168,7 @@ def predict(
     jitter: Jitter | None = None,
     seed: int | None = None,
     exact: bool = False,
+    memory: MemoryCosts | None = None,
 ) -> list[Prediction]:
     """Predict what ab prints for one scenario or many.
 
@@ -176,9 +182,14 @@ def predict(
     analysis, steady state), ``bounds`` (asymptotic bounds), ``all``, or a list of these; the
     result has one `Prediction` per scenario and method, scenario-major. ``exact`` keeps the
     simulation from extrapolating a long run's steady state (see `asim.sim.model.simulate`).
+    ``memory``: the servers' memory figures (default: the calibration's when ``costs`` is not
+    given, else the built-in ones).
     """
     methods = _methods(method)
-    costs = costs or resolve(calibration).costs
+    if costs is None:
+        chosen = resolve(calibration)
+        costs, memory = chosen.costs, memory or chosen.memory
+    memory = memory or DEFAULT_MEMORY
     items = [scenario] if isinstance(scenario, Scenario) else list(scenario)
     points = []
     for s in items:
@@ -196,10 +207,12 @@ def predict(
                         accept_queue_peak=run.accept_queue_peak,
                         accept_queue_capacity=run.accept_queue_capacity,
                         syns_dropped=run.syns_dropped,
+                        server_memory_mb=server_memory_mb(s, memory),
                     )
                 )
             else:
-                points.append(Prediction(scenario=s, method=m, terms=ab_terms(s, costs, method=m)))
+                points.append(Prediction(scenario=s, method=m, terms=ab_terms(s, costs, method=m),
+                                         server_memory_mb=server_memory_mb(s, memory)))
     return points
 
 

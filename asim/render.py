@@ -46,6 +46,7 @@ CSV_FIELDS = (
     *(f"p{p}_ms" for p in PERCENTS),
     "threads",  # after the columns of the first shapes: positional readers keep working
     "blocking_s",
+    "server_memory_mb",
 )
 
 
@@ -466,6 +467,7 @@ SIZE_METRICS: tuple[tuple[str, str, str], ...] = (
     ("requests_per_second", "RPS", "{:.1f}"),
     ("p50_ms", "p50 ms", "{}"),
     ("p99_ms", "p99 ms", "{}"),
+    ("server_memory_mb", "memory MiB", "{:.0f}"),
 )
 SIZE_CSV_FIELDS = (
     "server", "sleep_s", "concurrency", "requests", "cores", "sized", "meets", "workers",
@@ -531,7 +533,7 @@ def sizing_table(sizings: Sequence[Sizing], *, title: str) -> Table:
             metrics = trial.metrics() or {}
             t.add_row(z.base.server if i == 0 else "",
                       str(trial.workers) if z.knob else "-",
-                      *(fmt.format(metrics[m]) if m in metrics else "-"
+                      *(fmt.format(metrics[m]) if metrics.get(m) is not None else "-"
                         for m, _, fmt in SIZE_METRICS),
                       verdict)
     return t

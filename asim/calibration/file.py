@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from asim.errors import CalibrationError
 from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED, Costs
+from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts
 from asim.sim.shapes import NAMES
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S
 
@@ -162,6 +163,9 @@ class Calibration:
     created: str = ""
     path: Path | None = None
     check: Check | None = None  # None: a format 1 file, or costs that were never fitted
+    # the servers' memory figures: the file's "memory" section over the built-in ones (a file
+    # written before asim measured memory has none and predicts with the built-in figures)
+    memory: MemoryCosts = DEFAULT_MEMORY
 
     def check_note(self) -> str | None:
         """One line when this calibration failed its own check (None when it passed or was
@@ -239,6 +243,8 @@ class Calibration:
         }
         if self.check is not None:
             doc["check"] = self.check.to_dict()
+        if self.memory is not DEFAULT_MEMORY:
+            doc["memory"] = self.memory.to_dict()
         return json.dumps(doc, indent=2)
 
 
@@ -344,6 +350,12 @@ def load(path: Path) -> Calibration:
             check = Check.from_dict(data["check"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CalibrationError(f"{path}: unreadable self-check block: {exc}") from None
+    memory = DEFAULT_MEMORY
+    if "memory" in data:
+        try:
+            memory = MemoryCosts.from_dict(data["memory"], source=str(path))
+        except CalibrationError as exc:
+            raise CalibrationError(f"{path}: {exc}") from None
     return Calibration(
         costs=costs,
         measured=measured,
@@ -351,6 +363,7 @@ def load(path: Path) -> Calibration:
         created=str(data.get("created", "")),
         path=path,
         check=check,
+        memory=memory,
     )
 
 

@@ -204,6 +204,7 @@ def _measure_group(
     facts: Mapping[str, str],
 ) -> tuple[int, int]:
     from asim.lab.abrun import run_ab
+    from asim.lab.memory import PeakSampler
     from asim.lab.procs import ServerSpec, running_server
 
     first = items[0][0]
@@ -214,13 +215,19 @@ def _measure_group(
     with running_server(spec, log_dir=store.root / LOG_DIR) as server:
         for point, repeat in items:
             listener.run_started(point, repeat)
-            run = run_ab(
-                server.url,
-                requests=point.requests,
-                concurrency=point.concurrency,
-                keepalive=point.keepalive,
+            with PeakSampler(server.pids) as memory:
+                run = run_ab(
+                    server.url,
+                    requests=point.requests,
+                    concurrency=point.concurrency,
+                    keepalive=point.keepalive,
+                )
+            peak = memory.peak
+            record = store.append(
+                point, repeat, run, facts,
+                peak_memory_mb=None if peak is None else peak.memory_mb,
+                peak_rss_mb=None if peak is None else peak.rss_mb,
             )
-            record = store.append(point, repeat, run, facts)
             measured += 1
             listener.run_finished(record, expected[point])
             if record.complete:

@@ -1,0 +1,170 @@
+"""Server memory: what a scenario's server holds resident, from what it keeps alive.
+
+The quantity is the server group's anonymous memory (``Pss_Anon`` summed over its processes,
+`asim.lab.memory`): heaps, Python objects and thread stacks, each page counted once even where
+forked workers share it with their master. It is a sum of what the server keeps alive during
+the run::
+
+    memory = master_mb * masters + worker_mb * W + thread_kb * threads + connection_kb * held
+
+- ``masters``: gunicorn's arbiter (always), uvicorn's supervisor (only when W > 1); the aiohttp
+  process is its own single worker.
+- ``threads``: the threads the shape starts besides each process's main thread, at most as many
+  as it needs for the C requests in flight: aiohttp-executor's pool min(T, C), gthread's
+  W x min(T, ceil(C / W)), asgiref's one thread per request in flight for Django under uvicorn.
+- ``held``: the connections the server's processes have accepted and keep state for: every one
+  of the C clients for an event loop (and gthread, whose workers poll their kept connections);
+  at most W for sync workers, whose other clients wait in the kernel's accept queue, which is
+  kernel memory and not the server's.
+
+The run's peak is what is predicted: memory the interpreter has taken is rarely given back, so
+the peak of a run is also what the server keeps after it (docs/notes/measurements.md, "Memory").
+The figures per shape come from `asim calibrate` (its "memory" section) or the built-in ones
+below, measured on the lab machine. No I/O here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from asim.errors import CalibrationError
+from asim.sim.shapes import NAMES
+
+KIB_PER_MB = 1024.0
+GTHREAD_WORKER_CONNECTIONS = 1000  # gunicorn's --worker-connections default
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShapeMemory:
+    """What one shape's server keeps resident: each master and worker process idle (MiB), each
+    extra live thread and each held connection (KiB)."""
+
+    master_mb: float = 0.0
+    worker_mb: float
+    thread_kb: float = 0.0
+    connection_kb: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("master_mb", "worker_mb", "thread_kb", "connection_kb"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise CalibrationError(f"memory cost '{name}' must be a number >= 0, "
+                                       f"got {value!r}")
+
+    def to_dict(self) -> dict[str, float]:
+        return {"master_mb": round(self.master_mb, 3), "worker_mb": round(self.worker_mb, 3),
+                "thread_kb": round(self.thread_kb, 2),
+                "connection_kb": round(self.connection_kb, 3)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object], *, base: ShapeMemory) -> ShapeMemory:
+        """Read the fields ``d`` has; the others stay ``base``'s."""
+        if not isinstance(d, Mapping):
+            raise CalibrationError(f"a shape's memory costs must be an object, got {d!r}")
+        unknown = set(d) - {"master_mb", "worker_mb", "thread_kb", "connection_kb"}
+        if unknown:
+            raise CalibrationError(f"unknown memory cost {sorted(unknown)[0]!r}")
+        values = {}
+        for key, value in d.items():
+            if not (isinstance(value, int | float) and not isinstance(value, bool)):
+                raise CalibrationError(f"memory cost '{key}' must be a number, got {value!r}")
+            values[key] = float(value)
+        return replace(base, **values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryCosts:
+    """The memory figures of every shape, and where they came from."""
+
+    shapes: Mapping[str, ShapeMemory]
+    source: str = "built-in"
+
+    def __post_init__(self) -> None:
+        missing = [name for name in NAMES if name not in self.shapes]
+        if missing:
+            raise CalibrationError(f"memory costs lack the shape {missing[0]!r}")
+        object.__setattr__(self, "shapes", MappingProxyType(dict(self.shapes)))
+
+    def of(self, name: str) -> ShapeMemory:
+        return self.shapes[name]
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        return {name: m.to_dict() for name, m in self.shapes.items()}
+
+    def with_shapes(self, shapes: Mapping[str, ShapeMemory], *, source: str) -> MemoryCosts:
+        """These costs with ``shapes`` replaced (the others kept)."""
+        return MemoryCosts(shapes={**self.shapes, **shapes}, source=source)
+
+    @classmethod
+    def from_dict(cls, d: object, *, source: str) -> MemoryCosts:
+        """A calibration file's "memory" section over the built-in figures: shapes it does not
+        name (added after the file was written) keep theirs."""
+        if not isinstance(d, Mapping):
+            raise CalibrationError(f"'memory' must be an object, got {d!r}")
+        shapes = {}
+        for name, record in d.items():
+            if name not in NAMES:
+                continue  # a shape this asim does not know: nothing reads its figures
+            try:
+                shapes[name] = ShapeMemory.from_dict(record, base=DEFAULT_MEMORY.of(name))
+            except CalibrationError as exc:
+                raise CalibrationError(f"memory of {name}: {exc}") from None
+        return DEFAULT_MEMORY.with_shapes(shapes, source=source)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Held:
+    """What a scenario's server keeps alive at its peak: processes, extra threads, connections."""
+
+    masters: int
+    workers: int
+    threads: int
+    connections: int
+
+
+def held(scenario) -> Held:
+    """What the server of ``scenario`` (an `asim.sim.spec.Scenario`) holds during its run."""
+    name, w, c = scenario.server, scenario.workers, scenario.concurrency
+    t = scenario.threads or 0
+    if name in ("aiohttp", "aiohttp-blocking", "aiohttp-mixed"):
+        return Held(masters=0, workers=1, threads=0, connections=c)
+    if name == "aiohttp-executor":
+        return Held(masters=0, workers=1, threads=min(t, c), connections=c)
+    if name == "django":
+        return Held(masters=1, workers=w, threads=0, connections=min(c, w))
+    if name == "django-gthread":
+        per_worker = min(t, math.ceil(c / w))
+        return Held(masters=1, workers=w, threads=w * per_worker,
+                    connections=min(c, w * GTHREAD_WORKER_CONNECTIONS))
+    if name in ("django-asgi", "django-asgi-sync"):
+        return Held(masters=1 if w > 1 else 0, workers=w, threads=c, connections=c)
+    raise ValueError(f"no memory rule for the shape {name!r}")
+
+
+def server_memory_mb(scenario, memory_costs: MemoryCosts | None = None) -> float:
+    """The predicted peak anonymous memory (MiB) of the server of ``scenario``."""
+    m = (memory_costs or DEFAULT_MEMORY).of(scenario.server)
+    h = held(scenario)
+    return (m.master_mb * h.masters + m.worker_mb * h.workers
+            + (m.thread_kb * h.threads + m.connection_kb * h.connections) / KIB_PER_MB)
+
+
+# Measured on the lab machine (docs/notes/measurements.md, "Memory"): Python 3.12, aiohttp 3.14,
+# Django under gunicorn and uvicorn, each server after a warm-up burst, peaks during ab runs.
+_BUILT_IN = {
+    "aiohttp": ShapeMemory(worker_mb=31.7, connection_kb=10.0),
+    "aiohttp-blocking": ShapeMemory(worker_mb=31.7, connection_kb=10.0),
+    "aiohttp-mixed": ShapeMemory(worker_mb=31.7, connection_kb=10.0),
+    "aiohttp-executor": ShapeMemory(worker_mb=31.8, thread_kb=40.0, connection_kb=10.0),
+    "django": ShapeMemory(master_mb=16.0, worker_mb=35.0, connection_kb=0.0),
+    "django-gthread": ShapeMemory(master_mb=16.0, worker_mb=35.0, thread_kb=40.0,
+                                  connection_kb=10.0),
+    "django-asgi": ShapeMemory(master_mb=21.0, worker_mb=42.0, thread_kb=40.0,
+                               connection_kb=10.0),
+    "django-asgi-sync": ShapeMemory(master_mb=21.0, worker_mb=42.0, thread_kb=40.0,
+                                    connection_kb=10.0),
+}
+DEFAULT_MEMORY = MemoryCosts(shapes=_BUILT_IN)
