@@ -230,7 +230,7 @@ def validate(
 
     from asim.calibration.file import resolve
     from asim.errors import AbError
-    from asim.render import validate_summary, validate_table
+    from asim.render import memory_summary_line, validate_summary, validate_table
     from asim.validate.budget import check_budget, estimate_runs
     from asim.validate.run import RichProgress, plan_and_folder
     from asim.validate.run import validate as run_validate
@@ -252,7 +252,7 @@ def validate(
     try:
         with RichProgress(console) as progress:
             result = run_validate(plan, folder, listener=progress, costs=cal.costs,
-                                  force=force)
+                                  force=force, memory=cal.memory)
     except KeyboardInterrupt:
         typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
                    f"measure the rest with: asim validate --resume {folder}", err=True)
@@ -260,6 +260,7 @@ def validate(
     console.print(validate_table(result.comparisons))
     for line in validate_summary(result.errors):
         console.print(line)
+    console.print(memory_summary_line(result.memory))
     console.print(f"report: {result.report_path}")
     missing = [c.point.id for c in result.comparisons if not c.observed]
     if missing:

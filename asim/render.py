@@ -27,6 +27,7 @@ from asim.sim.spec import CPU_DOMINATED_SLEEP_S, Scenario
 from asim.size import Sizing, Targets
 from asim.sweep import Outcome
 from asim.validate.compare import MetricError, PointComparison
+from asim.validate.memory import MemoryComparison, memory_summary
 from asim.validate.report import console_rows
 
 CSV_FIELDS = (
@@ -340,6 +341,15 @@ def validate_summary(errors: Sequence[MetricError]) -> list[str]:
     ]
 
 
+def memory_summary_line(comparisons: Sequence[MemoryComparison]) -> str:
+    """validate's server memory in one line: how far the model is, over how many points."""
+    s = memory_summary(comparisons)
+    if not s["points"]:
+        return "server memory: no run recorded it"
+    return (f"server memory (peak anonymous PSS): median |error| {s['median_abs_pct']:.1f} %, "
+            f"max {s['max_abs_pct']:.1f} % over {s['points']} points (goal 10 %)")
+
+
 def calibration_summary(cal: Calibration) -> list[str]:
     """What `asim calibrate` prints about the costs it fitted, one line each."""
     c = cal.costs
@@ -360,6 +370,11 @@ def calibration_summary(cal: Calibration) -> list[str]:
     if spread is not None:
         out.append(f"  {'run-to-run spread of the sleep-0 runs (max)':52} {spread:.0f} %"
                    "  (CPU-dominated predictions vary about that much)")
+    if cal.memory_runs:
+        for name in ("aiohttp", "django", "django-asgi"):
+            m = cal.memory.of(name)
+            out.append(f"  {name + ' memory: master + worker, per connection':52} "
+                       f"{m.master_mb:.1f} + {m.worker_mb:.1f} MiB, {m.connection_kb:.1f} KiB")
     return out
 
 

@@ -166,6 +166,7 @@ class Calibration:
     # the servers' memory figures: the file's "memory" section over the built-in ones (a file
     # written before asim measured memory has none and predicts with the built-in figures)
     memory: MemoryCosts = DEFAULT_MEMORY
+    memory_runs: tuple[dict[str, object], ...] = ()  # what the memory figures came from
 
     def check_note(self) -> str | None:
         """One line when this calibration failed its own check (None when it passed or was
@@ -245,6 +246,8 @@ class Calibration:
             doc["check"] = self.check.to_dict()
         if self.memory is not DEFAULT_MEMORY:
             doc["memory"] = self.memory.to_dict()
+        if self.memory_runs:
+            doc["memory_measured"] = list(self.memory_runs)
         return json.dumps(doc, indent=2)
 
 
@@ -364,6 +367,7 @@ def load(path: Path) -> Calibration:
         path=path,
         check=check,
         memory=memory,
+        memory_runs=tuple(r for r in data.get("memory_measured", ()) if isinstance(r, dict)),
     )
 
 

@@ -145,13 +145,20 @@ def measure_memory(kind: str, *, workers: int = 1, concurrency: int = 0,
                    sleep_s: float = 1.0, settle_s: float = 0.2) -> MemoryRun:
     """Start ``kind`` with ``workers``, serve a warm-up burst, read the idle memory, then the
     peak during ``ab -n C -c C`` (each of C clients holds one request for ``sleep_s``); with
-    ``concurrency=0`` the peak is the idle reading."""
+    ``concurrency=0`` the peak is the idle reading.
+
+    The warm-up is one round of requests in parallel (`WARMUP_C`, at most one per worker of a
+    sync pool), so that every process has served a request, as in any run after a validate
+    series' first, without waiting many handler sleeps."""
     from asim.lab.abrun import run_ab
-    from asim.lab.measure import WARMUP_C, WARMUP_N
+    from asim.lab.measure import WARMUP_C
     from asim.lab.procs import ServerSpec, running_server
 
-    with running_server(ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)) as srv:
-        run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C, timeout_s=60).checked()
+    spec = ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)
+    # a sync worker serves one request at a time: more than W at once would wait a sleep each
+    warm = min(WARMUP_C, workers) if kind == "django" else WARMUP_C
+    with running_server(spec) as srv:
+        run_ab(srv.url, requests=warm, concurrency=warm, timeout_s=60).checked()
         time.sleep(settle_s)  # let the warm-up's last requests finish in every worker
         idle = group_memory(srv.pids())
         peak = idle
@@ -163,3 +170,22 @@ def measure_memory(kind: str, *, workers: int = 1, concurrency: int = 0,
     return MemoryRun(server=kind, workers=workers, concurrency=concurrency, sleep_s=sleep_s,
                      idle_mb=idle.memory_mb, peak_mb=peak.memory_mb, idle_rss_mb=idle.rss_mb,
                      peak_rss_mb=peak.rss_mb)
+
+
+# What `asim calibrate` measures for memory (about 15 s): the aiohttp process idle and with C
+# connections held; gunicorn's master and sync workers from two worker counts; uvicorn's Django
+# with C requests in flight (a thread and a connection each) and its supervisor at two workers.
+LOOP_C, ASGI_C, CALIBRATE_SLEEP_S = 400, 200, 1.0
+DJANGO_WORKERS = (1, 3)
+
+
+def calibration_runs(progress: Callable[[str], None] = lambda _msg: None) -> list[MemoryRun]:
+    """The real servers `asim calibrate` measures for its memory figures."""
+    plan = [("aiohttp", 1, LOOP_C), *(("django", w, 0) for w in DJANGO_WORKERS),
+            ("django-asgi", 1, ASGI_C), ("django-asgi", 2, 0)]
+    runs = []
+    for kind, workers, c in plan:
+        progress(f"memory: {kind}, {workers} worker(s)" + (f", ab -c {c}" if c else ", idle"))
+        runs.append(measure_memory(kind, workers=workers, concurrency=c,
+                                   sleep_s=CALIBRATE_SLEEP_S))
+    return runs

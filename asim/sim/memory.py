@@ -152,19 +152,70 @@ def server_memory_mb(scenario, memory_costs: MemoryCosts | None = None) -> float
             + (m.thread_kb * h.threads + m.connection_kb * h.connections) / KIB_PER_MB)
 
 
+def fitted_memory(runs, *, source: str) -> MemoryCosts:
+    """The memory figures of `asim calibrate`'s memory runs (`asim.lab.memory.MemoryRun`
+    records: server, workers, concurrency, idle_mb, peak_mb), over the built-in ones.
+
+    - aiohttp: the process idle is ``worker_mb`` and the growth with C held connections is
+      ``connection_kb``, for every aiohttp shape (one process, one app);
+    - gunicorn: a straight line through the idle memory at two sync worker counts gives
+      ``worker_mb`` (its slope) and ``master_mb`` (the rest), for the sync and gthread shapes;
+    - uvicorn's Django: one process idle is ``worker_mb``; its growth per request in flight is a
+      thread and a connection (``connection_kb`` after the built-in ``thread_kb``); with two
+      workers, what exceeds two workers is the supervisor's ``master_mb``.
+    A shape without its runs keeps the built-in figures.
+    """
+    by = {(r["server"], r["workers"], bool(r["concurrency"])): r for r in runs}
+    shapes: dict[str, ShapeMemory] = {}
+    loop = by.get(("aiohttp", 1, True))
+    if loop:
+        per_connection_kb = max(0.0, loop["peak_mb"] - loop["idle_mb"]) * KIB_PER_MB \
+            / loop["concurrency"]
+        for name in ("aiohttp", "aiohttp-blocking", "aiohttp-mixed", "aiohttp-executor"):
+            shapes[name] = replace(DEFAULT_MEMORY.of(name), worker_mb=loop["idle_mb"],
+                                   connection_kb=per_connection_kb)
+    pools = sorted((r for (server, _, busy), r in by.items() if server == "django" and not busy),
+                   key=lambda r: r["workers"])
+    if len(pools) >= 2 and pools[-1]["workers"] > pools[0]["workers"]:
+        low, high = pools[0], pools[-1]
+        worker_mb = (high["idle_mb"] - low["idle_mb"]) / (high["workers"] - low["workers"])
+        master_mb = max(0.0, low["idle_mb"] - worker_mb * low["workers"])
+        for name in ("django", "django-gthread"):
+            shapes[name] = replace(DEFAULT_MEMORY.of(name), master_mb=master_mb,
+                                   worker_mb=max(0.0, worker_mb))
+    single = by.get(("django-asgi", 1, True))
+    if single:
+        built_in = DEFAULT_MEMORY.of("django-asgi")
+        per_request_kb = max(0.0, single["peak_mb"] - single["idle_mb"]) * KIB_PER_MB \
+            / single["concurrency"]
+        two = by.get(("django-asgi", 2, False))
+        master_mb = (built_in.master_mb if two is None
+                     else max(0.0, two["idle_mb"] - 2 * single["idle_mb"]))
+        for name in ("django-asgi", "django-asgi-sync"):
+            shapes[name] = replace(DEFAULT_MEMORY.of(name), worker_mb=single["idle_mb"],
+                                   master_mb=master_mb,
+                                   connection_kb=max(0.0, per_request_kb - built_in.thread_kb))
+    return DEFAULT_MEMORY.with_shapes(shapes, source=source)
+
+
 # Measured on the lab machine (docs/notes/measurements.md, "Memory"): Python 3.12, aiohttp 3.14,
 # Django under gunicorn and uvicorn, each server after a warm-up burst, peaks during ab runs.
+_LOOP_MB, _LOOP_CONNECTION_KB = 31.7, 10.0  # idle process; +9.75 MiB at C = 1000
+_GUNICORN_MASTER_MB, _SYNC_WORKER_MB = 22.1, 33.2  # line through W = 1, 2, 4, 8, 16
+_UVICORN_WORKER_MB, _UVICORN_SUPERVISOR_MB = 43.1, 20.4  # W = 1 alone; W = 2 minus two
 _BUILT_IN = {
-    "aiohttp": ShapeMemory(worker_mb=31.7, connection_kb=10.0),
-    "aiohttp-blocking": ShapeMemory(worker_mb=31.7, connection_kb=10.0),
-    "aiohttp-mixed": ShapeMemory(worker_mb=31.7, connection_kb=10.0),
-    "aiohttp-executor": ShapeMemory(worker_mb=31.8, thread_kb=40.0, connection_kb=10.0),
-    "django": ShapeMemory(master_mb=16.0, worker_mb=35.0, connection_kb=0.0),
-    "django-gthread": ShapeMemory(master_mb=16.0, worker_mb=35.0, thread_kb=40.0,
-                                  connection_kb=10.0),
-    "django-asgi": ShapeMemory(master_mb=21.0, worker_mb=42.0, thread_kb=40.0,
-                               connection_kb=10.0),
-    "django-asgi-sync": ShapeMemory(master_mb=21.0, worker_mb=42.0, thread_kb=40.0,
-                                    connection_kb=10.0),
+    "aiohttp": ShapeMemory(worker_mb=_LOOP_MB, connection_kb=_LOOP_CONNECTION_KB),
+    "aiohttp-blocking": ShapeMemory(worker_mb=_LOOP_MB, connection_kb=_LOOP_CONNECTION_KB),
+    "aiohttp-mixed": ShapeMemory(worker_mb=_LOOP_MB, connection_kb=_LOOP_CONNECTION_KB),
+    "aiohttp-executor": ShapeMemory(worker_mb=_LOOP_MB, thread_kb=24.0,
+                                    connection_kb=_LOOP_CONNECTION_KB),
+    "django": ShapeMemory(master_mb=_GUNICORN_MASTER_MB, worker_mb=_SYNC_WORKER_MB),
+    "django-gthread": ShapeMemory(master_mb=_GUNICORN_MASTER_MB, worker_mb=_SYNC_WORKER_MB,
+                                  thread_kb=40.0, connection_kb=16.0),
+    "django-asgi": ShapeMemory(master_mb=_UVICORN_SUPERVISOR_MB, worker_mb=_UVICORN_WORKER_MB,
+                               thread_kb=40.0, connection_kb=24.0),
+    "django-asgi-sync": ShapeMemory(master_mb=_UVICORN_SUPERVISOR_MB,
+                                    worker_mb=_UVICORN_WORKER_MB, thread_kb=40.0,
+                                    connection_kb=24.0),
 }
 DEFAULT_MEMORY = MemoryCosts(shapes=_BUILT_IN)
