@@ -1,7 +1,9 @@
 """Measure the points the lecture's memory figure overlays on the model, and write them to
 asim/lecture/memory_measured.json (with when, where and how they were measured).
 
-    PYTHONPATH=. python tools/memory_points.py
+    PYTHONPATH=. python tools/memory_points.py [SERVER:WORKERS:CLIENTS ...]
+
+With arguments only those points are measured again; the file keeps the others.
 
 Each point: a fresh server, a warm-up burst, then ``ab -n C -c C`` against a handler that sleeps
 long enough for all C requests to be held at once, the group's peak anonymous PSS sampled every
@@ -31,11 +33,16 @@ POINTS = (
 )
 
 
-def main() -> int:
+def main(only: list[str]) -> int:
+    kept = json.loads(OUT.read_text(encoding="utf-8"))["points"] if only and OUT.exists() else []
+    chosen = [p for p in POINTS if not only or f"{p[0]}:{p[1]}:{p[2]}" in only]
+    kept = [p for p in kept if f"{p['server']}:{p['workers']}:{p['concurrency']}" not in only]
     points = []
-    for server, workers, clients, sleep_s in POINTS:
+    for server, workers, clients, sleep_s in chosen:
         try:
-            run = measure_memory(server, workers=workers, concurrency=clients, sleep_s=sleep_s)
+            # 64 gunicorn workers each import Django: minutes on a busy 2-core machine
+            run = measure_memory(server, workers=workers, concurrency=clients, sleep_s=sleep_s,
+                                 ready_timeout_s=300.0)
         except AsimError as exc:
             print(f"skipped {server} W={workers} C={clients}: {exc}", file=sys.stderr)
             continue
@@ -49,7 +56,8 @@ def main() -> int:
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_facts(),
         "command": "PYTHONPATH=. python tools/memory_points.py",
-        "points": points,
+        "points": sorted(kept + points, key=lambda p: (p["server"], p["workers"],
+                                                       p["concurrency"])),
     }
     OUT.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")
@@ -57,4 +65,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -142,7 +142,8 @@ class MemoryRun:
 
 
 def measure_memory(kind: str, *, workers: int = 1, concurrency: int = 0,
-                   sleep_s: float = 1.0, settle_s: float = 0.2) -> MemoryRun:
+                   sleep_s: float = 1.0, settle_s: float = 0.2,
+                   ready_timeout_s: float = 30.0) -> MemoryRun:
     """Start ``kind`` with ``workers``, serve a warm-up burst, read the idle memory, then the
     peak during ``ab -n C -c C`` (each of C clients holds one request for ``sleep_s``); with
     ``concurrency=0`` the peak is the idle reading.
@@ -157,7 +158,7 @@ def measure_memory(kind: str, *, workers: int = 1, concurrency: int = 0,
     spec = ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)
     # a sync worker serves one request at a time: more than W at once would wait a sleep each
     warm = min(WARMUP_C, workers) if kind == "django" else WARMUP_C
-    with running_server(spec) as srv:
+    with running_server(spec, ready_timeout_s=ready_timeout_s) as srv:
         run_ab(srv.url, requests=warm, concurrency=warm, timeout_s=60).checked()
         time.sleep(settle_s)  # let the warm-up's last requests finish in every worker
         idle = group_memory(srv.pids())

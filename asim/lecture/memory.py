@@ -22,8 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from asim.lecture.captions import fill, number
-from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts, server_memory_mb
-from asim.sim.spec import Scenario
+from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts, held_by, memory_mb
 
 MAX_CLIENTS = 10_000
 CLIENTS = tuple(sorted({round(10 ** (k / 8)) for k in range(0, 33)}))  # 1 .. 10 000, log-spaced
@@ -46,7 +45,8 @@ _TEXTS = {
             "connection over a {idle_mb} MiB process); a sync worker pool that serves all of "
             "them at once needs C workers, {pool_gb} GiB ({worker_mb} MiB per worker).",
             "In {budget} GiB a worker pool serves {pool_fit} clients at once and the event loop "
-            "holds about {loop_fit}: thousands against hundreds of thousands, as the seed says. "
+            "holds about {loop_fit} connections, {ratio} times as many: the seed's thousands "
+            "against hundreds of thousands is this ratio. "
             "A pool of {w} workers stays at {fixed_mb} MiB because its other clients wait in "
             "the kernel's accept queue (kernel socket memory is not in these numbers).",
         ),
@@ -65,10 +65,12 @@ _TEXTS = {
             "соединение поверх процесса в {idle_mb} МиБ); пулу синхронных воркеров, чтобы "
             "обслуживать их всех сразу, нужно C воркеров: {pool_gb} ГиБ ({worker_mb} МиБ "
             "на воркер).",
-            "В {budget} ГиБ пул воркеров обслуживает {pool_fit} клиентов одновременно, а цикл "
-            "событий держит около {loop_fit}: тысячи против сотен тысяч, как и сказано в "
-            "задании. Пул из {w} воркеров остаётся на {fixed_mb} МиБ: его остальные клиенты "
-            "ждут в очереди accept ядра (память сокетов ядра в эти числа не входит).",
+            "В {budget} ГиБ помещается пул из {pool_fit:воркера/воркеров/воркеров} (столько "
+            "же клиентов одновременно), а цикл событий держит около {loop_fit} соединений, "
+            "в {ratio} раз больше: «тысячи против сотен тысяч» из задания и есть это "
+            "отношение. Пул из {w} воркеров "
+            "остаётся на {fixed_mb} МиБ: его остальные клиенты ждут в очереди accept ядра "
+            "(память сокетов ядра в эти числа не входит).",
         ),
     },
 }
@@ -85,9 +87,9 @@ class MemoryCurve:
     measured: tuple[tuple[int, float], ...] = ()
 
 
-def _scenario(server: str, workers: int, c: int) -> Scenario:
-    return Scenario(server=server, workers=workers, sleep_s=1.0, concurrency=c, requests=c,
-                    cores=2)
+def _memory(server: str, workers: int, c: int, memory: MemoryCosts) -> float:
+    return memory_mb(server, held_by(server, workers=workers, threads=None, concurrency=c),
+                     memory)
 
 
 def measured_points() -> list[dict[str, object]]:
@@ -105,9 +107,9 @@ def memory_curves(memory: MemoryCosts = DEFAULT_MEMORY,
                             if p["server"] == server
                             and p["workers"] == workers_of(int(p["concurrency"]))))
 
-    loop = [server_memory_mb(_scenario("aiohttp", 1, c), memory) for c in CLIENTS]
-    pool_c = [server_memory_mb(_scenario("django", c, c), memory) for c in CLIENTS]
-    fixed = [server_memory_mb(_scenario("django", FIXED_WORKERS, c), memory) for c in CLIENTS]
+    loop = [_memory("aiohttp", 1, c, memory) for c in CLIENTS]
+    pool_c = [_memory("django", c, c, memory) for c in CLIENTS]
+    fixed = [_memory("django", FIXED_WORKERS, c, memory) for c in CLIENTS]
     return (
         MemoryCurve(key="loop", clients=CLIENTS, memory_mb=tuple(loop),
                     measured=seen("aiohttp", lambda c: 1)),
@@ -156,9 +158,9 @@ def memory_caption(lang: str, memory: MemoryCosts = DEFAULT_MEMORY) -> tuple[str
     """The figure's two caption lines, every number from the model."""
     loop, pool = memory.of("aiohttp"), memory.of("django")
     c = MAX_CLIENTS
-    loop_mb = server_memory_mb(_scenario("aiohttp", 1, c), memory)
-    pool_mb = server_memory_mb(_scenario("django", c, c), memory)
-    fixed_mb = server_memory_mb(_scenario("django", FIXED_WORKERS, c), memory)
+    loop_mb = _memory("aiohttp", 1, c, memory)
+    pool_mb = _memory("django", c, c, memory)
+    fixed_mb = _memory("django", FIXED_WORKERS, c, memory)
     pool_fit = int((BUDGET_MB - pool.master_mb) // pool.worker_mb)
     loop_fit = int((BUDGET_MB - loop.worker_mb) * 1024 // loop.connection_kb)
     first, second = _TEXTS[lang]["caption"]
@@ -169,5 +171,6 @@ def memory_caption(lang: str, memory: MemoryCosts = DEFAULT_MEMORY) -> tuple[str
         "budget": number(BUDGET_MB / 1024, 0, lang), "pool_fit": pool_fit,
         "loop_fit": f"{round(loop_fit, -3):,}".replace(",", " "), "w": FIXED_WORKERS,
         "fixed_mb": number(fixed_mb, 0, lang),
+        "ratio": f"{round(loop_fit / pool_fit, -2):,.0f}".replace(",", " "),
     }
     return fill(first, **numbers), fill(second, **numbers)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from types import MappingProxyType
 
 from asim.errors import CalibrationError
 from asim.sim.shapes import NAMES
@@ -86,7 +85,8 @@ class MemoryCosts:
         missing = [name for name in NAMES if name not in self.shapes]
         if missing:
             raise CalibrationError(f"memory costs lack the shape {missing[0]!r}")
-        object.__setattr__(self, "shapes", MappingProxyType(dict(self.shapes)))
+        # a plain dict: the figures travel to sweep workers, and a mappingproxy does not pickle
+        object.__setattr__(self, "shapes", dict(self.shapes))
 
     def of(self, name: str) -> ShapeMemory:
         return self.shapes[name]
@@ -127,8 +127,14 @@ class Held:
 
 def held(scenario) -> Held:
     """What the server of ``scenario`` (an `asim.sim.spec.Scenario`) holds during its run."""
-    name, w, c = scenario.server, scenario.workers, scenario.concurrency
-    t = scenario.threads or 0
+    return held_by(scenario.server, workers=scenario.workers, threads=scenario.threads,
+                   concurrency=scenario.concurrency)
+
+
+def held_by(name: str, *, workers: int, threads: int | None, concurrency: int) -> Held:
+    """What shape ``name`` holds with ``workers``, ``threads`` and C clients (no limits checked:
+    the lecture asks about W = C = 10 000, beyond what a scenario may simulate)."""
+    w, c, t = workers, concurrency, threads or 0
     if name in ("aiohttp", "aiohttp-blocking", "aiohttp-mixed"):
         return Held(masters=0, workers=1, threads=0, connections=c)
     if name == "aiohttp-executor":
@@ -146,8 +152,12 @@ def held(scenario) -> Held:
 
 def server_memory_mb(scenario, memory_costs: MemoryCosts | None = None) -> float:
     """The predicted peak anonymous memory (MiB) of the server of ``scenario``."""
-    m = (memory_costs or DEFAULT_MEMORY).of(scenario.server)
-    h = held(scenario)
+    return memory_mb(scenario.server, held(scenario), memory_costs)
+
+
+def memory_mb(name: str, h: Held, memory_costs: MemoryCosts | None = None) -> float:
+    """The memory (MiB) of shape ``name`` holding ``h``."""
+    m = (memory_costs or DEFAULT_MEMORY).of(name)
     return (m.master_mb * h.masters + m.worker_mb * h.workers
             + (m.thread_kb * h.threads + m.connection_kb * h.connections) / KIB_PER_MB)
 
@@ -198,7 +208,7 @@ def fitted_memory(runs, *, source: str) -> MemoryCosts:
     return DEFAULT_MEMORY.with_shapes(shapes, source=source)
 
 
-# Measured on the lab machine (docs/notes/measurements.md, "Memory"): Python 3.12, aiohttp 3.14,
+# Measured on the lab machine (docs/notes/measurements.md, "Memory"): Python 3.11, aiohttp 3.14,
 # Django under gunicorn and uvicorn, each server after a warm-up burst, peaks during ab runs.
 _LOOP_MB, _LOOP_CONNECTION_KB = 31.7, 10.0  # idle process; +9.75 MiB at C = 1000
 _GUNICORN_MASTER_MB, _SYNC_WORKER_MB = 22.1, 33.2  # line through W = 1, 2, 4, 8, 16
