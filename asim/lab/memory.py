@@ -173,20 +173,26 @@ def measure_memory(kind: str, *, workers: int = 1, concurrency: int = 0,
                      peak_rss_mb=peak.rss_mb)
 
 
-# What `asim calibrate` measures for memory (about 15 s): the aiohttp process idle and with C
-# connections held; gunicorn's master and sync workers from two worker counts; uvicorn's Django
-# with C requests in flight (a thread and a connection each) and its supervisor at two workers.
-LOOP_C, ASGI_C, CALIBRATE_SLEEP_S = 400, 200, 1.0
-DJANGO_WORKERS = (1, 3)
+# What `asim calibrate` measures for memory (four servers, about 15 s on an idle machine): the
+# aiohttp process idle and with C connections held; gunicorn's master and sync workers from two
+# worker counts; uvicorn's Django with C requests in flight (a thread and a connection each).
+# uvicorn's supervisor (W > 1) keeps its built-in figure: a fifth server for 20 MiB of Python
+# that does not change between machines would lengthen every calibration.
+# The handler sleeps long enough for all C clients to be connected at once: aiohttp's listen
+# backlog is 128, so some of 1000 clients get in only after a 1 s SYN retransmission, and a
+# shorter sleep measured 6 KiB per connection where 2 s and more measure 9.5-10.
+CALIBRATION_PLAN = (  # server, workers, clients (0: idle only), handler sleep s
+    ("aiohttp", 1, 1000, 2.0),
+    ("django", 1, 0, 0.0),
+    ("django", 3, 0, 0.0),
+    ("django-asgi", 1, 200, 1.0),
+)
 
 
 def calibration_runs(progress: Callable[[str], None] = lambda _msg: None) -> list[MemoryRun]:
     """The real servers `asim calibrate` measures for its memory figures."""
-    plan = [("aiohttp", 1, LOOP_C), *(("django", w, 0) for w in DJANGO_WORKERS),
-            ("django-asgi", 1, ASGI_C), ("django-asgi", 2, 0)]
     runs = []
-    for kind, workers, c in plan:
+    for kind, workers, c, sleep_s in CALIBRATION_PLAN:
         progress(f"memory: {kind}, {workers} worker(s)" + (f", ab -c {c}" if c else ", idle"))
-        runs.append(measure_memory(kind, workers=workers, concurrency=c,
-                                   sleep_s=CALIBRATE_SLEEP_S))
+        runs.append(measure_memory(kind, workers=workers, concurrency=c, sleep_s=sleep_s))
     return runs

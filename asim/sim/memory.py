@@ -171,8 +171,9 @@ def fitted_memory(runs, *, source: str) -> MemoryCosts:
     - gunicorn: a straight line through the idle memory at two sync worker counts gives
       ``worker_mb`` (its slope) and ``master_mb`` (the rest), for the sync and gthread shapes;
     - uvicorn's Django: one process idle is ``worker_mb``; its growth per request in flight is a
-      thread and a connection (``connection_kb`` after the built-in ``thread_kb``); with two
-      workers, what exceeds two workers is the supervisor's ``master_mb``.
+      thread and a connection (``connection_kb`` after the built-in ``thread_kb``); with a run
+      of two workers idle, what exceeds two workers is the supervisor's ``master_mb`` (without
+      one, the built-in figure).
     A shape without its runs keeps the built-in figures.
     """
     by = {(r["server"], r["workers"], bool(r["concurrency"])): r for r in runs}
