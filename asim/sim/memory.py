@@ -28,9 +28,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from asim.errors import CalibrationError
 from asim.sim.shapes import NAMES
+
+if TYPE_CHECKING:
+    from asim.sim.spec import Scenario
 
 KIB_PER_MB = 1024.0
 GTHREAD_WORKER_CONNECTIONS = 1000  # gunicorn's --worker-connections default
@@ -125,7 +129,7 @@ class Held:
     connections: int
 
 
-def held(scenario) -> Held:
+def held(scenario: Scenario) -> Held:
     """What the server of ``scenario`` (an `asim.sim.spec.Scenario`) holds during its run."""
     return held_by(scenario.server, workers=scenario.workers, threads=scenario.threads,
                    concurrency=scenario.concurrency)
@@ -150,7 +154,7 @@ def held_by(name: str, *, workers: int, threads: int | None, concurrency: int) -
     raise ValueError(f"no memory rule for the shape {name!r}")
 
 
-def server_memory_mb(scenario, memory_costs: MemoryCosts | None = None) -> float:
+def server_memory_mb(scenario: Scenario, memory_costs: MemoryCosts | None = None) -> float:
     """The predicted peak anonymous memory (MiB) of the server of ``scenario``."""
     return memory_mb(scenario.server, held(scenario), memory_costs)
 
