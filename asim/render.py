@@ -118,10 +118,14 @@ COLUMNS: tuple[Column, ...] = (
     Column(header="p50 ms", cell=_percentile(50)),
     Column(header="p90 ms", cell=_percentile(90)),
     Column(header="p100 ms", cell=_percentile(100)),
+    Column(header="memory MiB", cell=lambda p: "-" if p.server_memory_mb is None
+           else f"{p.server_memory_mb:.0f}"),
 )
 # What a narrow terminal loses first. RPS, ms/req and the grid's coordinates always stay: they
-# are what ab's users read first; `--wide` (and csv, json) show everything.
-LEAVE_OUT_ORDER = ("method", "time s", "ms/req (all)", "p90 ms", "p100 ms", "p50 ms")
+# are what ab's users read first; `--wide` (and csv, json) show everything. The server's memory
+# is not ab's: it goes first.
+LEAVE_OUT_ORDER = ("memory MiB", "method", "time s", "ms/req (all)", "p90 ms", "p100 ms",
+                   "p50 ms")
 
 
 def frame_width(widths: Sequence[int]) -> int:
