@@ -134,7 +134,7 @@ def predict(
         cores=cores or machine_cores(),
     )
     cal = resolve(calibration)
-    job = Job(methods=method_names(method), costs=cal.costs, exact=exact)
+    job = Job(methods=method_names(method), costs=cal.costs, exact=exact, memory=cal.memory)
     check = None if cal.check is None else cal.check.verdict()
     if fmt == "csv":
         typer.echo(cal.describe(), err=True)
@@ -244,7 +244,12 @@ def validate(
 
     from asim.calibration.file import resolve
     from asim.errors import AbError
-    from asim.render import validate_noise_summary, validate_summary, validate_table
+    from asim.render import (
+        memory_summary_line,
+        validate_noise_summary,
+        validate_summary,
+        validate_table,
+    )
     from asim.validate.budget import check_budget, estimate_runs
     from asim.validate.run import RichProgress, plan_and_folder
     from asim.validate.run import validate as run_validate
@@ -269,7 +274,7 @@ def validate(
     try:
         with RichProgress(console) as progress:
             result = run_validate(plan, folder, listener=progress, costs=cal.costs,
-                                  force=force)
+                                  force=force, memory=cal.memory)
     except KeyboardInterrupt:
         typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
                    f"measure the rest with: asim validate --resume {folder}", err=True)
@@ -279,6 +284,7 @@ def validate(
         console.print(line)
     for line in validate_noise_summary(result.comparisons):
         console.print(line)
+    console.print(memory_summary_line(result.memory))
     console.print(f"report: {result.report_path}")
     missing = [c.point.id for c in result.comparisons if not c.observed]
     if missing:
@@ -454,7 +460,7 @@ def size(
                       requests=requests or 10 * concurrency, keepalive=keepalive,
                       cores=cores or machine_cores()) for name in server.split(",")]
     cal = resolve(calibration)
-    job = Job(costs=cal.costs, exact=exact)
+    job = Job(costs=cal.costs, exact=exact, memory=cal.memory)
     with Sweep(jobs=jobs, scheduler=scheduler or None) as sweep:
         sizings = [run_size(b, targets, costs=cal.costs, max_workers=max_workers,
                             evaluate=lambda batch: list(sweep.run(batch, job)),

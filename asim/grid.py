@@ -10,6 +10,7 @@ from asim.calibration.file import resolve
 from asim.errors import InputError
 from asim.sim.abreport import AbReport
 from asim.sim.costs import Costs
+from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts, server_memory_mb
 from asim.sim.model import Jitter, SimRun, simulate
 from asim.sim.race import condition, other_branches
 from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape, takers
@@ -36,7 +37,7 @@ class Prediction:
     ``bottleneck_utilisation`` its busy share of the run (0-1); None where the method cannot
     tell. Near the listen backlog, ``branch`` says which outcome of the race this prediction
     follows and ``alternatives`` holds the others (`asim.sim.race`); far from it they are None
-    and empty.
+    and empty. ``server_memory_mb`` is the server's predicted peak memory (`asim.sim.memory`).
     """
 
     scenario: Scenario
@@ -51,6 +52,7 @@ class Prediction:
     bottleneck_utilisation: float | None = None
     alternatives: tuple[Alternative, ...] = ()
     branch: str | None = None
+    server_memory_mb: float | None = None
 
     def __post_init__(self) -> None:
         if (self.report is None) == (self.terms is None):
@@ -91,6 +93,8 @@ class Prediction:
             "keepalive": s.keepalive,
             "cores": s.cores,
         }
+        if self.server_memory_mb is not None:
+            record["server_memory_mb"] = round(self.server_memory_mb, 2)
         if self.report is not None:
             record.update(self.report.to_dict())
             record["extrapolated_requests"] = self.extrapolated_requests
@@ -209,6 +213,7 @@ def predict(
     jitter: Jitter | None = None,
     seed: int | None = None,
     exact: bool = False,
+    memory: MemoryCosts | None = None,
 ) -> list[Prediction]:
     """Predict what ab prints for one scenario or many.
 
@@ -222,9 +227,14 @@ def predict(
     analysis, steady state), ``bounds`` (asymptotic bounds), ``all``, or a list of these; the
     result has one `Prediction` per scenario and method, scenario-major. ``exact`` keeps the
     simulation from extrapolating a long run's steady state (see `asim.sim.model.simulate`).
+    ``memory``: the servers' memory figures (default: the calibration's when ``costs`` is not
+    given, else the built-in ones).
     """
     methods = _methods(method)
-    costs = costs or resolve(calibration).costs
+    if costs is None:
+        chosen = resolve(calibration)
+        costs, memory = chosen.costs, memory or chosen.memory
+    memory = memory or DEFAULT_MEMORY
     items = [scenario] if isinstance(scenario, Scenario) else list(scenario)
     points = []
     for s in items:
@@ -235,23 +245,28 @@ def predict(
                 )
                 others = other_branches(s, run, costs=costs, jitter=jitter, seed=seed,
                                         exact=exact)
+                memory_mb = server_memory_mb(s, memory)
                 alternatives = tuple(
-                    Alternative(condition=b.condition, prediction=simulated(b.run))
+                    Alternative(condition=b.condition,
+                                prediction=simulated(b.run, memory_mb=memory_mb))
                     for b in others
                 )
                 points.append(simulated(run, alternatives=alternatives,
-                                        branch=condition(run) if others else None))
+                                        branch=condition(run) if others else None,
+                                        memory_mb=memory_mb))
             else:
                 terms = ab_terms(s, costs, method=m)
                 points.append(Prediction(
                     scenario=s, method=m, terms=terms, bottleneck=terms.bottleneck,
                     bottleneck_utilisation=terms.bottleneck_utilisation,
+                    server_memory_mb=server_memory_mb(s, memory),
                 ))
     return points
 
 
 def simulated(
-    run: SimRun, *, alternatives: tuple[Alternative, ...] = (), branch: str | None = None
+    run: SimRun, *, alternatives: tuple[Alternative, ...] = (), branch: str | None = None,
+    memory_mb: float | None = None,
 ) -> Prediction:
     """The `Prediction` of a simulated run (method ``des``)."""
     top = run.bottleneck
@@ -267,6 +282,7 @@ def simulated(
         bottleneck_utilisation=None if top is None else top.utilisation,
         alternatives=alternatives,
         branch=branch,
+        server_memory_mb=memory_mb,
     )
 
 

@@ -27,6 +27,7 @@ from asim.sim.spec import CPU_DOMINATED_SLEEP_S, Scenario
 from asim.size import Sizing, Targets
 from asim.sweep import Outcome
 from asim.validate.compare import MetricError, PointComparison
+from asim.validate.memory import MemoryComparison, memory_summary
 from asim.validate.report import console_rows
 
 CSV_FIELDS = (
@@ -48,6 +49,7 @@ CSV_FIELDS = (
     "blocking_s",
     "bottleneck",
     "bottleneck_utilisation",
+    "server_memory_mb",
 )
 
 
@@ -151,6 +153,13 @@ COLUMNS: tuple[Column, ...] = (
 # What a narrow terminal loses first. RPS, ms/req and the grid's coordinates always stay: they
 # are what ab's users read first; `--wide` (and csv, json) show everything.
 LEAVE_OUT_ORDER = ("method", "time s", "ms/req (all)", "p90 ms", "p100 ms", "busiest",
+    Column(header="memory MiB", cell=lambda p: "-" if p.server_memory_mb is None
+           else f"{p.server_memory_mb:.0f}"),
+)
+# What a narrow terminal loses first. RPS, ms/req and the grid's coordinates always stay: they
+# are what ab's users read first; `--wide` (and csv, json) show everything. The server's memory
+# is not ab's: it goes first.
+LEAVE_OUT_ORDER = ("memory MiB", "method", "time s", "ms/req (all)", "p90 ms", "p100 ms",
                    "p50 ms")
 
 
@@ -396,6 +405,15 @@ def validate_noise_summary(comparisons: Sequence[PointComparison]) -> list[str]:
     return summary_lines(noise_floor(comparisons))
 
 
+def memory_summary_line(comparisons: Sequence[MemoryComparison]) -> str:
+    """validate's server memory in one line: how far the model is, over how many points."""
+    s = memory_summary(comparisons)
+    if not s["points"]:
+        return "server memory: no run recorded it"
+    return (f"server memory (peak anonymous PSS): median |error| {s['median_abs_pct']:.1f} %, "
+            f"max {s['max_abs_pct']:.1f} % over {s['points']} points (goal 10 %)")
+
+
 def calibration_summary(cal: Calibration) -> list[str]:
     """What `asim calibrate` prints about the costs it fitted, one line each."""
     c = cal.costs
@@ -416,6 +434,11 @@ def calibration_summary(cal: Calibration) -> list[str]:
     if spread is not None:
         out.append(f"  {'run-to-run spread of the sleep-0 runs (max)':52} {spread:.0f} %"
                    "  (CPU-dominated predictions vary about that much)")
+    if cal.memory_runs:
+        for name in ("aiohttp", "django", "django-asgi"):
+            m = cal.memory.of(name)
+            out.append(f"  {name + ' memory: master + worker, per connection':52} "
+                       f"{m.master_mb:.1f} + {m.worker_mb:.1f} MiB, {m.connection_kb:.1f} KiB")
     return out
 
 
@@ -523,6 +546,7 @@ SIZE_METRICS: tuple[tuple[str, str, str], ...] = (
     ("requests_per_second", "RPS", "{:.1f}"),
     ("p50_ms", "p50 ms", "{}"),
     ("p99_ms", "p99 ms", "{}"),
+    ("server_memory_mb", "memory MiB", "{:.0f}"),
 )
 SIZE_CSV_FIELDS = (
     "server", "sleep_s", "concurrency", "requests", "cores", "sized", "meets", "workers",
@@ -588,7 +612,7 @@ def sizing_table(sizings: Sequence[Sizing], *, title: str) -> Table:
             metrics = trial.metrics() or {}
             t.add_row(z.base.server if i == 0 else "",
                       str(trial.workers) if z.knob else "-",
-                      *(fmt.format(metrics[m]) if m in metrics else "-"
+                      *(fmt.format(metrics[m]) if metrics.get(m) is not None else "-"
                         for m, _, fmt in SIZE_METRICS),
                       verdict)
     return t

@@ -92,7 +92,8 @@ class Trial:
             return None
         d = self.point.to_dict()
         return {"requests_per_second": d["requests_per_second"],
-                "p50_ms": d["percentiles_ms"]["50"], "p99_ms": d["percentiles_ms"]["99"]}
+                "p50_ms": d["percentiles_ms"]["50"], "p99_ms": d["percentiles_ms"]["99"],
+                "server_memory_mb": d.get("server_memory_mb")}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from asim.errors import AsimError, InputError, SweepError
 from asim.grid import DES, Prediction, predict
 from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts
 from asim.sim.spec import Scenario, machine_cores
 
 # Seconds of simulation this process does itself before it starts local worker processes.
@@ -57,13 +58,15 @@ class Job:
     methods: tuple[str, ...] = (DES,)
     costs: Costs = DEFAULT_COSTS
     exact: bool = False
+    memory: MemoryCosts = DEFAULT_MEMORY
 
 
 def run_one(job: Job, index: int, scenario: Scenario) -> Outcome:
     """One task: predict ``scenario`` by every method of ``job`` (module level: it is pickled
     by name for worker processes and Dask workers)."""
     try:
-        points = predict(scenario, method=job.methods, costs=job.costs, exact=job.exact)
+        points = predict(scenario, method=job.methods, costs=job.costs, exact=job.exact,
+                         memory=job.memory)
     except AsimError as exc:  # e.g. the model predicts that ab aborts: a result, not a crash
         return Outcome(index=index, scenario=scenario, error=str(exc))
     return Outcome(index=index, scenario=scenario, points=tuple(points))

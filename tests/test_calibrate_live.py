@@ -112,3 +112,17 @@ def test_calibrate_refit_reads_and_rewrites_a_fresh_file(calibration, tmp_path):
     for name in ("ab_connect_cpu_s", "loop_request_cpu_s", "worker_request_cpu_s"):
         ratio = getattr(again.costs, name) / getattr(calibration.costs, name)
         assert 1 / ORDER_OF_MAGNITUDE < ratio < ORDER_OF_MAGNITUDE, (name, ratio)
+    # the memory section travels with the file through a refit
+    assert again.memory.to_dict() == load(path).memory.to_dict()
+    assert again.memory_runs == load(path).memory_runs
+
+
+def test_calibration_measures_the_servers_memory(calibration, tmp_path):
+    assert {r["server"] for r in calibration.memory_runs} >= {"aiohttp", "django"}
+    for name in ("aiohttp", "django", "django-asgi"):
+        m = calibration.memory.of(name)
+        assert 10 < m.worker_mb < 200, (name, m)  # a Python web process: tens of MiB
+    loop = calibration.memory.of("aiohttp")
+    assert 1 < loop.connection_kb < 100  # KiB per connection, not bytes and not MiB
+    back = load(save(calibration, tmp_path / "cal.json"))
+    assert back.memory.to_dict() == calibration.memory.to_dict()

@@ -139,7 +139,8 @@ def test_size_agrees_with_predict_at_the_answer_and_one_below(tmp_path):
     for mine, theirs in ((django["found"], found), (django["below"], below)):
         assert mine["predicted"] == {"requests_per_second": theirs["requests_per_second"],
                                      "p50_ms": theirs["percentiles_ms"]["50"],
-                                     "p99_ms": theirs["percentiles_ms"]["99"]}
+                                     "p99_ms": theirs["percentiles_ms"]["99"],
+                                     "server_memory_mb": theirs["server_memory_mb"]}
     loop = json.loads(asim("predict", "--server", "aiohttp", *common).stdout)["points"][0]
     assert aiohttp["sized"] is None and aiohttp["meets"] is True
     assert aiohttp["found"]["predicted"]["requests_per_second"] == loop["requests_per_second"]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from asim.errors import CalibrationError
 from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED, Costs
+from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts
 from asim.sim.shapes import NAMES
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S
 
@@ -165,6 +166,10 @@ class Calibration:
     # The second stage's section (asim.calibration.shapes_fit): the new shapes' runs and costs;
     # empty: their costs are the built-in ones.
     shapes: dict[str, object] = field(default_factory=dict)
+    # the servers' memory figures: the file's "memory" section over the built-in ones (a file
+    # written before asim measured memory has none and predicts with the built-in figures)
+    memory: MemoryCosts = DEFAULT_MEMORY
+    memory_runs: tuple[dict[str, object], ...] = ()  # what the memory figures came from
 
     def check_note(self) -> str | None:
         """One line when this calibration failed its own check (None when it passed or was
@@ -244,6 +249,10 @@ class Calibration:
             doc["check"] = self.check.to_dict()
         if self.shapes:
             doc["shapes"] = self.shapes
+        if self.memory is not DEFAULT_MEMORY:
+            doc["memory"] = self.memory.to_dict()
+        if self.memory_runs:
+            doc["memory_measured"] = list(self.memory_runs)
         return json.dumps(doc, indent=2)
 
 
@@ -350,6 +359,12 @@ def load(path: Path) -> Calibration:
             check = Check.from_dict(data["check"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CalibrationError(f"{path}: unreadable self-check block: {exc}") from None
+    memory = DEFAULT_MEMORY
+    if "memory" in data:
+        try:
+            memory = MemoryCosts.from_dict(data["memory"], source=str(path))
+        except CalibrationError as exc:
+            raise CalibrationError(f"{path}: {exc}") from None
     return Calibration(
         costs=costs,
         measured=measured,
@@ -358,6 +373,8 @@ def load(path: Path) -> Calibration:
         path=path,
         check=check,
         shapes=shapes,
+        memory=memory,
+        memory_runs=tuple(r for r in data.get("memory_measured", ()) if isinstance(r, dict)),
     )
 
 

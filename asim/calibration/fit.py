@@ -83,7 +83,9 @@ from asim.calibration.knobs import (
 from asim.errors import CalibrationError
 from asim.lab.facts import machine_facts
 from asim.lab.measure import CpuRun, asyncio_sleep_overshoot_s, measure_cpu, time_sleep_overshoot_s
+from asim.lab.memory import calibration_runs as memory_calibration_runs
 from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.memory import fitted_memory
 
 WARM_N, COLD_N, MID_N, ONE_MS_N, SAT_N, SAT_C = 1000, 30, 200, 300, 5000, 50
 HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000
@@ -358,12 +360,15 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None,
     runs, ts_over, aio_over = measure(progress)
     shape_runs = shapes_fit.measure(shapes_fit.SERVERS if servers is None else servers, progress)
     result = fit(runs, ts_over, aio_over, progress)
+    memory_runs = tuple(r.to_dict() for r in memory_calibration_runs(progress))
     return shapes_fit.extend(Calibration(
         costs=result.costs,
         measured=_measured(runs, ts_over, aio_over),
         machine=machine_facts(),
         created=now_text(),
         check=result.check,
+        memory=fitted_memory(memory_runs, source="asim calibrate"),
+        memory_runs=memory_runs,
     ), shape_runs, progress)
 
 
@@ -387,6 +392,8 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
         machine=calibration.machine,
         created=calibration.created,
         check=result.check,
+        memory=calibration.memory,
+        memory_runs=calibration.memory_runs,
     ), progress)
 
 

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from asim.errors import InputError
-from asim.lecture import data, figures
+from asim.lecture import data, figures, memory
 from asim.lecture.captions import caption, check_lang, fill, number, server_name, texts
 from asim.lecture.timeline import Timeline, build_timeline, plot_timeline
 from asim.limits import check_sleeps
@@ -165,7 +165,7 @@ def build_lecture(
     except OSError as exc:
         raise InputError(f"cannot create {folder}: {exc.strerror or exc}") from None
     makers: Sequence[Callable[[Path, str, Costs], LectureFigure]] = (
-        _capacity, _little, _timelines, _finite, _workers, _percentiles,
+        _capacity, _little, _timelines, _finite, _workers, _percentiles, _memory,
     )
     made = tuple(make(folder, lang, costs) for make in makers)
     t = texts(lang)
@@ -180,6 +180,8 @@ def build_lecture(
 
 
 def _heading(name: str, lang: str) -> str:
+    if name == "memory":
+        return str(memory.texts(lang)["title"])
     key = {"capacity": "title_capacity", "little": "title_little", "timelines": "title_timelines",
            "finite-run": "title_finite", "workers": "title_workers",
            "percentiles": "title_percentiles"}[name]
@@ -341,3 +343,16 @@ def _percentiles(folder: Path, lang: str, costs: Costs) -> LectureFigure:
         b50=blk.p50_ms[i], b100=blk.p100_ms[i],
     )
     return _saved(folder, "percentiles", fig, lines)
+
+
+def _memory(folder: Path, lang: str, costs: Costs) -> LectureFigure:
+    # Memory has its own figures (`asim.sim.memory`, built-in like the costs: the lecture is the
+    # same on every machine); ``costs`` are the CPU model's and play no part here.
+    curves = memory.memory_curves(measured=memory.measured_points())
+    fig, (ax,) = _new_figure(12, 7.5)
+    memory.plot_memory(ax, curves, text=memory.texts(lang), palette=figures.PALETTE,
+                       line_w=figures.LINE_W, marker_pt=figures.MARKER_PT,
+                       sizes=(figures.TITLE_PT, figures.LABEL_PT, figures.TICK_PT,
+                              figures.LEGEND_PT))
+    return _saved(folder, "memory", fig, memory.memory_caption(lang))
+

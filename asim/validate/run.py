@@ -14,6 +14,7 @@ points are judged against (`asim.validate.noise`).
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,8 +28,16 @@ from asim.errors import AbError, InputError
 from asim.lab.facts import measurement_facts
 from asim.sim.abreport import AbReport
 from asim.sim.costs import DEFAULT_COSTS, Costs
+from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts
 from asim.sim.spec import machine_cores
 from asim.validate.compare import Branch, MetricError, PointComparison, compare, error_summary
+from asim.validate.memory import (
+    MEMORY_FILE,
+    MemoryComparison,
+    compare_memory,
+    memory_json,
+    memory_markdown,
+)
 from asim.validate.store import Record, ResultsDir
 from asim.validate.study import DEFAULT_PASSES, Plan, StudyPoint
 from asim.validate.tasks import resolve_plan
@@ -85,6 +94,7 @@ class ValidateResult:
     figure_paths: tuple[Path, ...]
     measured_runs: int
     failed_runs: int
+    memory: tuple[MemoryComparison, ...] = ()  # server memory, predicted against measured
 
     @property
     def flagged(self) -> tuple[PointComparison, ...]:
@@ -143,6 +153,7 @@ def validate(
     listener: Listener | None = None,
     costs: Costs | None = None,
     force: bool = False,
+    memory: MemoryCosts | None = None,
 ) -> ValidateResult:
     """Measure every run of ``plan`` that ``out_dir`` does not hold yet, then write the report.
 
@@ -151,11 +162,12 @@ def validate(
     """
     with _sigterm_as_interrupt():
         return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs,
-                         force=force)
+                         force=force, memory=memory)
 
 
 def _validate(
-    plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None, force: bool = False
+    plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None, force: bool = False,
+    memory: MemoryCosts | None = None,
 ) -> ValidateResult:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
@@ -186,7 +198,7 @@ def _validate(
     listener.rendering()
     return render(
         store, plan, predictions, measured_runs=measured, failed_runs=failed, costs=costs,
-        backlog=backlog_edges(runs), alternatives=model_branches(runs),
+        backlog=backlog_edges(runs), alternatives=model_branches(runs), memory=memory,
     )
 
 
@@ -230,6 +242,7 @@ def _measure_group(
     pass_number: int = 1,
 ) -> tuple[int, int]:
     from asim.lab.abrun import run_ab
+    from asim.lab.memory import PeakSampler
     from asim.lab.procs import ServerSpec, running_server
 
     first = items[0][0]
@@ -240,13 +253,19 @@ def _measure_group(
     with running_server(spec, log_dir=store.root / LOG_DIR) as server:
         for point, repeat in items:
             listener.run_started(point, repeat)
-            run = run_ab(
-                server.url,
-                requests=point.requests,
-                concurrency=point.concurrency,
-                keepalive=point.keepalive,
+            with PeakSampler(server.pids) as memory:
+                run = run_ab(
+                    server.url,
+                    requests=point.requests,
+                    concurrency=point.concurrency,
+                    keepalive=point.keepalive,
+                )
+            peak = memory.peak
+            record = store.append(
+                point, repeat, run, facts,
+                peak_memory_mb=None if peak is None else peak.memory_mb,
+                peak_rss_mb=None if peak is None else peak.rss_mb, pass_number=pass_number,
             )
-            record = store.append(point, repeat, run, facts, pass_number=pass_number)
             measured += 1
             listener.run_finished(record, expected[point])
             if record.complete:
@@ -291,6 +310,7 @@ def render(
     costs: Costs | None = None,
     backlog: Mapping[str, str] | None = None,
     alternatives: Mapping[str, Sequence[Branch]] | None = None,
+    memory: MemoryCosts | None = None,
 ) -> ValidateResult:
     """Compare, draw the figures and write report.md from what ``store`` holds; ``backlog``
     names the points where the model came near the listen backlog (`backlog_edges`),
@@ -312,6 +332,10 @@ def render(
         plan, comparisons, figures=figures, meta=_meta(records, costs),
         backlog_edges=backlog,
     )
+    memory = memory or DEFAULT_MEMORY
+    memory_points = compare_memory(plan, records, memory)
+    text += "\n\n" + "\n".join(memory_markdown(memory_points))
+    _write_json(store.root / MEMORY_FILE, memory_json(memory_points, memory))
     report_path = store.root / REPORT_FILE
     report_path.write_text(text + "\n", encoding="utf-8")
     return ValidateResult(
@@ -323,7 +347,12 @@ def render(
         figure_paths=tuple(paths),
         measured_runs=measured_runs,
         failed_runs=failed_runs,
+        memory=memory_points,
     )
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _meta(records: Sequence[Record], costs: Costs | None = None) -> dict[str, str]:

@@ -67,6 +67,10 @@ class Record:
     measured_at: str = ""
     stderr: str = ""
     facts: Mapping[str, str] = field(default_factory=dict)
+    # the server group's peak anonymous memory and RSS during the run (MiB, `asim.lab.memory`);
+    # None in runs recorded before validate measured memory
+    peak_memory_mb: float | None = None
+    peak_rss_mb: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -92,6 +96,10 @@ class Record:
         if self.stderr:
             data["stderr"] = self.stderr
         data["facts"] = dict(self.facts)
+        if self.peak_memory_mb is not None:
+            data["peak_memory_mb"] = round(self.peak_memory_mb, 2)
+        if self.peak_rss_mb is not None:
+            data["peak_rss_mb"] = round(self.peak_rss_mb, 2)
         return data
 
     @classmethod
@@ -117,6 +125,8 @@ class Record:
             measured_at=str(data.get("measured_at", "")),
             stderr=str(data.get("stderr", "")),
             facts={str(k): str(v) for k, v in dict(data.get("facts") or {}).items()},
+            peak_memory_mb=_optional_mb(data.get("peak_memory_mb")),
+            peak_rss_mb=_optional_mb(data.get("peak_rss_mb")),
         )
 
 
@@ -235,10 +245,12 @@ class ResultsDir:
 
     def append(
         self, point: StudyPoint, repeat: int, run: AbRunLike,
-        facts: Mapping[str, str] | None = None, *, pass_number: int = 1,
+        facts: Mapping[str, str] | None = None,
+        *, pass_number: int = 1,
+        peak_memory_mb: float | None = None, peak_rss_mb: float | None = None,
     ) -> Record:
-        """Store one finished ab run of pass ``pass_number``, with the ``facts`` of where it
-        ran: raw text first, then its line, flushed to disk."""
+        """Store one finished ab run of pass ``pass_number``, with the ``facts`` of where it ran
+        and the server's peak memory during it: raw text first, then its line, flushed to disk."""
         in_pass = "" if pass_number == 1 else f"-p{pass_number}"
         raw_rel = f"{RAW_DIR}/{point.id}{in_pass}-r{repeat}.txt"
         (self.root / RAW_DIR).mkdir(parents=True, exist_ok=True)
@@ -255,6 +267,8 @@ class ResultsDir:
             measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
             stderr=(run.stderr or "")[-STDERR_KEEP_CHARS:].strip(),
             facts=dict(facts or {}),
+            peak_memory_mb=peak_memory_mb,
+            peak_rss_mb=peak_rss_mb,
         )
         line = json.dumps(record.to_dict(), separators=(",", ":")) + "\n"
         with open(self.points_path, "a+b") as f:
@@ -284,6 +298,14 @@ class ResultsDir:
             }
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{self.predictions_path} is unreadable: {exc}") from None
+
+
+def _optional_mb(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise TypeError(f"a peak memory must be a number of MiB >= 0, got {value!r}")
+    return float(value)
 
 
 def _check_format(value: object) -> None:
