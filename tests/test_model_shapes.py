@@ -111,3 +111,14 @@ def test_the_gil_bounds_a_process_whose_threads_need_cpu():
               requests=2000)
     assert one == pytest.approx(1000, rel=0.05)
     assert two == pytest.approx(2000, rel=0.05)
+
+
+@pytest.mark.parametrize(("server", "kept"), [("aiohttp", True), ("django-asgi", False),
+                                             ("django-asgi-sync", False)])
+def test_ab_k_keeps_connections_under_aiohttp_but_not_under_uvicorn(server, kept):
+    # ab -k sends HTTP/1.0 with "Connection: Keep-Alive": aiohttp keeps such a connection,
+    # uvicorn's h11 closes it (the real ab prints "Keep-Alive requests: 0" against uvicorn).
+    run = simulate(Scenario(server=server, sleep_s=0.0, concurrency=5, requests=100,
+                            keepalive=True))
+    assert (run.report.keepalive_requests == 100) is kept
+    assert (run.report.keepalive_requests == 0) is not kept

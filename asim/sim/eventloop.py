@@ -49,7 +49,10 @@ class LoopApp:
     the loop in the handler step (Django's ASGI path under uvicorn); ``hops_before`` and
     ``hops_after``: round trips through the pool before the view and after the response (Django
     sends request_started, and closes the response and sends request_finished, through
-    sync_to_async).
+    sync_to_async); ``keeps_http10``: whether the server keeps an HTTP/1.0 connection that asks
+    for keep-alive. ab -k sends HTTP/1.0 with "Connection: Keep-Alive"; aiohttp keeps it, uvicorn's
+    h11 closes every HTTP/1.0 connection after its response (measured: ab -k against uvicorn
+    prints "Keep-Alive requests: 0", docs/notes/measurements.md section 16).
     """
 
     blocking_s: float = 0.0
@@ -58,6 +61,7 @@ class LoopApp:
     item_cpu_s: float = 0.0
     hops_before: int = 0
     hops_after: int = 0
+    keeps_http10: bool = True
 
 
 PLAIN = LoopApp()
@@ -357,7 +361,7 @@ class EventLoopServer:
 
     def _write_response(self, conn: Conn) -> None:
         conn.handler_end = self.env.now
-        conn.server_keepalive = self.client.keepalive
+        conn.server_keepalive = self.client.keepalive and self.app.keeps_http10
         self.client.response_data(conn)
         self._call_soon(self._after_handler, conn)
         if self.app.hops_after:
