@@ -53,8 +53,8 @@ moves from its trace value only as far as the runs need, and only where they nee
 `Check.uncertainty_pct` is computed from the runs' residuals alone (the priors are no
 information about this machine).
 The model simulates a run in milliseconds (fast-forward skips its repeated cycles); a fit takes
-a few hundred simulations (300-2000 when priors must be widened), 4-20 s on the 2-core VM while
-other work loaded it (`Check.fit_seconds` records it).
+a few hundred simulations (up to ~2200 when priors must be widened), 3-17 s on the 2-core VM
+idle (4-8 ms per simulation; `Check.fit_seconds` records it).
 
 Fixed, not fitted (the runs cannot separate them, or they are measured directly; `FIXED` in
 `asim.calibration.knobs` names each with its source):
