@@ -48,8 +48,8 @@ sessions, and the fixed values cannot follow), so each is held near a prior inst
 parameter, its relative distance from the prior divided by a width, 25 % at first
 (`PRIOR_WIDTH`). While no start's fit reproduces every run, the widths of the priors the runs
 pull against (more than half a width off) double, up to `PRIOR_ROUNDS` times; then the fit runs
-free, so every set of runs the free fit reproduces is still reproduced. A weak parameter thus
-moves from its trace value only as far as the runs need, and only where they need it.
+free from where it stopped. A weak parameter thus moves from its prior only as far as the runs
+need, and only where they need it; a run with a wide spread may be left anywhere within it.
 `Check.uncertainty_pct` is computed from the runs' residuals alone (the priors are no
 information about this machine).
 The model simulates a run in milliseconds (fast-forward skips its repeated cycles); a fit takes
