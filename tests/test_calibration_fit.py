@@ -21,14 +21,14 @@ from asim.sim.spec import Scenario
 
 FIGURES = Path(__file__).resolve().parent.parent / "figures"
 
-# Costs unlike the built-in ones (each knob moved by 5-50 %), so the fit cannot succeed by
-# staying where it starts.
+# Costs unlike the built-in ones: each parameter the runs identify moved by 5-50 %, so the fit
+# cannot succeed by staying where it starts; the weakly identified ones at their priors (the
+# fit holds them there unless the runs pull them away, see the next test).
+PRIORS = {k.name: k.prior for k in KNOBS if k.prior is not None}
 TRUTH = apply(DEFAULT_COSTS, {
-    "ab_cpu_s": 45e-6, "ab_poll_cpu_s": 22e-6, "loop_cpu_s": 105e-6,
-    "loop_iteration_cpu_s": 15e-6, "loop_cold_cpu_s": 600e-6, "worker_cpu_s": 430e-6,
-    "worker_herd_cpu_s": 60e-6, "worker_cold_cpu_s": 900e-6, "cold_tau_s": 5e-3,
-    "switch_loss": 0.15, "wakeup_s": 25e-6, "timer_overshoot_s": 180e-6,
-    "time_sleep_overshoot_s": 110e-6,
+    "ab_cpu_s": 45e-6, "loop_cpu_s": 105e-6, "loop_iteration_cpu_s": 15e-6,
+    "loop_cold_cpu_s": 600e-6, "worker_cpu_s": 430e-6, "worker_cold_cpu_s": 900e-6,
+    **PRIORS,
     # The model never charges ab a cold start at C = 1 (the server still runs when ab wakes),
     # so the fit fixes it from the measured difference, which for these runs is 0.
     "ab_cold_cpu_s": 0.0,
@@ -53,7 +53,7 @@ def synthetic_runs(costs):
 
 def test_fit_recovers_the_costs_that_generated_the_runs():
     # The overshoots handed in as "measured" are wrong on purpose: with the 1 ms runs in the
-    # plan the fit must find the true ones.
+    # plan the fit must not take them.
     result = fit(synthetic_runs(TRUTH), 130e-6, 250e-6)
     truth, fitted = knob_values(TRUTH), knob_values(result.costs)
     assert set(result.check.fitted) == {k.name for k in KNOBS}
@@ -63,11 +63,33 @@ def test_fit_recovers_the_costs_that_generated_the_runs():
 
 
 @pytest.mark.slow
+def test_the_runs_pull_a_weak_parameter_off_its_prior_when_they_need_it():
+    # A switching loss and a herd cost twice their priors: held at the priors, the herd and
+    # oversubscribed runs come out 5-10 % fast, so the fit must widen those priors until every
+    # run is reproduced. What the priors still hold back the identified parameters take up in
+    # part, within the runs' tolerance: the worker's CPU 3 % off here.
+    truth_costs = replace(TRUTH, switch_loss=0.22, worker_herd_cpu_s=80e-6)
+    held = apply(truth_costs, {"switch_loss": PRIORS["switch_loss"],
+                               "worker_herd_cpu_s": PRIORS["worker_herd_cpu_s"]})
+    runs = synthetic_runs(truth_costs)
+    oversubscribed = runs["django oversubscribed"]
+    assert model_outcome(oversubscribed, held).requests_per_second > (
+        1.03 * oversubscribed.requests_per_second)
+    result = fit(runs, 130e-6, 250e-6)
+    assert result.check.passed, result.check.summary()
+    assert result.costs.switch_loss > 0.17
+    truth, fitted = knob_values(truth_costs), knob_values(result.costs)
+    for name in ("loop_cpu_s", "worker_cpu_s"):
+        assert fitted[name] == pytest.approx(truth[name], rel=0.05), name
+
+
+@pytest.mark.slow
 def test_without_the_1ms_runs_the_overshoots_stay_as_measured():
     runs = {name: r for name, r in synthetic_runs(TRUTH).items() if name in REQUIRED}
-    result = fit(runs, 110e-6, 180e-6)  # time.sleep's, then asyncio's (the timer's)
-    assert result.costs.timer_overshoot_s == 180e-6
-    assert result.costs.time_sleep_overshoot_s == 110e-6
+    ts_over, aio_over = TRUTH.time_sleep_overshoot_s, TRUTH.timer_overshoot_s
+    result = fit(runs, ts_over, aio_over)  # as measured in-process: taken, not fitted
+    assert result.costs.timer_overshoot_s == aio_over
+    assert result.costs.time_sleep_overshoot_s == ts_over
     # The 5 ms and 50 ms runs still pin the rest (the overshoots given are the true ones).
     truth, fitted = knob_values(TRUTH), knob_values(result.costs)
     for name in result.check.fitted:
@@ -81,14 +103,14 @@ def test_without_the_1ms_runs_the_overshoots_stay_as_measured():
     pytest.param("noise-floor/short/pass-2", marks=pytest.mark.slow),
 ])
 def test_refit_reproduces_the_recorded_calibration_runs(name):
-    # Committed calibrate-then-measure sets: holdout-4 records each run's spread, and on
-    # short/pass-2 only the fit's second start (the built-in costs) reproduces every run. The
-    # residuals of all thirteen committed files are in docs/notes/measurements.md, section 13.
+    # Committed calibrate-then-measure sets: holdout-4 records each run's spread (its herd
+    # run's repeats spread 19.8 %, and the fit leaves it +14 % with the herd cost near its
+    # prior), and short/pass-2 reproduces every run only after the fit widens priors. The
+    # residuals of all nineteen committed files are in docs/notes/measurements.md, section 16.
     calibration = refit(load(FIGURES / name / "calibration.json"))
     check = calibration.check
     assert {r.name for r in check.runs} == set(REQUIRED)
     assert check.passed, check.summary()
-    assert max(abs(r.error_pct) for r in check.runs) < 7
 
 
 def test_a_missing_run_is_one_clear_error():

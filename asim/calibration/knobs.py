@@ -26,7 +26,12 @@ class Knob:
     """One fitted parameter as the optimiser sees it: in units of ``unit`` (1e-6: microseconds,
     1e-3: milliseconds, 1e-2: percent), bounded by ``lo`` and ``hi`` in those units, so that
     typical values lie between 1 and 1000 and a relative finite-difference step suits them all;
-    ``servers`` lists the server kinds whose runs depend on it (None: all)."""
+    ``servers`` lists the server kinds whose runs depend on it (None: all).
+
+    ``prior`` (seconds or a fraction) marks a parameter the runs identify only weakly: the fit
+    holds it near that value, from traces or pooled over recorded calibrations (``source``
+    says which), as tightly as the runs allow (`asim.calibration.fit`); None: the runs identify
+    it and it is fitted freely."""
 
     name: str
     unit: float
@@ -34,28 +39,62 @@ class Knob:
     hi: float
     servers: frozenset[str] | None = None
     needs: str = ""  # a run without which the knob is not identified (then fixed as measured)
+    prior: float | None = None
+    source: str = ""
 
 
+# "Pooled": the median of the joint fit over the 19 calibration files recorded in figures/
+# (calibration-check 1-3, noise-floor 9, holdout 1-5, task10, shapes), each fitted with every
+# knob free (docs/notes/measurements.md, "Which parameters the runs identify"). The standard
+# errors quoted are the medians over those files of `check.uncertainty_pct`.
+_POOLED = "median of the 19 recorded calibrations' free fits"
 _LOOP, _WORKER = frozenset({AIOHTTP}), frozenset({DJANGO})
 KNOBS: tuple[Knob, ...] = (
+    # Identified (standard error 4-21 %): fitted freely.
     Knob(name="ab_cpu_s", unit=1e-6, lo=1.0, hi=2000.0),  # ab's steps, split by AB_SHARES
-    Knob(name="ab_poll_cpu_s", unit=1e-6, lo=0.0, hi=500.0),
     Knob(name="loop_cpu_s", unit=1e-6, lo=1.0, hi=5000.0, servers=_LOOP),  # steps, LOOP_SHARES
     Knob(name="loop_iteration_cpu_s", unit=1e-6, lo=0.0, hi=500.0, servers=_LOOP),
     Knob(name="loop_cold_cpu_s", unit=1e-6, lo=0.0, hi=5000.0, servers=_LOOP),
     Knob(name="worker_cpu_s", unit=1e-6, lo=1.0, hi=5000.0, servers=_WORKER),  # WORKER_SHARES
-    Knob(name="worker_herd_cpu_s", unit=1e-6, lo=0.0, hi=2000.0, servers=_WORKER),
     Knob(name="worker_cold_cpu_s", unit=1e-6, lo=0.0, hi=5000.0, servers=_WORKER),
-    Knob(name="cold_tau_s", unit=1e-3, lo=0.2, hi=100.0),
-    Knob(name="switch_loss", unit=1e-2, lo=0.0, hi=60.0),
-    Knob(name="wakeup_s", unit=1e-6, lo=0.0, hi=500.0),
+    # Weakly identified (standard error 45-144 %): held near a prior.
+    Knob(name="ab_poll_cpu_s", unit=1e-6, lo=0.0, hi=500.0, prior=33e-6,
+         source=f"{_POOLED} (33 us; standard error 60 %)"),
+    Knob(name="worker_herd_cpu_s", unit=1e-6, lo=0.0, hi=2000.0, servers=_WORKER, prior=39e-6,
+         source=f"{_POOLED} (39 us, the built-in value; standard error 90 %)"),
+    # The time constant of the cold extras' growth with the idle gap: only the 1 and 5 ms runs
+    # depend on it, and there it trades with the overshoots and the cold extras.
+    Knob(name="cold_tau_s", unit=1e-3, lo=0.2, hi=100.0, prior=9.2e-3,
+         source=f"{_POOLED} (9.2 ms; standard error 45 %)"),
+    Knob(name="switch_loss", unit=1e-2, lo=0.0, hi=60.0, prior=0.11,
+         source=f"{_POOLED} (11 %; standard error 79 %)"),
+    # A C = 1 cycle is CPU plus two wake-ups, and the CPU is known to ~10 %: the wake-up is the
+    # small remainder. Section 10's ping-pong measured 14-48 us round trips between threads on
+    # two cores idle 0.1-0.3 ms, which brackets the pooled value.
+    Knob(name="wakeup_s", unit=1e-6, lo=0.0, hi=500.0, prior=18e-6,
+         source=f"{_POOLED} (18 us; standard error 76 %), within measurements.md section 10's "
+                "ping-pong"),
     # A 1 ms sleep makes the overshoot ~10 % of the cycle; at 5-50 ms it is lost in the sleep.
+    # The in-process measurement (`asim.lab.measure`, 10 ms sleeps) overshoots more than a 1 ms
+    # sleep does (measurements.md section 4: asyncio 120 us at 1 ms, 281 us at 10 ms), so the
+    # prior is pooled over the six files that hold the 1 ms runs.
     Knob(name="timer_overshoot_s", unit=1e-6, lo=0.0, hi=2000.0, servers=_LOOP,
-         needs="aiohttp 1 ms"),
+         needs="aiohttp 1 ms", prior=103e-6,
+         source="median of the six 1 ms-run calibrations' free fits (103 us; standard error "
+                "104 %)"),
     Knob(name="time_sleep_overshoot_s", unit=1e-6, lo=0.0, hi=2000.0, servers=_WORKER,
-         needs="django 1 ms"),
+         needs="django 1 ms", prior=75e-6,
+         source="median of the six 1 ms-run calibrations' free fits (75 us; standard error "
+                "144 %)"),
 )
-FIXED = ("ab_cold_cpu_s", "loop_callback_cpu_s", "worker_boot_s")
+# Never fitted, by name: where the value comes from (asim.calibration.fit's docstring says why).
+FIXED = {
+    "ab_cold_cpu_s": "ab's measured CPU per request, cold runs minus warm runs",
+    "loop_callback_cpu_s": "traces (2 us, the built-in value)",
+    "worker_boot_s": "built-in value (no calibration run kills a worker)",
+}
+# The overshoots when the plan's 1 ms runs are absent (older calibration files).
+UNFITTED_SOURCE = "measured in-process with 10 ms sleeps (asim.lab.measure)"
 
 
 def _split(actor: str, cpu_s: float, shares: dict[str, float]) -> dict[str, float]:
