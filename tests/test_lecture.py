@@ -161,7 +161,8 @@ def lecture(request, tmp_path_factory):
 
 def test_lecture_writes_every_figure_as_png_and_svg(lecture):
     assert [f.name for f in lecture.figures] == [
-        "capacity", "little", "timelines", "finite-run", "workers", "percentiles"]
+        "capacity", "little", "timelines", "finite-run", "workers", "percentiles", "shapes",
+        "pools"]
     assert len(lecture.figures) == len(FIGURES)
     for f in lecture.figures:
         assert f.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -232,7 +233,7 @@ def test_lecture_command_defaults_to_a_lecture_folder(tmp_path):
     out = asim("lecture", "--lang", "ru", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "lecture" / "lecture.md").exists()
-    assert len(list((tmp_path / "lecture").glob("*.svg"))) == 6
+    assert len(list((tmp_path / "lecture").glob("*.svg"))) == 8
 
 
 @pytest.mark.parametrize(

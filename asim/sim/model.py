@@ -87,6 +87,7 @@ def simulate(
     keep_records: bool = True,
     fast_forward: bool = True,
     exact: bool = False,
+    watch: Callable[[object], None] | None = None,
 ) -> SimRun:
     """Run the model of ``ab -n N -c C [-k]`` against ``scenario``'s server.
 
@@ -94,7 +95,8 @@ def simulate(
     (`asim.sim.fastforward`); the report is the same as without it. Unless ``exact``, a long
     run that never repeats exactly may instead replicate a measured steady state: the report is
     then an estimate and ``extrapolated_requests`` counts the replicated samples. Without
-    ``fast_forward`` every request is simulated.
+    ``fast_forward`` every request is simulated. ``watch`` is called with the server model
+    before the run starts (a timeline turns on a thread pool's record of its holds).
     """
     costs = costs or DEFAULT_COSTS
     env = simpy.Environment()
@@ -119,6 +121,8 @@ def simulate(
         timeout_s=scenario.ab_timeout_s,
     )
     server = scenario.shape.model(env, cpu, costs, scenario, sleep_s, ab)
+    if watch is not None:
+        watch(server)
     ff = None
     if fast_forward and jitter is None and not keep_records:
         ff = FastForward(env, cpu, ab, server, extrapolate=not exact)

@@ -87,6 +87,9 @@ class ThreadPool:
         self.peak_busy = 0
         self.held_s = 0.0  # thread-seconds spent on items (the pool's utilisation over a run)
         self._started: dict[str, float] = {}
+        # (thread index, start, end, the item's done args) of every item when set to a list (a
+        # timeline's pool lanes; off by default: a long run would keep one tuple per request).
+        self.holds: list[tuple[int, float, float, tuple]] | None = None
 
     def submit(
         self, before_s: float, hold_s: float, after_s: float, done: Callable, *args: Any
@@ -125,6 +128,9 @@ class ThreadPool:
     def _done(self, thread: Thread, done: Callable, args: tuple) -> None:
         self.busy -= 1
         self.held_s += self.env.now - self._started[thread.name]
+        if self.holds is not None:
+            self.holds.append((self.threads.index(thread), self._started[thread.name],
+                               self.env.now, args))
         done(*args)
         self._take(thread)
 
