@@ -10,6 +10,7 @@ options, sleep, ``-c`` and ``-n`` (none when the folders are not there, e.g. an 
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -93,20 +94,20 @@ def measured_rps(
     server: str, *, workers: int, threads: int | None, blocking_s: float | None,
     sleep_s: float, requests: int, folder: Path = FIGURES_DIR,
 ) -> dict[int, float]:
-    """Clients -> the median RPS of every complete run of this shape in ``folder``'s results
-    folders (points.jsonl) at this sleep and ``-n``, without -k."""
-    from asim.validate.store import ResultsDir
-
+    """Clients -> the median RPS of every complete run of this shape recorded in a
+    ``points.jsonl`` under ``folder`` (validate's results folders) at this sleep and ``-n``,
+    without -k. Read as plain JSON lines: the lecture does not depend on asim.validate."""
     values: dict[int, list[float]] = {}
     for path in sorted(folder.glob("**/points.jsonl")) if folder.is_dir() else ():
-        for record in ResultsDir.open(path.parent).records():
-            p = record.point
-            if (record.observed is None or record.problems or p.keepalive
-                    or (p.server, p.workers, p.threads, p.blocking_s)
-                    != (server, workers, threads, blocking_s)
-                    or p.sleep_s != sleep_s or p.requests != requests):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            run = json.loads(line) if line.strip() else {}
+            observed = run.get("observed")
+            if (not observed or run.get("problems") or run.get("keepalive")
+                    or (run.get("server"), run.get("workers", 1), run.get("threads"),
+                        run.get("blocking_s")) != (server, workers, threads, blocking_s)
+                    or run.get("sleep_s") != sleep_s or run.get("requests") != requests):
                 continue
-            values.setdefault(p.concurrency, []).append(record.observed.requests_per_second)
+            values.setdefault(run["concurrency"], []).append(observed["requests_per_second"])
     return {c: statistics.median(v) for c, v in sorted(values.items())}
 
 
