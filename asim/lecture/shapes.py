@@ -146,7 +146,7 @@ def plot_shapes(
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.set_yticks([t for t in RPS_TICKS if t <= 2 * max(max(c.rps) for c in curves)])
     _finish(ax, x_label=text["x_clients"], y_label=text["y_rps"],
-            title=text["title_shapes"].format(n=SHAPE_REQUESTS, sleep=sleep))
+            title=f"{text['title_shapes'].format(n=SHAPE_REQUESTS)}, sleep {sleep}")
     ax.legend(fontsize=LEGEND_PT, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return ax
 
@@ -154,7 +154,8 @@ def plot_shapes(
 def shapes_figure(folder: Path, lang: str, costs: Costs) -> LectureFigure:
     curves = shape_curves(costs, lang)
     fig, (ax,) = _new_figure(15, 7.5)
-    plot_shapes(ax, curves, text=texts(lang), sleep=number(SLEEP_S, 1, lang))
+    plot_shapes(ax, curves, text=texts(lang),
+                sleep=f"{number(SLEEP_S, 1, lang)} {'с' if lang == 'ru' else 's'}")
     by = {c.scenario.server: c for c in curves}
     c = SHAPE_AT
 
