@@ -145,3 +145,20 @@ def test_task10_conclusions_move_with_the_numbers_and_say_what_is_not_measured()
     assert "440.0 (model; not measured)" in text
     # the seed's own tasks have none of these shapes: no such conclusion
     assert not _text(conclusions(PLAN, _comparisons(LAB)), "What Django needs")
+
+
+def test_a_study_of_event_loops_alone_gets_its_own_heading():
+    from asim.validate.study import Series, Study
+
+    loops = Study(name="loops", title="loops", x=TASK10.x, sleeps_s=(0.1,),
+                  concurrencies=(5, 10, 20, 40),
+                  series=(Series(server="aiohttp"), Series(server="aiohttp-mixed",
+                                                           blocking_s=0.005)))
+    plan = Plan(name="loops", studies=(loops,), repeats=1)
+    comparisons = [PointComparison(point=p, predicted=None,
+                                   observed=(_report(p, LAB[p.server]),))
+                   for p in plan.points()]
+    found = conclusions(plan, comparisons)
+    text = _text(found, "A blocking call in an event loop, in numbers (loops)")
+    assert "5 ms per request" in text and "is the bottleneck" in text
+    assert not _text(found, "What Django needs")

@@ -77,6 +77,14 @@ def _last_x(study: Study, found: Mapping[str, PointComparison], *series: Series)
     return None
 
 
+def async_path_question(study: Study) -> str:
+    """The heading of `async_path_sentences`: the seed's question when Django's async path is in
+    the study, else what the study's event loops show."""
+    if any(s.server in ("django-asgi", "django-asgi-sync") for s in study.series):
+        return "What Django needs to be fully async, in numbers"
+    return "A blocking call in an event loop, in numbers"
+
+
 def async_path_sentences(
     study: Study, comparisons: Sequence[PointComparison]
 ) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from asim.sim.shapes import WORKERS, shape
-from asim.validate.async_path import async_path_sentences
+from asim.validate.async_path import async_path_question, async_path_sentences
 from asim.validate.compare import (
     METRICS,
     METRICS_BY_KEY,
@@ -384,7 +384,7 @@ def conclusions(plan: Plan, comparisons: Sequence[PointComparison]) -> list[Conc
         if async_path:
             result.append(
                 Conclusion(
-                    question=f"What Django needs to be fully async, in numbers ({study.name})",
+                    question=f"{async_path_question(study)} ({study.name})",
                     sentences=tuple(async_path),
                 )
             )
