@@ -161,7 +161,8 @@ def lecture(request, tmp_path_factory):
 
 def test_lecture_writes_every_figure_as_png_and_svg(lecture):
     assert [f.name for f in lecture.figures] == [
-        "capacity", "little", "timelines", "finite-run", "workers", "percentiles", "memory"]
+        "capacity", "little", "timelines", "finite-run", "workers", "percentiles", "memory",
+        "shapes", "pools"]
     assert len(lecture.figures) == len(FIGURES) + 1  # memory: its words in asim.lecture.memory
     for f in lecture.figures:
         assert f.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -232,7 +233,7 @@ def test_lecture_command_defaults_to_a_lecture_folder(tmp_path):
     out = asim("lecture", "--lang", "ru", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "lecture" / "lecture.md").exists()
-    assert len(list((tmp_path / "lecture").glob("*.svg"))) == 7
+    assert len(list((tmp_path / "lecture").glob("*.svg"))) == 9
 
 
 @pytest.mark.parametrize(

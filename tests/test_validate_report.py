@@ -5,7 +5,7 @@ from validate_helpers import synthetic_report
 from asim.validate.compare import PointComparison
 from asim.validate.report import conclusions, render_markdown
 from asim.validate.study import Plan
-from asim.validate.tasks import TASK7, TASK8, TASK9, resolve_plan
+from asim.validate.tasks import TASK7, TASK8, TASK9, TASK10, resolve_plan
 
 # The seed's three tasks, the plan these numbers were written for.
 PLAN = Plan(name="all", studies=(TASK7, TASK8, TASK9), repeats=1)
@@ -104,3 +104,61 @@ def test_backlog_edges_come_from_the_simulated_accept_queue():
     assert backlog_edges(model_runs(resolve_plan("all"))) == {}  # the lab never nears a backlog
     edges = backlog_edges(model_runs(resolve_plan("holdout")))
     assert "aiohttp-s1-c300-n600" in edges and "129" in edges["aiohttp-s1-c300-n600"]
+
+
+def _task10_comparisons(in_service_by_server, *, measured=True):
+    plan = Plan(name="task10", studies=(TASK10,), repeats=1)
+    result = []
+    for p in plan.points():
+        report = _report(p, in_service_by_server[p.server])
+        predicted = synthetic_report(concurrency=p.concurrency, requests=100,
+                                     taken_ms=report.time_taken_s * 1000 / 1.1)
+        result.append(PointComparison(point=p, predicted=predicted,
+                                      observed=(report,) if measured else ()))
+    return plan, result
+
+
+def test_task10_conclusions_answer_the_closing_question_with_numbers():
+    plan, comparisons = _task10_comparisons(LAB)
+    text = _text(conclusions(plan, comparisons), "What Django needs to be fully async")
+    # C = 40, sleep 0.1 s: the overlapping shapes 400 requests/s, the sync worker 10 (x40)
+    assert "async view under uvicorn (Django ASGI, async view, 1 worker) served 400.0 (model " \
+           "440.0) requests/s against the sync gunicorn worker's 10.0 (model 11.0), ×40.0" in text
+    assert "so the blocking sleeps of different requests overlap" in text
+    assert "levels off from C = 10 on at 60.0 (model 66.0)" in text  # a pool of six
+    # the slices: RPS 200 at C = 40; 1 ms holds the loop 20 %, 5 ms all the time
+    assert "1 ms per request" in text and "a loss of 50 %" in text
+    assert "the slices hold the loop 20 % of the time" in text
+    assert "hold the loop's one thread 100 % of the time" in text and "is the bottleneck" in text
+    assert "In numbers, the seed's closing question" in text
+    assert "×40.0 with an async view, ×40.0 with the unchanged sync view" in text
+
+
+def test_task10_conclusions_move_with_the_numbers_and_say_what_is_not_measured():
+    slower = {**LAB, "django-asgi-sync": 1, "aiohttp-executor": 1000}
+    plan, comparisons = _task10_comparisons(slower)
+    text = _text(conclusions(plan, comparisons), "What Django needs to be fully async")
+    assert "the sync views run one at a time" in text
+    assert "its pool did not run out of threads here" in text
+    plan, comparisons = _task10_comparisons(LAB, measured=False)
+    text = _text(conclusions(plan, comparisons), "What Django needs to be fully async")
+    assert "440.0 (model; not measured)" in text
+    # the seed's own tasks have none of these shapes: no such conclusion
+    assert not _text(conclusions(PLAN, _comparisons(LAB)), "What Django needs")
+
+
+def test_a_study_of_event_loops_alone_gets_its_own_heading():
+    from asim.validate.study import Series, Study
+
+    loops = Study(name="loops", title="loops", x=TASK10.x, sleeps_s=(0.1,),
+                  concurrencies=(5, 10, 20, 40),
+                  series=(Series(server="aiohttp"), Series(server="aiohttp-mixed",
+                                                           blocking_s=0.005)))
+    plan = Plan(name="loops", studies=(loops,), repeats=1)
+    comparisons = [PointComparison(point=p, predicted=None,
+                                   observed=(_report(p, LAB[p.server]),))
+                   for p in plan.points()]
+    found = conclusions(plan, comparisons)
+    text = _text(found, "A blocking call in an event loop, in numbers (loops)")
+    assert "5 ms per request" in text and "is the bottleneck" in text
+    assert not _text(found, "What Django needs")

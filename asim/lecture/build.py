@@ -164,8 +164,11 @@ def build_lecture(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    from asim.lecture.shapes import pools_figure, shapes_figure
+
     makers: Sequence[Callable[[Path, str, Costs], LectureFigure]] = (
         _capacity, _little, _timelines, _finite, _workers, _percentiles, _memory,
+        shapes_figure, pools_figure,
     )
     made = tuple(make(folder, lang, costs) for make in makers)
     t = texts(lang)
@@ -184,7 +187,8 @@ def _heading(name: str, lang: str) -> str:
         return str(memory.texts(lang)["title"])
     key = {"capacity": "title_capacity", "little": "title_little", "timelines": "title_timelines",
            "finite-run": "title_finite", "workers": "title_workers",
-           "percentiles": "title_percentiles"}[name]
+           "percentiles": "title_percentiles", "shapes": "title_shapes",
+           "pools": "title_pools"}[name]
     return texts(lang)[key].format(n=PERCENTILE_REQUESTS)
 
 

@@ -63,6 +63,21 @@ _TEXTS: dict[str, dict[str, str]] = {
         "blocked": "loop blocked (batch size)",
         "server_aiohttp": "aiohttp (asyncio.sleep)",
         "server_aiohttp-blocking": "aiohttp, blocking time.sleep",
+        # the shapes' figure and the pools' timelines
+        "pool": "pool thread {index}",
+        "pool_wait": "waiting for a pool thread",
+        "held": "a pool thread holds the request (its Python and the sleep)",
+        "measured_dots": "measured (figures/), median",
+        "title_shapes": "Which shape for which load: every shape, ab -n {n}",
+        "title_pools": "Thread pools: aiohttp's executor and a gthread worker",
+        "shape_aiohttp": "aiohttp (asyncio.sleep)",
+        "shape_aiohttp-mixed": "aiohttp, {blocking_ms} ms blocking slice",
+        "shape_aiohttp-executor": "aiohttp, sleep in the executor ({threads} threads)",
+        "shape_aiohttp-blocking": "aiohttp, blocking time.sleep",
+        "shape_django": "Django, 1 sync worker",
+        "shape_django-gthread": "Django gthread, 1 worker × {threads} threads",
+        "shape_django-asgi": "Django under uvicorn, async view",
+        "shape_django-asgi-sync": "Django under uvicorn, sync view",
         "lecture_title": "Queueing in the lab: aiohttp vs Django under ab",
         "lecture_intro": "Figures made by `asim lecture` from asim's simulation of ab and the "
                          "servers and from its queueing theory (MVA, asymptotic bounds); "
@@ -109,6 +124,21 @@ _TEXTS: dict[str, dict[str, str]] = {
         "blocked": "цикл заблокирован (размер пачки)",
         "server_aiohttp": "aiohttp (asyncio.sleep)",
         "server_aiohttp-blocking": "aiohttp с блокирующим time.sleep",
+        # график форм серверов и диаграммы пулов потоков
+        "pool": "поток пула {index}",
+        "pool_wait": "ожидание свободного потока пула",
+        "held": "поток пула держит запрос (его Python и sleep)",
+        "measured_dots": "измерено (figures/), медиана",
+        "title_shapes": "Какая форма сервера для какой нагрузки: ab -n {n}",
+        "title_pools": "Пулы потоков: executor в aiohttp и воркер gthread",
+        "shape_aiohttp": "aiohttp (asyncio.sleep)",
+        "shape_aiohttp-mixed": "aiohttp, блокирующий кусок {blocking_ms} мс",
+        "shape_aiohttp-executor": "aiohttp, sleep в executor (потоков: {threads})",
+        "shape_aiohttp-blocking": "aiohttp с блокирующим time.sleep",
+        "shape_django": "Django, 1 синхронный воркер",
+        "shape_django-gthread": "Django gthread, 1 воркер, потоков: {threads}",
+        "shape_django-asgi": "Django под uvicorn, асинхронное view",
+        "shape_django-asgi-sync": "Django под uvicorn, синхронное view",
         "lecture_title": "Очереди в лабораторной: aiohttp против Django под нагрузкой ab",
         "lecture_intro": "Графики построены командой `asim lecture` по симуляции ab и серверов "
                          "и по теории очередей (MVA, асимптотические границы); sleep {sleep} с, "
@@ -157,6 +187,25 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "The event loop keeps every request close to the sleep; one worker or a blocked "
             "loop makes requests queue, and the median and the tail grow with c.",
         ),
+        "shapes": (
+            "ab -n {n}, sleep {sleep} s, at c = {c} the model gives: aiohttp {aio} requests/s, "
+            "with a {b} ms blocking slice {mixed}, Django under uvicorn {asgi} (async view) and "
+            "{asgi_sync} (sync view), the executor {ex}, gthread {gt}, the sync worker {dj}, "
+            "the blocking aiohttp {blk}.",
+            "Threads cap a shape at threads / S ({t} gthread threads: {gt_cap} requests/s, the "
+            "executor's {pool}: {ex_cap}, one sync worker: {dj_cap}); the event loops grow with "
+            "the clients until the CPU per request binds, soonest on Django's ASGI path; dots: "
+            "{k} measured points.",
+        ),
+        "pools": (
+            "ab -n {n} -c {c}, sleep {sleep} s, {t} threads: aiohttp's loop takes all {c} "
+            "connections at once, but only {t} sleeps run at a time in the executor's threads; "
+            "{waves} rounds (ab's first request runs alone), {ex_t} s, the threads busy "
+            "{ex_busy} % of the run.",
+            "A gthread worker with {t} threads holds each request in one thread from its read "
+            "to its response, the rest wait in the worker: {gt_t} s, the threads busy {gt_busy} "
+            "%; more clients than threads only lengthen the queue.",
+        ),
     },
     "ru": {
         "capacity": (
@@ -200,6 +249,27 @@ _CAPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "одним воркером — {d50} и {d100} мс; aiohttp с блокирующим sleep — {b50} и {b100} мс.",
             "Цикл событий держит каждый запрос около времени sleep; один воркер или "
             "заблокированный цикл выстраивают запросы в очередь, и медиана, и хвост растут с c.",
+        ),
+        "shapes": (
+            "ab -n {n}, sleep {sleep} с, при c = {c} модель даёт: aiohttp — {aio} запр./с, с "
+            "блокирующим куском {b} мс — {mixed}, Django под uvicorn — {asgi} (асинхронное view) "
+            "и {asgi_sync} (синхронное view), executor — {ex}, gthread — {gt}, синхронный "
+            "воркер — {dj}, aiohttp с блокирующим sleep — {blk}.",
+            "Потоки ограничивают форму величиной «потоки / S» ({t:поток/потока/потоков} "
+            "gthread — {gt_cap} запр./с, {pool:поток/потока/потоков} executor — {ex_cap}, один "
+            "синхронный воркер — {dj_cap}); циклы событий растут вместе с клиентами, пока не "
+            "упрутся в CPU на запрос, раньше всех путь ASGI в Django; точки — {k} измеренных "
+            "значений.",
+        ),
+        "pools": (
+            "ab -n {n} -c {c}, sleep {sleep} с, {t:поток/потока/потоков}: цикл aiohttp "
+            "принимает все {c} соединений сразу, но одновременно спят только "
+            "{t:запрос/запроса/запросов} — в потоках executor; {waves:раунд/раунда/раундов} "
+            "(первый запрос ab идёт в одиночку), {ex_t} с, потоки заняты {ex_busy} % времени "
+            "прогона.",
+            "Воркер gthread с {t:потоком/потоками/потоками} держит каждый запрос в одном потоке "
+            "от чтения до ответа, остальные ждут в воркере: {gt_t} с, потоки заняты {gt_busy} %;"
+            " клиенты сверх числа потоков лишь удлиняют очередь.",
         ),
     },
 }

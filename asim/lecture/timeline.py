@@ -25,9 +25,12 @@ HANDLER = "handler"  # the handler's IO wait (sleep) until the response is writt
 CLOSE = "close"  # response written -> ab saw EOF (FIN, and for a batch, the rest of the batch)
 READ = "read"  # a worker holds the connection before its view runs (recv, parse)
 BLOCKED = "blocked"  # the blocking event loop runs one batch of handlers back to back
-KINDS: tuple[str, ...] = (CONNECT, QUEUED, HANDLER, CLOSE, READ, BLOCKED)
+HELD = "held"  # a pool thread holds one item: its Python, and the sleep it blocks in
+POOL_WAIT = "pool_wait"  # in the handler (or a gthread worker), waiting for a free pool thread
+KINDS: tuple[str, ...] = (CONNECT, QUEUED, POOL_WAIT, HANDLER, CLOSE, READ, BLOCKED, HELD)
 
 SLOT, WORKER, LOOP = "slot", "worker", "loop"
+POOL = "pool"  # one thread of a thread pool (the executor's, a gthread worker's)
 
 COLOURS: Mapping[str, str] = {
     CONNECT: "#f2b134",
@@ -36,6 +39,8 @@ COLOURS: Mapping[str, str] = {
     CLOSE: "#8fc98f",
     READ: "#9467bd",
     BLOCKED: "#d62728",
+    HELD: "#17becf",
+    POOL_WAIT: "#bcbd22",
 }
 
 
@@ -139,6 +144,64 @@ def build_timeline(
     return Timeline(server=server, lanes=tuple(lanes), end_s=end_s, batches=batches)
 
 
+@dataclass(frozen=True, kw_only=True)
+class PoolHold:
+    """One item a pool thread held from ``start_s`` to ``end_s``; ``slot`` is the ab slot of
+    the request it served, when known."""
+
+    thread: int
+    start_s: float
+    end_s: float
+    slot: int | None = None
+
+
+def with_pool_lanes(
+    timeline: Timeline, holds: Sequence[PoolHold], *, drop_workers: bool = False
+) -> Timeline:
+    """``timeline`` with one lane per pool thread below its other lanes: each hold is a
+    ``held`` segment labelled with its slot. A hold with a slot splits that slot's handler
+    segment around it: before the hold the request waited for a thread (``pool_wait``).
+    ``drop_workers`` leaves out the worker lanes (a gthread worker's lane would draw its
+    threads' holds on top of each other)."""
+    if not holds:
+        raise InputError("pool lanes need at least one hold of a pool thread")
+    by_thread: dict[int, list[Segment]] = {}
+    by_slot: dict[int, list[PoolHold]] = {}
+    for h in holds:
+        label = "" if h.slot is None else str(h.slot)
+        if h.end_s > h.start_s >= 0:
+            by_thread.setdefault(h.thread, []).append(
+                Segment(start_s=h.start_s, end_s=h.end_s, kind=HELD, label=label))
+        if h.slot is not None:
+            by_slot.setdefault(h.slot, []).append(h)
+    kept = []
+    for lane in timeline.lanes:
+        if drop_workers and lane.role == WORKER:
+            continue
+        if lane.role == SLOT and lane.index in by_slot:
+            lane = Lane(role=SLOT, index=lane.index,
+                        segments=_split_handlers(lane.segments, by_slot[lane.index]))
+        kept.append(lane)
+    kept += [Lane(role=POOL, index=t, segments=tuple(sorted(by_thread[t], key=_by_start)))
+             for t in sorted(by_thread)]
+    end_s = max(timeline.end_s, max(h.end_s for h in holds))
+    return Timeline(server=timeline.server, lanes=tuple(kept), end_s=end_s,
+                    batches=timeline.batches)
+
+
+def _split_handlers(segments: Sequence[Segment], holds: Sequence[PoolHold]) -> tuple[Segment, ...]:
+    out = []
+    for s in segments:
+        hold = next((h for h in holds if s.kind == HANDLER
+                     and s.start_s - 1e-9 <= h.start_s <= s.end_s), None)
+        if hold is None or hold.start_s <= s.start_s:
+            out.append(s)
+            continue
+        out += [Segment(start_s=s.start_s, end_s=hold.start_s, kind=POOL_WAIT),
+                Segment(start_s=hold.start_s, end_s=s.end_s, kind=HANDLER)]
+    return tuple(out)
+
+
 def _by_start(segment: Segment) -> float:
     return segment.start_s
 
@@ -190,7 +253,7 @@ def plot_timeline(
     """Draw ``timeline`` as horizontal bars, slot 0 at the top, workers and the loop below.
 
     ``labels`` names the legend entries (keys: the segment kinds) and the lanes (keys ``slot``,
-    ``worker``, ``loop``, ``time``, formatted with ``{index}``).
+    ``worker``, ``loop``, ``pool``, ``time``, formatted with ``{index}``).
     """
     lanes = timeline.lanes
     height = 0.72

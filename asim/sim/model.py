@@ -100,6 +100,7 @@ def simulate(
     fast_forward: bool = True,
     exact: bool = False,
     backlog: Backlog | None = None,
+    watch: Callable[[object], None] | None = None,
 ) -> SimRun:
     """Run the model of ``ab -n N -c C [-k]`` against ``scenario``'s server.
 
@@ -108,7 +109,9 @@ def simulate(
     run that never repeats exactly may instead replicate a measured steady state: the report is
     then an estimate and ``extrapolated_requests`` counts the replicated samples. Without
     ``fast_forward`` every request is simulated. ``backlog`` changes the server's listen
-    backlog for the other branch of a race near it (`asim.sim.race`).
+    backlog for the other branch of a race near it (`asim.sim.race`). ``watch`` is called with
+    the server model before the run starts (a timeline turns on a thread pool's record of its
+    holds).
     """
     costs = costs or DEFAULT_COSTS
     env = simpy.Environment()
@@ -135,6 +138,8 @@ def simulate(
     server = scenario.shape.model(env, cpu, costs, scenario, sleep_s, ab)
     if backlog is not None:
         backlog.apply(server.accept_queue)
+    if watch is not None:
+        watch(server)
     meters = (Meter(CORES, scenario.cores, lambda: cpu.busy_s),
               Meter(AB, 1, lambda: ab.thread.busy_s))
     server_meters = server.meters()

@@ -91,6 +91,9 @@ class ThreadPool:
         # (a gthread worker's each) may share theirs, so its owner shifts it, not `shift`.
         self.holds = Holds() if holds is None else holds
         self._started: dict[str, float] = {}
+        # (thread index, start, end, the item's done args) of every item when set to a list (a
+        # timeline's pool lanes; off by default: a long run would keep one tuple per request).
+        self.hold_log: list[tuple[int, float, float, tuple]] | None = None
 
     def submit(
         self, before_s: float, hold_s: float, after_s: float, done: Callable, *args: Any
@@ -130,6 +133,9 @@ class ThreadPool:
     def _done(self, thread: Thread, done: Callable, args: tuple) -> None:
         self.busy -= 1
         self.holds.end(self._started[thread.name], self.env.now)
+        if self.hold_log is not None:
+            self.hold_log.append((self.threads.index(thread), self._started[thread.name],
+                                  self.env.now, args))
         done(*args)
         self._take(thread)
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from asim.sim.shapes import WORKERS, shape
+from asim.validate.async_path import async_path_question, async_path_sentences
 from asim.validate.branches import branch_lines
 from asim.validate.compare import (
     METRICS,
@@ -390,6 +391,14 @@ def conclusions(plan: Plan, comparisons: Sequence[PointComparison]) -> list[Conc
                 Conclusion(
                     question=f"The servers side by side ({study.name})",
                     sentences=tuple(pair_sentences),
+                )
+            )
+        async_path = async_path_sentences(study, comparisons)
+        if async_path:
+            result.append(
+                Conclusion(
+                    question=f"{async_path_question(study)} ({study.name})",
+                    sentences=tuple(async_path),
                 )
             )
     return result
