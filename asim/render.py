@@ -149,10 +149,6 @@ COLUMNS: tuple[Column, ...] = (
     Column(header="p90 ms", cell=_percentile(90)),
     Column(header="p100 ms", cell=_percentile(100)),
     Column(header="busiest", cell=bottleneck_cell, justify="left"),
-)
-# What a narrow terminal loses first. RPS, ms/req and the grid's coordinates always stay: they
-# are what ab's users read first; `--wide` (and csv, json) show everything.
-LEAVE_OUT_ORDER = ("method", "time s", "ms/req (all)", "p90 ms", "p100 ms", "busiest",
     Column(header="memory MiB", cell=lambda p: "-" if p.server_memory_mb is None
            else f"{p.server_memory_mb:.0f}"),
 )
@@ -160,7 +156,7 @@ LEAVE_OUT_ORDER = ("method", "time s", "ms/req (all)", "p90 ms", "p100 ms", "bus
 # are what ab's users read first; `--wide` (and csv, json) show everything. The server's memory
 # is not ab's: it goes first.
 LEAVE_OUT_ORDER = ("memory MiB", "method", "time s", "ms/req (all)", "p90 ms", "p100 ms",
-                   "p50 ms")
+                   "busiest", "p50 ms")
 
 
 def frame_width(widths: Sequence[int]) -> int:
