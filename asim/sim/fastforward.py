@@ -57,6 +57,12 @@ GAP_TOLERANCE_S = 1e-9
 
 WINDOWS = 4
 MIN_WINDOW = 5000  # requests per window: enough to average out the drift between slot cycles
+# MIN_WINDOW was set on aiohttp's one worker, about 14 SimPy events per request. A model that
+# costs more events per request (a thread pool, the GIL, the loop's hand-offs: 30-47) first
+# tests after the same number of events, so with shorter windows, down to MIN_WINDOW_FLOOR:
+# the windows must agree just as closely, and shorter windows are noisier, not more lenient.
+REFERENCE_EVENTS_PER_REQUEST = 14.0
+MIN_WINDOW_FLOOR = 1000
 # Windows of 5000 requests of the drifting 64-worker pool agree within about 0.5 %; the floor
 # keeps ab's microsecond rounding of short times from refusing a steady run.
 STEADY_REL = 0.005
@@ -87,8 +93,9 @@ class FastForward:
         self.server = server
         self.max_period = 2 * ab.concurrency + 2
         self.next_check = FIRST_CHECK
+        self.min_window = MIN_WINDOW  # set from the events per request before each test
         self.next_steady = (
-            2 * WINDOWS * max(MIN_WINDOW, ab.concurrency) if extrapolate else float("inf")
+            2 * WINDOWS * max(MIN_WINDOW_FLOOR, ab.concurrency) if extrapolate else float("inf")
         )
         self.skipped_requests = 0
         self.extrapolated_requests = 0
@@ -121,11 +128,24 @@ class FastForward:
                 self._skip(*period)
                 return
         if n >= self.next_steady:
+            self.min_window = self._min_window(n)
+            c = ab.concurrency
+            first = 2 * WINDOWS * -(-self.min_window // c) * c
+            if n < first:  # too few requests yet for windows of this model
+                self.next_steady = first
+                return
             # Each test reads the last half of the run: check at growing intervals.
-            self.next_steady = max(n + MIN_WINDOW, n * 9 // 8)
+            self.next_steady = max(n + self.min_window, n * 9 // 8)
             block = self._steady_block()
             if block is not None:
                 self._extrapolate(block)
+
+    def _min_window(self, n: int) -> int:
+        """MIN_WINDOW scaled down by this run's SimPy events per finished request."""
+        # Event ids count every event scheduled so far; the newest waiting one is the largest.
+        events = max((eid for _, _, eid, _ in self.env._queue), default=0)
+        scale = min(1.0, REFERENCE_EVENTS_PER_REQUEST * n / max(events, 1))
+        return max(MIN_WINDOW_FLOOR, self.ab.concurrency, int(MIN_WINDOW * scale))
 
     def _period(self) -> tuple[int, float] | None:
         # Here and in _steady_block the logs are read through copies of their tails, never
@@ -185,7 +205,7 @@ class FastForward:
         n, c = ab.done, ab.concurrency
         window = n // (2 * WINDOWS * c) * c
         block = WINDOWS * window
-        if window < MIN_WINDOW or self._room() < block:
+        if window < self.min_window or self._room() < block:
             return None
         if not self.server.shift_safe or ab.length_failures or ab.non_2xx:
             return None
