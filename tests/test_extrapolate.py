@@ -184,3 +184,21 @@ def test_cli_notes_an_extrapolation_and_exact_turns_it_off():
     assert out.returncode == 0, out.stderr
     (point,) = json.loads(out.stdout)["points"]
     assert point["extrapolated_requests"] == 0
+
+
+def _with_gaps(gaps_s):
+    ff = fake_run(NOISE)
+    ff.ab.done_log = array("d", np.cumsum(gaps_s))
+    return ff
+
+
+def test_a_noisy_throughput_passes_within_its_own_standard_error():
+    # Each request's gap exponential (a throughput noisy from slot cycle to slot cycle, as a
+    # loop starved by its threads): windows differ by more than STEADY_REL, by chance alone.
+    gaps = np.random.default_rng(3).exponential(1e-3, N_SYNTH)
+    assert _with_gaps(gaps)._steady_block() == N_SYNTH // 2
+
+
+def test_a_throughput_drifting_beyond_its_noise_fails_the_test():
+    gaps = np.random.default_rng(3).exponential(1e-3, N_SYNTH) * np.linspace(1.0, 1.2, N_SYNTH)
+    assert _with_gaps(gaps)._steady_block() is None

@@ -19,7 +19,8 @@ milliseconds from one slot cycle to the next. When no cycle has been found, at l
 consecutive windows of whole slot cycles (multiples of C requests) that agree with each other,
 that half is taken as a sample of the steady state. The windows agree when each one's
 throughput, and its mean and printed percentiles (50 to 99 %) of Total and means of Connect and
-Waiting, lie within `STEADY_REL` (or `STEADY_ABS_US` for times) of the whole half's, and when
+Waiting, lie within `STEADY_REL` (or `STEADY_ABS_US` for times) of the whole half's (the
+throughput, of a noisy run, within three standard errors estimated from its slot cycles), and when
 either every slot finished equally often in the half and no SYN was retransmitted in it, or the
 imbalance or the overflow is stationary: no slot went a whole window without finishing, and a
 retransmitted SYN, if any, was seen in every window (an accept queue that overflows all run,
@@ -243,9 +244,14 @@ class FastForward:
         whole = stats(0, block)
         tolerance = np.maximum(np.abs(whole) * STEADY_REL, STEADY_ABS_US)
         rate = block / (done[-1] - done[0])
+        # A run that is steady but noisy (a loop starved by its own threads and the GIL) has
+        # windows whose throughput differs by chance: they need only agree within three
+        # standard errors, estimated from the throughput of each slot cycle in the half.
+        cycles = c / np.diff(done[::c])
+        rate_rel = max(STEADY_REL, 3 * cycles.std() / rate / np.sqrt(window // c))
         for i in range(WINDOWS):
             lo, hi = i * window, (i + 1) * window
-            if abs(window / (done[hi] - done[lo]) - rate) > STEADY_REL * rate:
+            if abs(window / (done[hi] - done[lo]) - rate) > rate_rel * rate:
                 return None
             if np.any(np.abs(stats(lo, hi) - whole) > tolerance):
                 return None
