@@ -162,3 +162,14 @@ def test_a_study_of_event_loops_alone_gets_its_own_heading():
     text = _text(found, "A blocking call in an event loop, in numbers (loops)")
     assert "5 ms per request" in text and "is the bottleneck" in text
     assert not _text(found, "What Django needs")
+
+
+def test_a_study_of_many_series_compares_each_with_its_reference_line():
+    plan, comparisons = _task10_comparisons(LAB)
+    text = _text(conclusions(plan, comparisons), "The servers side by side")
+    # task 10's seven series: six comparisons with aiohttp (the first), not all 21 pairs
+    assert text.count("aiohttp served") + text.count("have the same throughput") <= 6
+    assert "Django, 1 worker served" not in text
+    # the seed's tasks (two or three series) still compare every pair
+    seed = _text(conclusions(PLAN, _comparisons(LAB)), "The servers side by side")
+    assert "Django, 1 worker" in seed
