@@ -19,12 +19,15 @@ def test_the_shapes_figure_covers_every_shape_of_the_registry():
 
 
 def test_measured_dots_are_the_medians_of_the_recorded_runs(tmp_path):
-    # figures/task10 holds the executor measured at -c 5..40, three runs each
+    # figures/task10 holds the executor measured at -c 5..40, three runs each (copied alone, so
+    # that other recorded folders with the same runs do not move the median)
+    recorded = (shapes.FIGURES_DIR / "task10" / "points.jsonl").read_text()
+    (tmp_path / "task10").mkdir()
+    (tmp_path / "task10" / "points.jsonl").write_text(recorded)
     got = shapes.measured_rps("aiohttp-executor", workers=1, threads=None, blocking_s=None,
-                              sleep_s=0.1, requests=100)
+                              sleep_s=0.1, requests=100, folder=tmp_path)
     assert sorted(got) == [5, 10, 20, 40]
-    runs = [json.loads(line) for line in
-            (shapes.FIGURES_DIR / "task10" / "points.jsonl").read_text().splitlines()]
+    runs = [json.loads(line) for line in recorded.splitlines()]
     at10 = sorted(r["observed"]["requests_per_second"] for r in runs
                   if r["server"] == "aiohttp-executor" and r["concurrency"] == 10)
     assert got[10] == at10[1]
@@ -32,7 +35,7 @@ def test_measured_dots_are_the_medians_of_the_recorded_runs(tmp_path):
     assert shapes.measured_rps("aiohttp-executor", workers=1, threads=None, blocking_s=None,
                                sleep_s=0.1, requests=101) == {}
     assert shapes.measured_rps("aiohttp", workers=1, threads=None, blocking_s=None, sleep_s=0.1,
-                               requests=100, folder=tmp_path) == {}
+                               requests=100, folder=tmp_path / "empty") == {}
 
 
 @pytest.mark.parametrize("server", ["aiohttp-executor", "django-gthread"])
