@@ -201,33 +201,12 @@ class Calibration:
     def recorded_runs(self) -> tuple[dict[str, CpuRun], float, float]:
         """The ab runs and the two sleep overshoots (seconds: time.sleep's, asyncio.sleep's)
         this calibration recorded, checked field by field, for `asim calibrate --refit`."""
-        from asim.lab.measure import CpuRun
 
         where = self.path or "the calibration"
-        runs = {}
-        for name, r in self.measured.items():
-            if not isinstance(r, dict):
-                continue
-            field = _FieldReader(r, f"{where}: measured run {name!r}")
-            runs[name] = CpuRun(
-                server=field.choice("server", NAMES),
-                sleep_s=field.number("sleep_s", 0, 1),
-                requests=field.whole("requests", 1, 100_000),
-                concurrency=field.whole("concurrency", 1, 1000),
-                workers=field.whole("workers", 1, 64),
-                requests_per_second=field.number("requests_per_second", 0, 1e7, positive=True),
-                server_cpu_s=field.number("server_cpu_us_per_request", 0, 1e6, positive=True)
-                / 1e6,
-                ab_cpu_s=field.number("ab_cpu_us_per_request", 0, 1e6, positive=True) / 1e6,
-                time_per_request_ms=field.number("time_per_request_ms", 0, 1e6, positive=True),
-                repeats=field.whole("repeats", 1, 1000, default=1),
-                rps_spread_pct=field.number("rps_spread_pct", 0, 1e6, default=None),
-                every_rps=tuple(
-                    float(v) for v in r.get("every_rps", ()) if isinstance(v, int | float)
-                ),
-            )
-            if runs[name].concurrency > runs[name].requests:
-                raise CalibrationError(f"{field.where}: concurrency exceeds requests")
+        runs = {
+            name: read_run(r, f"{where}: measured run {name!r}", servers=NAMES)
+            for name, r in self.measured.items() if isinstance(r, dict)
+        }
         overshoots = _FieldReader(self.measured, f"{where}: measured")
         return (
             runs,
@@ -257,6 +236,52 @@ class Calibration:
 
 
 DEFAULTS = Calibration(costs=DEFAULT_COSTS)
+
+
+def run_record(r: CpuRun, *, main_cpu: bool = False) -> dict[str, object]:
+    """One measured calibration run as the file keeps it (``main_cpu``: with its main threads'
+    CPU, which the second stage reads)."""
+    return {
+        "server": r.server,
+        "sleep_s": r.sleep_s,
+        "requests": r.requests,
+        "server_cpu_us_per_request": round(r.server_cpu_s * 1e6, 1),
+        **({"main_cpu_us_per_request": round((r.main_cpu_s or 0.0) * 1e6, 1)} if main_cpu else {}),
+        "ab_cpu_us_per_request": round(r.ab_cpu_s * 1e6, 1),
+        "time_per_request_ms": r.time_per_request_ms,
+        "concurrency": r.concurrency,
+        "workers": r.workers,
+        "requests_per_second": round(r.requests_per_second, 2),
+        "repeats": r.repeats,
+        **({} if r.rps_spread_pct is None else {"rps_spread_pct": round(r.rps_spread_pct, 1)}),
+        **({} if not r.every_rps else {"every_rps": [round(v, 2) for v in r.every_rps]}),
+    }
+
+
+def read_run(r: dict[str, Any], where: str, *, servers: Sequence[str],
+             main_cpu: bool = False) -> CpuRun:
+    """`run_record`'s inverse, checked field by field (``where`` names the run in messages)."""
+    from asim.lab.measure import CpuRun
+
+    field = _FieldReader(r, where)
+    run = CpuRun(
+        server=field.choice("server", servers),
+        sleep_s=field.number("sleep_s", 0, 1),
+        requests=field.whole("requests", 1, 100_000),
+        concurrency=field.whole("concurrency", 1, 1000),
+        workers=field.whole("workers", 1, 64),
+        requests_per_second=field.number("requests_per_second", 0, 1e7, positive=True),
+        server_cpu_s=field.number("server_cpu_us_per_request", 0, 1e6, positive=True) / 1e6,
+        main_cpu_s=field.number("main_cpu_us_per_request", 0, 1e6) / 1e6 if main_cpu else None,
+        ab_cpu_s=field.number("ab_cpu_us_per_request", 0, 1e6, positive=True) / 1e6,
+        time_per_request_ms=field.number("time_per_request_ms", 0, 1e6, positive=True),
+        repeats=field.whole("repeats", 1, 1000, default=1),
+        rps_spread_pct=field.number("rps_spread_pct", 0, 1e6, default=None),
+        every_rps=tuple(float(v) for v in r.get("every_rps", ()) if isinstance(v, int | float)),
+    )
+    if run.concurrency > run.requests:
+        raise CalibrationError(f"{where}: concurrency exceeds requests")
+    return run
 
 
 class _FieldReader:

@@ -90,7 +90,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from asim.calibration.file import Calibration, Check, RunCheck, now_text
+from asim.calibration.file import Calibration, Check, RunCheck, now_text, run_record
 from asim.calibration.knobs import (
     AIOHTTP,
     DJANGO,
@@ -376,23 +376,7 @@ def check(runs: dict[str, CpuRun], costs: Costs, *, fitted: tuple[str, ...] = ()
 
 
 def _measured(runs: dict[str, CpuRun], ts_over: float, aio_over: float) -> dict[str, object]:
-    measured: dict[str, object] = {
-        name: {
-            "server": r.server,
-            "sleep_s": r.sleep_s,
-            "requests": r.requests,
-            "server_cpu_us_per_request": round(r.server_cpu_s * 1e6, 1),
-            "ab_cpu_us_per_request": round(r.ab_cpu_s * 1e6, 1),
-            "time_per_request_ms": r.time_per_request_ms,
-            "concurrency": r.concurrency,
-            "workers": r.workers,
-            "requests_per_second": round(r.requests_per_second, 2),
-            "repeats": r.repeats,
-            **({} if r.rps_spread_pct is None else {"rps_spread_pct": round(r.rps_spread_pct, 1)}),
-            **({} if not r.every_rps else {"every_rps": [round(v, 2) for v in r.every_rps]}),
-        }
-        for name, r in runs.items()
-    }
+    measured: dict[str, object] = {name: run_record(r) for name, r in runs.items()}
     measured["time_sleep_overshoot_us"] = round(ts_over * 1e6, 1)
     measured["asyncio_sleep_overshoot_us"] = round(aio_over * 1e6, 1)
     return measured

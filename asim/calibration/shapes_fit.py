@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from asim.calibration.file import Calibration, RunCheck, _FieldReader
+from asim.calibration.file import Calibration, RunCheck, read_run, run_record
 from asim.calibration.fit import CPU_TOLERANCE, REPEATS, check, rps_tolerance
 from asim.calibration.knobs import Knob, model_outcome
 from asim.errors import CalibrationError, InputError
@@ -239,27 +239,9 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
         "at_bound": at_bound,
         "fit_seconds": round(time.perf_counter() - t0, 2),
         "simulations": objective.simulations,
-        "measured": {name: _record(run) for name, run in runs.items()},
+        "measured": {name: run_record(run, main_cpu=True) for name, run in runs.items()},
     }
     return ShapesFit(costs=costs, section=section, check_runs=rows)
-
-
-def _record(r: CpuRun) -> dict[str, object]:
-    return {
-        "server": r.server,
-        "sleep_s": r.sleep_s,
-        "requests": r.requests,
-        "concurrency": r.concurrency,
-        "workers": r.workers,
-        "requests_per_second": round(r.requests_per_second, 2),
-        "server_cpu_us_per_request": round(r.server_cpu_s * 1e6, 1),
-        "main_cpu_us_per_request": round((r.main_cpu_s or 0.0) * 1e6, 1),
-        "ab_cpu_us_per_request": round(r.ab_cpu_s * 1e6, 1),
-        "time_per_request_ms": r.time_per_request_ms,
-        "repeats": r.repeats,
-        **({} if r.rps_spread_pct is None else {"rps_spread_pct": round(r.rps_spread_pct, 1)}),
-        "every_rps": [round(v, 2) for v in r.every_rps],
-    }
 
 
 def recorded_runs(calibration: Calibration) -> dict[str, CpuRun]:
@@ -273,23 +255,8 @@ def recorded_runs(calibration: Calibration) -> dict[str, CpuRun]:
     for name, r in measured.items():
         if not isinstance(r, dict):
             raise CalibrationError(f"{where}: measured run {name!r} must be an object")
-        field = _FieldReader(r, f"{where}: measured run {name!r}")
-        runs[name] = CpuRun(
-            server=field.choice("server", SERVERS),
-            sleep_s=field.number("sleep_s", 0, 1),
-            requests=field.whole("requests", 1, 100_000),
-            concurrency=field.whole("concurrency", 1, 1000),
-            workers=field.whole("workers", 1, 64),
-            requests_per_second=field.number("requests_per_second", 0, 1e7, positive=True),
-            server_cpu_s=field.number("server_cpu_us_per_request", 0, 1e6, positive=True) / 1e6,
-            main_cpu_s=field.number("main_cpu_us_per_request", 0, 1e6) / 1e6,
-            ab_cpu_s=field.number("ab_cpu_us_per_request", 0, 1e6, positive=True) / 1e6,
-            time_per_request_ms=field.number("time_per_request_ms", 0, 1e6, positive=True),
-            repeats=field.whole("repeats", 1, 1000, default=1),
-            rps_spread_pct=field.number("rps_spread_pct", 0, 1e6, default=None),
-            every_rps=tuple(float(v) for v in r.get("every_rps", ())
-                            if isinstance(v, int | float)),
-        )
+        runs[name] = read_run(r, f"{where}: measured run {name!r}", servers=SERVERS,
+                              main_cpu=True)
     return runs
 
 
