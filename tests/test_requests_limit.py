@@ -64,7 +64,7 @@ def test_memory_does_not_grow_with_the_requests_of_an_exactly_repeating_run():
 
 def test_the_samples_held_do_not_grow_with_the_requests_of_an_extrapolated_run():
     # (tracemalloc would make this a 25 s test; the samples held are what grew with -n.)
-    shape = {"server": "django", "workers": 4, "concurrency": 100, "sleep_s": 0.02}
+    shape = {"server": "django", "workers": 4, "concurrency": 100, "sleep_s": 0.03}
     short = simulate(Scenario(**shape, requests=200_000), keep_records=False)
     long = simulate(Scenario(**shape, requests=MAX_REQUESTS), keep_records=False)
     assert short.extrapolated_requests > 100_000 and long.extrapolated_requests > 900_000

@@ -61,7 +61,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(name="ab_poll_cpu_s", unit=1e-6, lo=0.0, hi=500.0, prior=33e-6,
          source=f"{_POOLED} (33 us; standard error 60 %)"),
     Knob(name="worker_herd_cpu_s", unit=1e-6, lo=0.0, hi=2000.0, servers=_WORKER, prior=39e-6,
-         source=f"{_POOLED} (39 us, the built-in value; standard error 90 %)"),
+         source=f"{_POOLED} (39 us; standard error 90 %)"),
     # The time constant of the cold extras' growth with the idle gap: only the 1 and 5 ms runs
     # depend on it, and there it trades with the overshoots and the cold extras.
     Knob(name="cold_tau_s", unit=1e-3, lo=0.2, hi=100.0, prior=9.2e-3,

@@ -1,9 +1,13 @@
 """Per-request CPU demands and timing constants of the model.
 
 Every CPU figure is seconds of one core per request for one step; `asim calibrate` measures them
-on the machine. The defaults are one `asim calibrate` run on this project's reference machine
-(2 vCPUs, Linux 6.18, Python 3.11, aiohttp 3.14, Django 5.2, gunicorn 27, ab 2.3 from
-apache2-utils 2.4.71), rounded; docs/notes/measurements.md has how each was measured.
+on the machine. The defaults (`--calibration none`) are one `asim calibrate` run of the joint fit
+on this project's reference machine (2 vCPUs, Linux 6.18, Python 3.11, aiohttp 3.14, Django 5.2,
+gunicorn 27, ab 2.3 from apache2-utils 2.4.71), idle, rounded to two significant figures:
+figures/calibration-check-2/calibration-1.json, chosen by tools/builtin_costs.py among six such
+runs as the one that passed its own check and lies closest to the six's medians (a joint fit, not
+a mix of medians: its parameters trade against each other); docs/notes/measurements.md
+section 26 has the choice, and earlier sections how each cost was measured.
 """
 
 from __future__ import annotations
@@ -64,39 +68,39 @@ class Costs:
     timeout: together with the rounding the loop models, that is asyncio.sleep's overshoot.
     """
 
-    ab_connect_cpu_s: float = 14e-6
-    ab_write_cpu_s: float = 6e-6
-    ab_read_cpu_s: float = 10e-6
-    ab_close_cpu_s: float = 10e-6
-    ab_poll_cpu_s: float = 28e-6
-    ab_cold_cpu_s: float = 310e-6
+    ab_connect_cpu_s: float = 8.4e-6
+    ab_write_cpu_s: float = 3.6e-6
+    ab_read_cpu_s: float = 6e-6
+    ab_close_cpu_s: float = 6e-6
+    ab_poll_cpu_s: float = 33e-6
+    ab_cold_cpu_s: float = 410e-6
     loop_accept_cpu_s: float = 31e-6
     loop_request_cpu_s: float = 38e-6
     loop_response_cpu_s: float = 18e-6
-    loop_close_cpu_s: float = 7.5e-6
+    loop_close_cpu_s: float = 7.6e-6
     loop_callback_cpu_s: float = 2e-6
-    loop_iteration_cpu_s: float = 20e-6
-    loop_cold_cpu_s: float = 680e-6
-    worker_request_cpu_s: float = 325e-6
-    worker_response_cpu_s: float = 118e-6
-    worker_close_cpu_s: float = 28e-6
-    worker_cold_cpu_s: float = 870e-6
-    worker_herd_cpu_s: float = 39e-6
+    loop_iteration_cpu_s: float = 15e-6
+    loop_cold_cpu_s: float = 740e-6
+    worker_request_cpu_s: float = 360e-6
+    worker_response_cpu_s: float = 130e-6
+    worker_close_cpu_s: float = 32e-6
+    worker_cold_cpu_s: float = 780e-6
+    worker_herd_cpu_s: float = 42e-6
     worker_boot_s: float = 0.5
     # The shapes beyond the lab: measured at C = 1, sleep 0 on an idle 2-vCPU machine
     # (docs/notes/measurements.md, section 15); `asim calibrate`'s second stage fits them on
     # this machine. The per-request thread's cold penalty is 0 unless calibrated (section 17).
-    gthread_accept_cpu_s: float = 95e-6
-    pool_item_cpu_s: float = 77e-6
-    loop_handoff_cpu_s: float = 100e-6
-    asgi_framework_cpu_s: float = 2380e-6
-    asgi_thread_cpu_s: float = 350e-6
-    asgi_thread_cold_cpu_s: float = 0.0
-    cold_tau_s: float = 0.0066
-    switch_loss: float = 0.08
-    wakeup_s: float = 30e-6
-    timer_overshoot_s: float = 265e-6
-    time_sleep_overshoot_s: float = 125e-6
+    gthread_accept_cpu_s: float = 190e-6
+    pool_item_cpu_s: float = 92e-6
+    loop_handoff_cpu_s: float = 180e-6
+    asgi_framework_cpu_s: float = 2100e-6
+    asgi_thread_cpu_s: float = 390e-6
+    asgi_thread_cold_cpu_s: float = 1100e-6
+    cold_tau_s: float = 0.016
+    switch_loss: float = 0.2
+    wakeup_s: float = 18e-6
+    timer_overshoot_s: float = 98e-6
+    time_sleep_overshoot_s: float = 34e-6
     source: str = "defaults"
 
     def __post_init__(self) -> None:
