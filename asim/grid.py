@@ -16,6 +16,7 @@ from asim.sim.race import condition, other_branches
 from asim.sim.shapes import BLOCKING, THREADS, WORKERS, shape, takers
 from asim.sim.spec import Scenario, machine_cores
 from asim.sim.theory import AbTerms, ab_terms
+from asim.sim.usage import CPU_RESOURCES
 
 DES, MVA, BOUNDS = "des", "mva", "bounds"
 METHODS: tuple[str, ...] = (DES, MVA, BOUNDS)
@@ -38,6 +39,10 @@ class Prediction:
     tell. Near the listen backlog, ``branch`` says which outcome of the race this prediction
     follows and ``alternatives`` holds the others (`asim.sim.race`); far from it they are None
     and empty. ``server_memory_mb`` is the server's predicted peak memory (`asim.sim.memory`).
+    ``cpu_utilisation`` is the busy share of the busiest resource that runs CPU (the cores, a
+    GIL, an event loop, ab; `asim.sim.usage.CPU_RESOURCES`), which a held worker or pool thread
+    can hide as the bottleneck; it decides whether validate counts a point as IO-dominated
+    (simulation only; not in the JSON).
     """
 
     scenario: Scenario
@@ -53,6 +58,7 @@ class Prediction:
     alternatives: tuple[Alternative, ...] = ()
     branch: str | None = None
     server_memory_mb: float | None = None
+    cpu_utilisation: float | None = None
 
     def __post_init__(self) -> None:
         if (self.report is None) == (self.terms is None):
@@ -283,6 +289,8 @@ def simulated(
         alternatives=alternatives,
         branch=branch,
         server_memory_mb=memory_mb,
+        cpu_utilisation=max((u.utilisation for u in run.usage if u.resource in CPU_RESOURCES),
+                            default=None),
     )
 
 

@@ -4,7 +4,7 @@ import pytest
 from validate_helpers import synthetic_report
 
 from asim.validate.compare import PointComparison
-from asim.validate.fidelity import accuracy_lines, band_accuracy, group_accuracy
+from asim.validate.fidelity import accuracy_lines, band_accuracy, group_accuracy, is_io_bound
 from asim.validate.study import StudyPoint
 
 
@@ -51,3 +51,21 @@ def test_repeat_spread_is_reported_next_to_the_error():
 
 def test_a_single_run_has_no_spread():
     assert group_accuracy("io", [comparison(0.1, 100.0, [100.0])]).spread_max_pct is None
+
+
+def test_a_long_sleep_with_a_busy_cpu_is_not_io_bound():
+    # Issue 12: IO-dominated means a sleep of 20 ms or more AND no CPU resource of the model
+    # busy half the run; a report rendered without the model's utilisation has no such rows.
+    from dataclasses import replace
+
+    idle = replace(comparison(0.1, 101.0, [100.0]), cpu_utilisation=0.2)
+    busy = replace(comparison(0.1, 112.0, [100.0]), cpu_utilisation=0.85,
+                   point=StudyPoint(server="django-asgi", sleep_s=0.1, concurrency=2, requests=20))
+    short = replace(comparison(0.01, 103.0, [100.0]), cpu_utilisation=0.1)
+    assert [is_io_bound(c) for c in (idle, busy, short)] == [True, False, False]
+    assert is_io_bound(comparison(0.1, 101.0, [100.0])) is None
+    lines = "\n".join(accuracy_lines([idle, busy, short]))
+    assert "IO-dominated (sleep > 2 ms) | 3 |" in lines
+    assert "IO-bound (sleep ≥ 20 ms, the model's CPU < 50 % busy) | 1 | 1.00 %" in lines
+    assert "loaded (sleep < 20 ms, or the model's CPU ≥ 50 % busy) | 2 |" in lines
+    assert "IO-bound" not in "\n".join(accuracy_lines([comparison(0.1, 101.0, [100.0])]))

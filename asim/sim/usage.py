@@ -38,6 +38,8 @@ ACCEPT_QUEUE = "accept queue"
 # thread is held while it waits for the GIL or a core, a loop while it waits for a core: when
 # both are saturated, the one the others wait for is the limit.
 RESOURCES: tuple[str, ...] = (CORES, GIL, EVENT_LOOP, AB, THREAD_POOL, WORKERS, ACCEPT_QUEUE)
+# The resources that run CPU (a worker or a pool thread is held while it sleeps too).
+CPU_RESOURCES: frozenset[str] = frozenset({CORES, GIL, EVENT_LOOP, AB})
 TIE = 0.01  # utilisations within this share of the busiest one's count as equally busy
 
 # Station names of `asim.sim.networks` and the resources they stand for: MVA's and the

@@ -118,6 +118,9 @@ class PointComparison:
     failed_runs: int = 0
     alternatives: tuple[Branch, ...] = ()
     later_passes: tuple[tuple[AbReport, ...], ...] = ()
+    # The model's busiest CPU resource's busy share (`asim.grid.Prediction.cpu_utilisation`);
+    # None when unknown (a report rendered without the simulation).
+    cpu_utilisation: float | None = None
 
     @property
     def flagged(self) -> bool:
@@ -199,10 +202,12 @@ def compare(
     predictions: Mapping[str, AbReport],
     records: Iterable[Record],
     alternatives: Mapping[str, Sequence[Branch]] | None = None,
+    cpu_busy: Mapping[str, float | None] | None = None,
 ) -> tuple[PointComparison, ...]:
     """One comparison per point of the plan, from its runs (repeats beyond the plan's are used
     too: a folder measured more often keeps every measurement), with the model's
-    ``alternatives`` by point id for the points it predicts more than one way."""
+    ``alternatives`` by point id for the points it predicts more than one way, and its
+    ``cpu_busy`` (the busiest CPU resource's share) by point id."""
     by_point: dict[tuple[str, int], list[Record]] = {}
     for r in records:
         by_point.setdefault((r.point.id, r.pass_number), []).append(r)
@@ -227,6 +232,7 @@ def compare(
                 failed_runs=failed,
                 alternatives=tuple((alternatives or {}).get(p.id, ())),
                 later_passes=tuple(later),
+                cpu_utilisation=(cpu_busy or {}).get(p.id),
             )
         )
     return tuple(result)

@@ -199,6 +199,7 @@ def _validate(
     return render(
         store, plan, predictions, measured_runs=measured, failed_runs=failed, costs=costs,
         backlog=backlog_edges(runs), alternatives=model_branches(runs), memory=memory,
+        cpu_busy={p.id: run.cpu_utilisation for p, run in runs.items()},
     )
 
 
@@ -311,16 +312,18 @@ def render(
     backlog: Mapping[str, str] | None = None,
     alternatives: Mapping[str, Sequence[Branch]] | None = None,
     memory: MemoryCosts | None = None,
+    cpu_busy: Mapping[str, float | None] | None = None,
 ) -> ValidateResult:
     """Compare, draw the figures and write report.md from what ``store`` holds; ``backlog``
     names the points where the model came near the listen backlog (`backlog_edges`),
-    ``alternatives`` the other outcomes it predicts there (`model_branches`)."""
+    ``alternatives`` the other outcomes it predicts there (`model_branches`), ``cpu_busy``
+    how busy its busiest CPU resource was, by point id."""
     from asim.validate.figures import save_study_figures
     from asim.validate.report import render_markdown
 
     records = store.records()
     comparisons = compare(
-        plan, {p.id: r for p, r in predictions.items()}, records, alternatives
+        plan, {p.id: r for p, r in predictions.items()}, records, alternatives, cpu_busy
     )
     figures: dict[str, list[str]] = {}
     paths: list[Path] = []
