@@ -164,7 +164,7 @@ class EventLoopServer:
 
     def _call_later(self, delay: float, fn: Callable, arg: object) -> None:
         self._seq += 1
-        heapq.heappush(self._timers, (self.env.now + delay, self._seq, fn, arg))
+        heapq.heappush(self._timers, (self.env._now + delay, self._seq, fn, arg))
 
     def _poke(self) -> None:
         """A file descriptor became ready: a loop asleep in select() wakes up and polls."""
@@ -178,7 +178,7 @@ class EventLoopServer:
             self._poll()
             return
         if self._timers:
-            wait = self._timers[0][0] - self.env.now
+            wait = self._timers[0][0] - self.env._now
             if wait <= 1e-9:
                 self._poll()  # a timer is due: select() with timeout 0
                 return
@@ -204,7 +204,7 @@ class EventLoopServer:
         while self._io:
             conn = self._io.popleft()
             self._ready.append((self._read_ready, conn))
-        now = self.env.now
+        now = self.env._now
         timers = self._timers
         while timers and timers[0][0] <= now + 1e-9:
             _, _, fn, arg = heapq.heappop(timers)
@@ -239,7 +239,7 @@ class EventLoopServer:
         taken = 0
         while self.accept_queue and taken < self.backlog:
             conn = self.accept_queue.popleft()
-            conn.accepted = self.env.now
+            conn.accepted = self.env._now
             if self._grouped:
                 conn.worker = self  # later events of the connection come to this loop
             self._call_soon(self._made, conn)
@@ -277,7 +277,7 @@ class EventLoopServer:
         self._step(_DISPATCH_SHARE * self.costs.loop_request_cpu_s)
 
     def _handler(self, conn: Conn) -> None:
-        conn.handler_start = self.env.now
+        conn.handler_start = self.env._now
         cpu_s = _HANDLER_SHARE * self.costs.loop_request_cpu_s
         app = self.app
         if self.blocking:
@@ -360,7 +360,7 @@ class EventLoopServer:
         self._step(self.costs.loop_response_cpu_s, self._write_response, conn)
 
     def _write_response(self, conn: Conn) -> None:
-        conn.handler_end = self.env.now
+        conn.handler_end = self.env._now
         conn.server_keepalive = self.client.keepalive and self.app.keeps_http10
         self.client.response_data(conn)
         self._call_soon(self._after_handler, conn)
@@ -386,7 +386,7 @@ class EventLoopServer:
         self._step(self.costs.loop_close_cpu_s, self._fin, conn)
 
     def _fin(self, conn: Conn) -> None:
-        conn.fin_sent = self.env.now
+        conn.fin_sent = self.env._now
         self.client.response_eof(conn)
 
 

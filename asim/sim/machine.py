@@ -54,6 +54,14 @@ def call_later(env: simpy.Environment, delay: float, fn: Callable, *args: Any) -
         _Call(env, delay, fn, args)
 
 
+def scheduler(env: simpy.Environment) -> Callable[[float, Callable, tuple], None]:
+    """``later(delay, fn, args)``: `call_later` with the arguments as one tuple, bound to
+    ``env`` once (the hot paths hold it)."""
+    if env.__class__ is Clock:
+        return env.later
+    return lambda delay, fn, args: _Call(env, delay, fn, args)
+
+
 class Clock(simpy.Environment):
     """SimPy's environment with a cheaper entry for delayed calls (`later`, `call_later`).
 
@@ -210,7 +218,7 @@ class Cpu:
         if not 0 <= switch_loss < 1:
             raise ValueError(f"switch_loss must be in [0, 1), got {switch_loss}")
         self.env = env
-        self._clock = env.__class__ is Clock
+        self._later = scheduler(env)
         self.cores = cores
         self._waited_factor = 1.0 / (1.0 - switch_loss)
         self._busy = 0
@@ -232,30 +240,36 @@ class Cpu:
         else:
             self._queue.append((thread, cpu_s, fn, args))
 
+    def run_with(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
+        """`run` with the arguments as one tuple."""
+        if self._busy < self.cores:
+            self._start(thread, cpu_s, fn, args, 1.0)
+        else:
+            self._queue.append((thread, cpu_s, fn, args))
+
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple, factor: float) -> (
         None
     ):
-        env = self.env
         busy = self._busy
-        # A thread's penalty needs the whole machine idle: with a burst running it is 0.
         if busy == 0 and thread.cold_s > 0:
-            now = env._now
-            cpu_s += thread.penalty_s(now, now - self._idle_since)
+            # `Thread.penalty_s` is 0 unless the thread and the whole machine have both been
+            # off the CPU for a while: test that here, without the call.
+            now = self.env._now
+            idle = thread.idle_since
+            if 0 <= idle < now and self._idle_since < now:
+                cpu_s += thread.penalty_s(now, now - self._idle_since)
         self._busy = busy + 1
         cpu_s *= factor
         thread.busy_s += cpu_s
         self.busy_s += cpu_s
-        if self._clock:
-            env.later(cpu_s, self._done, (thread, fn, args))
-        else:
-            _Call(env, cpu_s, self._done, (thread, fn, args))
+        self._later(cpu_s, self._done, (thread, fn, args))
 
     def _done(self, thread: Thread, fn: Callable, args: tuple) -> None:
-        thread.idle_since = self.env._now
+        now = thread.idle_since = self.env._now
         self._busy -= 1
         if self._queue:
             t, cpu_s, f, a = self._queue.popleft()
             self._start(t, cpu_s, f, a, self._waited_factor)
         elif self._busy == 0:
-            self._idle_since = self.env._now
+            self._idle_since = now
         fn(*args)
