@@ -107,7 +107,7 @@ class AbClient:
         call_later(self.env, self.costs.wakeup_s, self._polled)
 
     def _polled(self) -> None:
-        self.cpu.run(self.thread, self.costs.ab_poll_cpu_s, self._next)
+        self.cpu.run_with(self.thread, self.costs.ab_poll_cpu_s, self._next, ())
 
     def response_data(self, conn: Conn) -> None:
         """The server wrote the response: POLLIN on the connection."""
@@ -137,7 +137,8 @@ class AbClient:
                 conn.first_burst = self.done <= 1
                 self.live.add(conn)
                 self._busy = True
-                self.cpu.run(self.thread, self.costs.ab_connect_cpu_s, self._connected, conn)
+                self.cpu.run_with(self.thread, self.costs.ab_connect_cpu_s, self._connected,
+                                  (conn,))
                 return
             conn = item
             if kind == _WRITE:
@@ -145,17 +146,17 @@ class AbClient:
                     continue  # write_request returns; the socket stays idle
                 conn.connect = self.env._now
                 self._busy = True
-                self.cpu.run(self.thread, self.costs.ab_write_cpu_s, self._written, conn)
+                self.cpu.run_with(self.thread, self.costs.ab_write_cpu_s, self._written, (conn,))
                 return
             if kind == _READ:
                 conn.beginread = self.env._now
                 self._busy = True
-                self.cpu.run(self.thread, self.costs.ab_read_cpu_s, self._read, conn)
+                self.cpu.run_with(self.thread, self.costs.ab_read_cpu_s, self._read, (conn,))
                 return
             # _EOF: close_connection stamps done first, then closes and reconnects.
             self._busy = True
             conn.done = self.env._now
-            self.cpu.run(self.thread, self.costs.ab_close_cpu_s, self._closed, conn)
+            self.cpu.run_with(self.thread, self.costs.ab_close_cpu_s, self._closed, (conn,))
             return
         self._busy = False
 

@@ -107,6 +107,8 @@ class EventLoopServer:
         self.blocked_s = 0.0  # time.sleep on the loop thread: held, without CPU
         # With threads beside the loop, every burst of the process takes the GIL first.
         self._run = cpu.run if gil is None else gil.run
+        self._run_with = cpu.run_with if gil is None else gil.run_with
+        self._callback_s = costs.loop_callback_cpu_s
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
         self._timers: list[tuple[float, int, Callable, object]] = []
@@ -211,7 +213,7 @@ class EventLoopServer:
             self._ready.append((fn, arg))
         self._todo = len(self._ready)
         self._handler_steps = 0
-        self._run(self.thread, self.costs.loop_iteration_cpu_s, self._run_next)
+        self._run_with(self.thread, self.costs.loop_iteration_cpu_s, self._run_next, ())
 
     def _run_next(self) -> None:
         if self._todo == 0:
@@ -226,9 +228,9 @@ class EventLoopServer:
     def _step(self, cpu_s: float, then: Callable | None = None, arg: object = None) -> None:
         """Finish the current callback after ``cpu_s`` of CPU (plus the per-callback cost)."""
         if then is None:
-            self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._run_next)
+            self._run_with(self.thread, self._callback_s + cpu_s, self._run_next, ())
         else:
-            self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._then, then, arg)
+            self._run_with(self.thread, self._callback_s + cpu_s, self._then, (then, arg))
 
     def _then(self, then: Callable, arg: object) -> None:
         then(arg)
@@ -350,7 +352,7 @@ class EventLoopServer:
         call_later(self.env, hold_s, self._respond, conn)
 
     def _respond(self, conn: Conn) -> None:
-        self._run(self.thread, self.costs.loop_response_cpu_s, self._responded, conn)
+        self._run_with(self.thread, self.costs.loop_response_cpu_s, self._responded, (conn,))
 
     def _responded(self, conn: Conn) -> None:
         self._write_response(conn)

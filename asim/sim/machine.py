@@ -231,21 +231,28 @@ class Cpu:
         waiting ones hold no time)."""
         self._idle_since += dt
 
-    # run, _start and _done are the simulator's hot path: plain locals, no properties.
+    # run_with, _start and _done are the simulator's hot path: plain locals, no properties.
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
         """Run ``thread`` for ``cpu_s`` seconds of one core (plus its cold penalty), then call
         ``fn(*args)``."""
-        if self._busy < self.cores:
-            self._start(thread, cpu_s, fn, args, 1.0)
-        else:
-            self._queue.append((thread, cpu_s, fn, args))
+        self.run_with(thread, cpu_s, fn, args)
 
     def run_with(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
         """`run` with the arguments as one tuple."""
-        if self._busy < self.cores:
-            self._start(thread, cpu_s, fn, args, 1.0)
-        else:
+        busy = self._busy
+        if busy >= self.cores:
             self._queue.append((thread, cpu_s, fn, args))
+            return
+        # _start with a factor of 1, written out: most bursts find a free core.
+        if busy == 0 and thread.cold_s > 0:
+            now = self.env._now
+            idle = thread.idle_since
+            if 0 <= idle < now and self._idle_since < now:
+                cpu_s += thread.penalty_s(now, now - self._idle_since)
+        self._busy = busy + 1
+        thread.busy_s += cpu_s
+        self.busy_s += cpu_s
+        self._later(cpu_s, self._done, (thread, fn, args))
 
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple, factor: float) -> (
         None

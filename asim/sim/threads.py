@@ -42,6 +42,10 @@ class Gil:
         self.busy_s = 0.0  # CPU run under the lock (its utilisation over a run)
 
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
+        self.run_with(thread, cpu_s, fn, args)
+
+    def run_with(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
+        """`run` with the arguments as one tuple."""
         if self._held:
             self.contended += 1
             self._waiting.append((thread, cpu_s, fn, args))
