@@ -129,15 +129,16 @@ class ThreadPool:
             self.peak_busy = self.busy
         now = self._started[thread.name] = self.env._now
         self.holds.begin(now)
-        self.gil.run(thread, before_s, self._hold, thread, hold_s, after_s, done, args)
+        self.gil.run_with(thread, before_s, self._hold, (thread, hold_s, after_s, done, args))
 
     def _hold(self, thread: Thread, hold_s: float, after_s: float, done: Callable, args: tuple) -> (
         None
     ):
         if hold_s > 0:
-            self._later(hold_s, self.gil.run, (thread, after_s, self._done, thread, done, args))
+            self._later(hold_s, self.gil.run_with,
+                        (thread, after_s, self._done, (thread, done, args)))
         else:
-            self.gil.run(thread, after_s, self._done, thread, done, args)
+            self.gil.run_with(thread, after_s, self._done, (thread, done, args))
 
     def _done(self, thread: Thread, done: Callable, args: tuple) -> None:
         self.busy -= 1
