@@ -10,6 +10,7 @@ through a dozen steps, and a callback costs a fraction of a generator switch.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import deque
 from collections.abc import Callable
@@ -117,6 +118,10 @@ class Clock(simpy.Environment):
             return super().run(until)
         until.callbacks.append(StopSimulation.callback)
         step = super().step
+        # A run allocates a few tuples per event and makes no reference cycles: the cyclic
+        # collector, triggered by the allocations alone, would only cost time (5-10 %).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             while True:
                 held, queue = self._next, self._queue  # a skip ahead replaces the list
@@ -134,6 +139,9 @@ class Clock(simpy.Environment):
                     step()
         except StopSimulation as exc:
             return exc.args[0]
+        finally:
+            if collecting:
+                gc.enable()
         # SimPy's own words, which `simulate` passes on.
         raise RuntimeError(
             f'No scheduled events left but "until" event was not triggered: {until}'
