@@ -109,6 +109,7 @@ class EventLoopServer:
         self._run = cpu.run if gil is None else gil.run
         self._run_with = cpu.run_with if gil is None else gil.run_with
         self._callback_s = costs.loop_callback_cpu_s
+        self._next_step, self._then_step = self._run_next, self._then  # bound once (hot path)
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
         self._timers: list[tuple[float, int, Callable, object]] = []
@@ -228,9 +229,9 @@ class EventLoopServer:
     def _step(self, cpu_s: float, then: Callable | None = None, arg: object = None) -> None:
         """Finish the current callback after ``cpu_s`` of CPU (plus the per-callback cost)."""
         if then is None:
-            self._run_with(self.thread, self._callback_s + cpu_s, self._run_next, ())
+            self._run_with(self.thread, self._callback_s + cpu_s, self._next_step, ())
         else:
-            self._run_with(self.thread, self._callback_s + cpu_s, self._then, (then, arg))
+            self._run_with(self.thread, self._callback_s + cpu_s, self._then_step, (then, arg))
 
     def _then(self, then: Callable, arg: object) -> None:
         then(arg)

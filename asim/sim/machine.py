@@ -220,6 +220,9 @@ class Cpu:
     has been idle (`Thread`).
     """
 
+    __slots__ = ("env", "_later", "_end", "cores", "_waited_factor", "_busy", "_queue",
+                 "_idle_since", "busy_s")
+
     def __init__(self, env: simpy.Environment, cores: int, *, switch_loss: float = 0.0) -> None:
         if cores < 1:
             raise ValueError(f"cores must be >= 1, got {cores}")
@@ -227,6 +230,7 @@ class Cpu:
             raise ValueError(f"switch_loss must be in [0, 1), got {switch_loss}")
         self.env = env
         self._later = scheduler(env)
+        self._end = self._done  # bound once: a burst's entry holds it
         self.cores = cores
         self._waited_factor = 1.0 / (1.0 - switch_loss)
         self._busy = 0
@@ -260,7 +264,7 @@ class Cpu:
         self._busy = busy + 1
         thread.busy_s += cpu_s
         self.busy_s += cpu_s
-        self._later(cpu_s, self._done, (thread, fn, args))
+        self._later(cpu_s, self._end, (thread, fn, args))
 
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple, factor: float) -> (
         None
@@ -277,7 +281,7 @@ class Cpu:
         cpu_s *= factor
         thread.busy_s += cpu_s
         self.busy_s += cpu_s
-        self._later(cpu_s, self._done, (thread, fn, args))
+        self._later(cpu_s, self._end, (thread, fn, args))
 
     def _done(self, thread: Thread, fn: Callable, args: tuple) -> None:
         now = thread.idle_since = self.env._now

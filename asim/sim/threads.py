@@ -36,6 +36,7 @@ class Gil:
         self.cpu = cpu
         self.handoff_s = handoff_s
         self._later = scheduler(env)
+        self._end = self._release  # bound once: every burst under the lock is handed it
         self._held = False
         self._waiting: deque[tuple[Thread, float, Callable, tuple]] = deque()
         self.contended = 0  # bursts that had to wait for the lock
@@ -52,11 +53,11 @@ class Gil:
             return
         self._held = True
         self.busy_s += cpu_s
-        self.cpu.run_with(thread, cpu_s, self._release, (fn, args))
+        self.cpu.run_with(thread, cpu_s, self._end, (fn, args))
 
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
         self.busy_s += cpu_s
-        self.cpu.run_with(thread, cpu_s, self._release, (fn, args))
+        self.cpu.run_with(thread, cpu_s, self._end, (fn, args))
 
     def _release(self, fn: Callable, args: tuple) -> None:
         if self._waiting:
