@@ -5,7 +5,9 @@ CPU burst at a time. A burst runs to completion on a free core; bursts that find
 wait their turn in arrival order (see `Cpu`).
 
 Actors are written as callbacks on SimPy events rather than as SimPy processes: a request passes
-through a dozen steps, and a callback costs a fraction of a generator switch.
+through a dozen steps, and a callback costs a fraction of a generator switch. `simulate` runs
+them on a `Clock`, SimPy's environment with a cheaper entry for a delayed call (the same events
+in the same order: docs/notes/measurements.md, section 24).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ class _Call:
     """An entry of SimPy's event queue that calls ``fn(*args)`` when it is processed.
 
     `simpy.Environment.step` only needs ``callbacks`` and ``_ok`` of what it pops, so a slotted
-    object stands in for a full `simpy.Event` on the simulator's hot path (one per CPU burst and
-    per delayed call).
+    object stands in for a full `simpy.Event` (one per CPU burst and per delayed call) where the
+    machine runs on a plain `simpy.Environment`; on a `Clock` the entry is a tuple.
     """
 
     __slots__ = ("callbacks", "_ok", "_fn", "_args")
@@ -67,8 +69,8 @@ class Clock(simpy.Environment):
     """SimPy's environment with a cheaper entry for delayed calls (`later`, `call_later`).
 
     An entry is a plain ``(fn, args)`` tuple in SimPy's event queue, which `step` and
-    ``run(until=event)`` call themselves: the bookkeeping of a `simpy.Event` (one object, its
-    callbacks list, the failure check) is most of what an event costs the simulator. And the
+    ``run(until=event)`` call themselves, without the bookkeeping of a `simpy.Event` (one object,
+    its callbacks list, the failure check). And the
     earliest entry scheduled since the last one ran waits in a slot beside the heap, where it
     usually stays only until it runs: a thread's burst that ends before anything else happens
     (the event loop's callbacks one after the other) costs no heap push and pop.
