@@ -88,7 +88,7 @@ class AbClient:
 
     # -- socket events arriving at ab's poll loop ------------------------------------------
     def post(self, kind: int, item: object) -> None:
-        now = self.env.now
+        now = self.env._now
         if now - self._last_event > self.timeout_s:
             raise PredictedAbortError(
                 f"ab would abort: no socket event for {now - self._last_event:.1f} s "
@@ -107,7 +107,7 @@ class AbClient:
         call_later(self.env, self.costs.wakeup_s, self._polled)
 
     def _polled(self) -> None:
-        self.cpu.run(self.thread, self.costs.ab_poll_cpu_s, self._next)
+        self.cpu.run_with(self.thread, self.costs.ab_poll_cpu_s, self._next, ())
 
     def response_data(self, conn: Conn) -> None:
         """The server wrote the response: POLLIN on the connection."""
@@ -131,31 +131,32 @@ class AbClient:
             if kind == _CONNECT:
                 if self.started >= self.requests:
                     continue  # start_connect returns at once
-                conn = Conn(item, self.env.now)
+                conn = Conn(item, self.env._now)
                 # Connection 0, the burst of C - 1 opened at its response, and connection 0's
                 # successor, opened right after that burst: ab's first burst of connections.
                 conn.first_burst = self.done <= 1
                 self.live.add(conn)
                 self._busy = True
-                self.cpu.run(self.thread, self.costs.ab_connect_cpu_s, self._connected, conn)
+                self.cpu.run_with(self.thread, self.costs.ab_connect_cpu_s, self._connected,
+                                  (conn,))
                 return
             conn = item
             if kind == _WRITE:
                 if self.started >= self.requests:
                     continue  # write_request returns; the socket stays idle
-                conn.connect = self.env.now
+                conn.connect = self.env._now
                 self._busy = True
-                self.cpu.run(self.thread, self.costs.ab_write_cpu_s, self._written, conn)
+                self.cpu.run_with(self.thread, self.costs.ab_write_cpu_s, self._written, (conn,))
                 return
             if kind == _READ:
-                conn.beginread = self.env.now
+                conn.beginread = self.env._now
                 self._busy = True
-                self.cpu.run(self.thread, self.costs.ab_read_cpu_s, self._read, conn)
+                self.cpu.run_with(self.thread, self.costs.ab_read_cpu_s, self._read, (conn,))
                 return
             # _EOF: close_connection stamps done first, then closes and reconnects.
             self._busy = True
-            conn.done = self.env.now
-            self.cpu.run(self.thread, self.costs.ab_close_cpu_s, self._closed, conn)
+            conn.done = self.env._now
+            self.cpu.run_with(self.thread, self.costs.ab_close_cpu_s, self._closed, (conn,))
             return
         self._busy = False
 
@@ -205,21 +206,21 @@ class AbClient:
         call_later(self.env, delay, self._syn_retry, conn)
 
     def _syn_retry(self, conn: Conn) -> None:
-        if self.env.now - self._last_event > self.timeout_s:
+        if self.env._now - self._last_event > self.timeout_s:
             self.post(_CONNECT, None)  # raises: ab's poll timed out first
         self._syn(conn)
         if not self._busy and self._queue:
             self._wake()
 
     def _written(self, conn: Conn) -> None:
-        conn.endwrite = self.env.now
+        conn.endwrite = self.env._now
         self.started += 1
         self.last_activity = conn.endwrite
         self.server.request_data(conn)
         self._next()
 
     def _read(self, conn: Conn) -> None:
-        now = self.env.now
+        now = self.env._now
         self.last_activity = now
         if not self.initialized:
             # Headers of the first response: open connections 1..C-1 inline, before anything else.
@@ -231,7 +232,7 @@ class AbClient:
             if self.done >= self.requests:
                 return
             # Read the clock again: recording may have fast-forwarded it (asim.sim.fastforward).
-            conn.start = conn.connect = self.env.now
+            conn.start = conn.connect = self.env._now
             conn.endwrite = conn.beginread = -1.0
             self._queue.appendleft((_WRITE, conn))
         self._next()

@@ -107,6 +107,9 @@ class EventLoopServer:
         self.blocked_s = 0.0  # time.sleep on the loop thread: held, without CPU
         # With threads beside the loop, every burst of the process takes the GIL first.
         self._run = cpu.run if gil is None else gil.run
+        self._run_with = cpu.run_with if gil is None else gil.run_with
+        self._callback_s = costs.loop_callback_cpu_s
+        self._next_step, self._then_step = self._run_next, self._then  # bound once (hot path)
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
         self._timers: list[tuple[float, int, Callable, object]] = []
@@ -164,7 +167,7 @@ class EventLoopServer:
 
     def _call_later(self, delay: float, fn: Callable, arg: object) -> None:
         self._seq += 1
-        heapq.heappush(self._timers, (self.env.now + delay, self._seq, fn, arg))
+        heapq.heappush(self._timers, (self.env._now + delay, self._seq, fn, arg))
 
     def _poke(self) -> None:
         """A file descriptor became ready: a loop asleep in select() wakes up and polls."""
@@ -178,7 +181,7 @@ class EventLoopServer:
             self._poll()
             return
         if self._timers:
-            wait = self._timers[0][0] - self.env.now
+            wait = self._timers[0][0] - self.env._now
             if wait <= 1e-9:
                 self._poll()  # a timer is due: select() with timeout 0
                 return
@@ -204,14 +207,14 @@ class EventLoopServer:
         while self._io:
             conn = self._io.popleft()
             self._ready.append((self._read_ready, conn))
-        now = self.env.now
+        now = self.env._now
         timers = self._timers
         while timers and timers[0][0] <= now + 1e-9:
             _, _, fn, arg = heapq.heappop(timers)
             self._ready.append((fn, arg))
         self._todo = len(self._ready)
         self._handler_steps = 0
-        self._run(self.thread, self.costs.loop_iteration_cpu_s, self._run_next)
+        self._run_with(self.thread, self.costs.loop_iteration_cpu_s, self._run_next, ())
 
     def _run_next(self) -> None:
         if self._todo == 0:
@@ -226,9 +229,9 @@ class EventLoopServer:
     def _step(self, cpu_s: float, then: Callable | None = None, arg: object = None) -> None:
         """Finish the current callback after ``cpu_s`` of CPU (plus the per-callback cost)."""
         if then is None:
-            self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._run_next)
+            self._run_with(self.thread, self._callback_s + cpu_s, self._next_step, ())
         else:
-            self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s, self._then, then, arg)
+            self._run_with(self.thread, self._callback_s + cpu_s, self._then_step, (then, arg))
 
     def _then(self, then: Callable, arg: object) -> None:
         then(arg)
@@ -239,7 +242,7 @@ class EventLoopServer:
         taken = 0
         while self.accept_queue and taken < self.backlog:
             conn = self.accept_queue.popleft()
-            conn.accepted = self.env.now
+            conn.accepted = self.env._now
             if self._grouped:
                 conn.worker = self  # later events of the connection come to this loop
             self._call_soon(self._made, conn)
@@ -277,7 +280,7 @@ class EventLoopServer:
         self._step(_DISPATCH_SHARE * self.costs.loop_request_cpu_s)
 
     def _handler(self, conn: Conn) -> None:
-        conn.handler_start = self.env.now
+        conn.handler_start = self.env._now
         cpu_s = _HANDLER_SHARE * self.costs.loop_request_cpu_s
         app = self.app
         if self.blocking:
@@ -350,7 +353,7 @@ class EventLoopServer:
         call_later(self.env, hold_s, self._respond, conn)
 
     def _respond(self, conn: Conn) -> None:
-        self._run(self.thread, self.costs.loop_response_cpu_s, self._responded, conn)
+        self._run_with(self.thread, self.costs.loop_response_cpu_s, self._responded, (conn,))
 
     def _responded(self, conn: Conn) -> None:
         self._write_response(conn)
@@ -360,7 +363,7 @@ class EventLoopServer:
         self._step(self.costs.loop_response_cpu_s, self._write_response, conn)
 
     def _write_response(self, conn: Conn) -> None:
-        conn.handler_end = self.env.now
+        conn.handler_end = self.env._now
         conn.server_keepalive = self.client.keepalive and self.app.keeps_http10
         self.client.response_data(conn)
         self._call_soon(self._after_handler, conn)
@@ -386,7 +389,7 @@ class EventLoopServer:
         self._step(self.costs.loop_close_cpu_s, self._fin, conn)
 
     def _fin(self, conn: Conn) -> None:
-        conn.fin_sent = self.env.now
+        conn.fin_sent = self.env._now
         self.client.response_eof(conn)
 
 

@@ -40,16 +40,14 @@ clock). The exact skip is tried first at every check.
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from collections.abc import Sequence
 
 import numpy as np
-import simpy
 
 from asim.sim.abclient import SYN_RETRY_S, AbClient
 from asim.sim.abreport import PERCENTS
-from asim.sim.machine import Cpu
+from asim.sim.machine import Clock, Cpu
 from asim.sim.usage import Meter
 
 REPEATS = 3
@@ -80,7 +78,7 @@ class FastForward:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Clock,
         cpu: Cpu,
         ab: AbClient,
         server,
@@ -144,7 +142,7 @@ class FastForward:
     def _min_window(self, n: int) -> int:
         """MIN_WINDOW scaled down by this run's SimPy events per finished request."""
         # Event ids count every event scheduled so far; the newest waiting one is the largest.
-        events = max((eid for _, _, eid, _ in self.env._queue), default=0)
+        events = self.env.newest_event_id()
         scale = min(1.0, REFERENCE_EVENTS_PER_REQUEST * n / max(events, 1))
         return max(MIN_WINDOW_FLOOR, self.ab.concurrency, int(MIN_WINDOW * scale))
 
@@ -304,10 +302,7 @@ class FastForward:
         return count
 
     def _shift(self, dt: float) -> None:
-        env = self.env
-        env._now += dt
-        env._queue = [(t + dt, prio, eid, ev) for t, prio, eid, ev in env._queue]
-        heapq.heapify(env._queue)
+        self.env.shift(dt)
         self.ab.shift(dt)
         self.server.shift(dt)
         self.cpu.shift(dt)

@@ -119,18 +119,19 @@ class GthreadServer:
         """select() returned: serve one ready event, then select() again."""
         if worker.readable:
             conn = worker.readable.popleft()
-            worker.gil.run(worker.main, self.costs.loop_callback_cpu_s, self._enqueue_then_select,
-                           worker, conn)
+            worker.gil.run_with(worker.main, self.costs.loop_callback_cpu_s,
+                                self._enqueue_then_select, (worker, conn))
         elif worker.listener_ready:
             worker.listener_ready = False
             if self.accept_queue:
                 conn = self.accept_queue.popleft()
                 conn.accepted = self.env.now
                 conn.worker = worker
-                worker.gil.run(worker.main, self.costs.gthread_accept_cpu_s, self._accepted,
-                               worker, conn)
+                worker.gil.run_with(worker.main, self.costs.gthread_accept_cpu_s, self._accepted,
+                                    (worker, conn))
             else:  # another worker took it: accept() raised EAGAIN
-                worker.gil.run(worker.main, self.costs.worker_herd_cpu_s, self._select, worker)
+                worker.gil.run_with(worker.main, self.costs.worker_herd_cpu_s, self._select,
+                                    (worker,))
         else:
             worker.asleep = True
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from asim.errors import InputError, PredictedAbortError
 from asim.sim.abclient import AbClient, RequestRecord
@@ -14,7 +13,7 @@ from asim.sim.abreport import AbReport
 from asim.sim.conn import Backlog
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.fastforward import FastForward
-from asim.sim.machine import Cpu
+from asim.sim.machine import Clock, Cpu
 from asim.sim.spec import Scenario
 from asim.sim.usage import AB, CORES, Meter, Usage, busiest, usages
 
@@ -114,7 +113,7 @@ def simulate(
     holds).
     """
     costs = costs or DEFAULT_COSTS
-    env = simpy.Environment()
+    env = Clock()
     cpu = Cpu(env, scenario.cores, switch_loss=costs.switch_loss)
     if jitter is None:
         sleep = scenario.sleep_s

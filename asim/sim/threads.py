@@ -22,7 +22,7 @@ from typing import Any
 import simpy
 
 from asim.sim.costs import Costs
-from asim.sim.machine import Cpu, Thread, call_later
+from asim.sim.machine import Cpu, Thread, call_later, scheduler
 from asim.sim.usage import Holds
 
 
@@ -35,27 +35,34 @@ class Gil:
         self.env = env
         self.cpu = cpu
         self.handoff_s = handoff_s
+        self._later = scheduler(env)
+        self._end = self._release  # bound once: every burst under the lock is handed it
         self._held = False
         self._waiting: deque[tuple[Thread, float, Callable, tuple]] = deque()
         self.contended = 0  # bursts that had to wait for the lock
         self.busy_s = 0.0  # CPU run under the lock (its utilisation over a run)
 
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
+        self.run_with(thread, cpu_s, fn, args)
+
+    def run_with(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
+        """`run` with the arguments as one tuple."""
         if self._held:
             self.contended += 1
             self._waiting.append((thread, cpu_s, fn, args))
             return
         self._held = True
-        self._start(thread, cpu_s, fn, args)
+        self.busy_s += cpu_s
+        self.cpu.run_with(thread, cpu_s, self._end, (fn, args))
 
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
         self.busy_s += cpu_s
-        self.cpu.run(thread, cpu_s, self._release, fn, args)
+        self.cpu.run_with(thread, cpu_s, self._end, (fn, args))
 
     def _release(self, fn: Callable, args: tuple) -> None:
         if self._waiting:
             # The lock passes to the longest waiter, which the kernel has to wake first.
-            call_later(self.env, self.handoff_s, self._start, *self._waiting.popleft())
+            self._later(self.handoff_s, self._start, self._waiting.popleft())
         else:
             self._held = False
         fn(*args)
@@ -78,6 +85,7 @@ class ThreadPool:
         self.env = env
         self.gil = gil
         self.costs = costs
+        self._later = scheduler(env)
         self.max_threads = threads
         self.name = name
         self.cold_s = cold_s
@@ -100,10 +108,12 @@ class ThreadPool:
     ) -> None:
         """Queue an item: ``before_s`` of CPU, a hold of ``hold_s`` without CPU, ``after_s`` of
         CPU, then ``done(*args)`` called from the thread."""
-        self._queue.append((before_s, hold_s, after_s, done, args))
-        self.peak_queue = max(self.peak_queue, len(self._queue))
+        queue = self._queue
+        queue.append((before_s, hold_s, after_s, done, args))
+        if len(queue) > self.peak_queue:
+            self.peak_queue = len(queue)
         if self._idle:
-            call_later(self.env, self.costs.wakeup_s, self._take, self._idle.pop())
+            self._later(self.costs.wakeup_s, self._take, (self._idle.pop(),))
         elif len(self.threads) < self.max_threads:
             thread = Thread(f"{self.name}-{len(self.threads)}", cold_s=self.cold_s,
                             tau_s=self.costs.cold_tau_s)
@@ -116,26 +126,28 @@ class ThreadPool:
             return
         before_s, hold_s, after_s, done, args = self._queue.popleft()
         self.busy += 1
-        self.peak_busy = max(self.peak_busy, self.busy)
-        self._started[thread.name] = self.env.now
-        self.holds.begin(self.env.now)
-        self.gil.run(thread, before_s, self._hold, thread, hold_s, after_s, done, args)
+        if self.busy > self.peak_busy:
+            self.peak_busy = self.busy
+        now = self._started[thread.name] = self.env._now
+        self.holds.begin(now)
+        self.gil.run_with(thread, before_s, self._hold, (thread, hold_s, after_s, done, args))
 
     def _hold(self, thread: Thread, hold_s: float, after_s: float, done: Callable, args: tuple) -> (
         None
     ):
         if hold_s > 0:
-            call_later(self.env, hold_s, self.gil.run, thread, after_s, self._done, thread, done,
-                       args)
+            self._later(hold_s, self.gil.run_with,
+                        (thread, after_s, self._done, (thread, done, args)))
         else:
-            self.gil.run(thread, after_s, self._done, thread, done, args)
+            self.gil.run_with(thread, after_s, self._done, (thread, done, args))
 
     def _done(self, thread: Thread, done: Callable, args: tuple) -> None:
         self.busy -= 1
-        self.holds.end(self._started[thread.name], self.env.now)
+        now = self.env._now
+        self.holds.end(self._started[thread.name], now)
         if self.hold_log is not None:
-            self.hold_log.append((self.threads.index(thread), self._started[thread.name],
-                                  self.env.now, args))
+            self.hold_log.append((self.threads.index(thread), self._started[thread.name], now,
+                                  args))
         done(*args)
         self._take(thread)
 
