@@ -188,7 +188,7 @@ def calibrate(
     from asim.calibration.shapes_fit import parse_servers, summary_lines
 
     chosen = parse_servers(servers)
-    cal = (run_refit(load(Path(refit)), progress) if refit
+    cal = (run_refit(load(Path(refit)), progress, jobs=None) if refit
            else run_calibrate(progress=progress, servers=chosen))
     save(cal, path)
     typer.echo(f"wrote {path}")

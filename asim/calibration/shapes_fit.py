@@ -46,6 +46,7 @@ from asim.calibration.fit import CPU_TOLERANCE, REPEATS, check, rps_tolerance
 from asim.calibration.knobs import Knob, model_outcome
 from asim.errors import CalibrationError, InputError
 from asim.lab.measure import CpuRun, measure_cpu
+from asim.lab.procs import DeferredStops
 from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED, Costs
 from asim.sim.shapes import NAMES, shape
 
@@ -115,11 +116,12 @@ def plan(servers: Sequence[str]) -> tuple[ShapeRun, ...]:
 def measure(servers: Sequence[str], progress: Callable[[str], None]) -> dict[str, CpuRun]:
     """The second stage's real runs for ``servers``."""
     runs = {}
-    for p in plan(servers):
-        progress(f"{p.name}: {p.server}, ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s, "
-                 f"{REPEATS} runs")
-        runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests, repeats=REPEATS,
-                                   every_thread=True)
+    with DeferredStops() as stops:  # each server starts while the one before shuts down
+        for p in plan(servers):
+            progress(f"{p.name}: {p.server}, ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s, "
+                     f"{REPEATS} runs")
+            runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests, repeats=REPEATS,
+                                       every_thread=True, stops=stops)
     return runs
 
 
