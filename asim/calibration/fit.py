@@ -84,6 +84,7 @@ tolerance fails the calibration's self-check, and `asim predict` says so.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -433,8 +434,10 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None,
     run is measured before, on a machine that runs nothing else of asim's."""
     from asim.calibration import shapes_fit  # it builds on this module
 
-    runs, ts_over, aio_over = measure(progress)
-    shape_runs = shapes_fit.measure(shapes_fit.SERVERS if servers is None else servers, progress)
+    with DeferredStops() as stops:
+        runs, ts_over, aio_over = measure(progress, stops)
+        shape_runs = shapes_fit.measure(shapes_fit.SERVERS if servers is None else servers,
+                                        progress, stops)
     machine = machine_facts()
 
     def fitted() -> Calibration:
@@ -497,10 +500,17 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
     ), progress)
 
 
-def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, float]:
-    """The real runs calibration fits on, and the two sleep overshoots."""
+def measure(progress: Callable[[str], None], stops: DeferredStops | None = None) -> (
+    tuple[dict[str, CpuRun], float, float]
+):
+    """The real runs calibration fits on, and the two sleep overshoots (first, while no server
+    runs). Each server starts while the one before shuts down; ``stops`` (default: its own)
+    holds the last one's stop, so that the next stage's first server can start meanwhile."""
+    progress("sleep overshoots")
+    ts_over, aio_over = time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
     runs: dict[str, CpuRun] = {}
-    with DeferredStops() as stops:  # each server starts while the one before shuts down
+    with contextlib.ExitStack() as own:
+        stops = stops or own.enter_context(DeferredStops())
         for p in plan():
             workers = f", {p.workers} workers" if p.workers > 1 else ""
             progress(f"{p.name}: ab -n {p.requests} -c {p.concurrency}, sleep {p.sleep_s:g} s"
@@ -508,8 +518,7 @@ def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, 
             runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests,
                                        concurrency=p.concurrency, workers=p.workers,
                                        repeats=REPEATS, stops=stops)
-    progress("sleep overshoots")
-    return runs, time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
+    return runs, ts_over, aio_over
 
 
 def check_lines(check: Check) -> list[str]:

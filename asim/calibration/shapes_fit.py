@@ -34,6 +34,7 @@ without the section follows the built-in costs for these shapes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -113,10 +114,13 @@ def plan(servers: Sequence[str]) -> tuple[ShapeRun, ...]:
     return tuple(p for p in PLAN if p.server in servers)
 
 
-def measure(servers: Sequence[str], progress: Callable[[str], None]) -> dict[str, CpuRun]:
-    """The second stage's real runs for ``servers``."""
+def measure(servers: Sequence[str], progress: Callable[[str], None],
+            stops: DeferredStops | None = None) -> dict[str, CpuRun]:
+    """The second stage's real runs for ``servers``; each server starts while the one before
+    (the first stage's last, with its ``stops``) shuts down."""
     runs = {}
-    with DeferredStops() as stops:  # each server starts while the one before shuts down
+    with contextlib.ExitStack() as own:
+        stops = stops or own.enter_context(DeferredStops())
         for p in plan(servers):
             progress(f"{p.name}: {p.server}, ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s, "
                      f"{REPEATS} runs")
