@@ -53,8 +53,12 @@ need, and only where they need it; a run with a wide spread may be left anywhere
 `Check.uncertainty_pct` is computed from the runs' residuals alone (the priors are no
 information about this machine).
 The model simulates a run in milliseconds (fast-forward skips its repeated cycles); a fit takes
-a few hundred simulations (up to ~2200 when priors must be widened), 3-17 s on the 2-core VM
-idle (4-8 ms per simulation; `Check.fit_seconds` records it).
+a few hundred simulations, up to ~5000 when priors must be widened (the three idle-machine
+calibrations of 2026-11-30 23:46-23:51 UTC: 4020, 4120 and 1330 in 24.6, 22.2 and 9.1 s, 6-7 ms
+each; `Check.fit_seconds` records the wall time). `asim calibrate` computes them in one process
+per core (`asim.calibration.simpool`): the points of one finite-difference Jacobian (and the runs
+of one trial point) at once, the same outcomes as one by one, so the same steps and result; and
+it fits while it measures the servers' memory (`calibrate`).
 
 Fixed, not fitted (the runs cannot separate them, or they are measured directly; `FIXED` in
 `asim.calibration.knobs` names each with its source):

@@ -183,7 +183,7 @@ def measure_memory(kind: str, *, workers: int = 1, concurrency: int = 0,
                      peak_rss_mb=peak.rss_mb)
 
 
-# What `asim calibrate` measures for memory (four servers, about 15 s on an idle machine): the
+# What `asim calibrate` measures for memory (four servers side by side, ~13 s: aiohttp's): the
 # aiohttp process idle and with C connections held; gunicorn's master and sync workers from two
 # worker counts; uvicorn's Django with C requests in flight (a thread and a connection each).
 # uvicorn's supervisor (W > 1) keeps its built-in figure: a fifth server for 20 MiB of Python
