@@ -435,7 +435,9 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None,
     The fits measure nothing, and the memory runs measure memory, not time: the fits run in a
     background thread, their simulations in ``jobs`` processes (default one per core,
     `asim.calibration.simpool`, at a lower priority), while the memory runs go on. Every CPU
-    run is measured before, on a machine that runs nothing else of asim's."""
+    run is measured before, on a machine that runs nothing else of asim's. The workers start
+    from multiprocessing's forkserver, which imports the ``__main__`` module: a script that
+    calls this needs the ``if __name__ == "__main__":`` guard (or ``jobs=1``)."""
     from asim.calibration import shapes_fit  # it builds on this module
 
     with DeferredStops() as stops:
