@@ -170,11 +170,11 @@ def calibrate(
     refit: str = typer.Option("", help="Measure nothing: fit again the runs recorded in this "
                               "calibration file."),
     servers: str = typer.Option("all", help="The new shapes to calibrate after aiohttp and "
-                                "Django: all (about 25 s more), first (none: aiohttp and Django "
+                                "Django: all (about 22 s more), first (none: aiohttp and Django "
                                 "alone), or a comma list such as django-asgi,django-asgi-sync."),
 ) -> None:
     """Measure this machine's per-request costs with the real servers and ab, fit the model to
-    those runs and check that it reproduces them (about a minute)."""
+    those runs and check that it reproduces them (about 70 s)."""
     from pathlib import Path
 
     from asim.calibration.file import default_path, load, save
@@ -188,7 +188,7 @@ def calibrate(
     from asim.calibration.shapes_fit import parse_servers, summary_lines
 
     chosen = parse_servers(servers)
-    cal = (run_refit(load(Path(refit)), progress) if refit
+    cal = (run_refit(load(Path(refit)), progress, jobs=None) if refit
            else run_calibrate(progress=progress, servers=chosen))
     save(cal, path)
     typer.echo(f"wrote {path}")

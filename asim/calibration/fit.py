@@ -53,8 +53,12 @@ need, and only where they need it; a run with a wide spread may be left anywhere
 `Check.uncertainty_pct` is computed from the runs' residuals alone (the priors are no
 information about this machine).
 The model simulates a run in milliseconds (fast-forward skips its repeated cycles); a fit takes
-a few hundred simulations (up to ~2200 when priors must be widened), 3-17 s on the 2-core VM
-idle (4-8 ms per simulation; `Check.fit_seconds` records it).
+a few hundred simulations, up to ~5000 when priors must be widened (the three idle-machine
+calibrations of 2026-11-30 23:46-23:51 UTC: 4020, 4120 and 1330 in 24.6, 22.2 and 9.1 s, 6-7 ms
+each; `Check.fit_seconds` records the wall time). `asim calibrate` computes them in one process
+per core (`asim.calibration.simpool`): the points of one finite-difference Jacobian (and the runs
+of one trial point) at once, the same outcomes as one by one, so the same steps and result; and
+it fits while it measures the servers' memory (`calibrate`).
 
 Fixed, not fitted (the runs cannot separate them, or they are measured directly; `FIXED` in
 `asim.calibration.knobs` names each with its source):
@@ -83,8 +87,11 @@ tolerance fails the calibration's self-check, and `asim predict` says so.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -102,10 +109,12 @@ from asim.calibration.knobs import (
     knob_values,
     model_outcome,
 )
+from asim.calibration.simpool import NICE, OutcomePool
 from asim.errors import CalibrationError
 from asim.lab.facts import machine_facts
 from asim.lab.measure import CpuRun, asyncio_sleep_overshoot_s, measure_cpu, time_sleep_overshoot_s
 from asim.lab.memory import calibration_runs as memory_calibration_runs
+from asim.lab.procs import DeferredStops
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.memory import fitted_memory
 
@@ -173,12 +182,15 @@ def rps_tolerance(run: CpuRun) -> float:
 class _Objective:
     """The residual vector of a parameter vector, simulating only the runs a changed knob can
     move (the finite-difference Jacobian changes one knob at a time): the runs' residuals, then
-    one per knob in ``widths``, its relative distance from its prior divided by its width."""
+    one per knob in ``widths``, its relative distance from its prior divided by its width.
+    The simulations a point or a Jacobian needs are computed together, in ``pool``."""
 
-    def __init__(self, runs: dict[str, CpuRun], base: Costs, knobs: Sequence[Knob]) -> None:
+    def __init__(self, runs: dict[str, CpuRun], base: Costs, knobs: Sequence[Knob],
+                 pool: OutcomePool) -> None:
         self.runs = runs
         self.base = base
         self.knobs = knobs
+        self.pool = pool
         self.cache: dict[tuple, Outcome] = {}
         self.simulations = 0
         self.widths: dict[str, float] = {}
@@ -187,16 +199,41 @@ class _Objective:
         return apply(self.base, {k.name: float(v) * k.unit for k, v in zip(self.knobs, x,
                                                                              strict=True)})
 
+    def key(self, name: str, x: np.ndarray) -> tuple:
+        """What run ``name``'s outcome at ``x`` depends on: the values of its server's knobs."""
+        server = self.runs[name].server
+        return (name, *(float(v) for k, v in zip(self.knobs, x, strict=True)
+                        if k.servers is None or server in k.servers))
+
+    def prefetch(self, xs: Sequence[np.ndarray]) -> None:
+        """Simulate at once every run the points ``xs`` need that is not cached yet (each
+        with the first point that needs it, as one-by-one evaluation would)."""
+        todo: dict[tuple, tuple[str, np.ndarray]] = {}
+        for x in xs:
+            for name in self.runs:
+                key = self.key(name, x)
+                if key not in self.cache and key not in todo:
+                    todo[key] = (name, x)
+        tasks = [(self.runs[name], self.costs(x), FIT_MAX_REQUESTS) for name, x in todo.values()]
+        self.cache.update(zip(todo, self.pool.outcomes(tasks), strict=True))
+        self.simulations += len(tasks)
+
+    def evaluate_all(self, f: Callable[[np.ndarray], np.ndarray],
+                     xs: Iterable[np.ndarray]) -> list[np.ndarray]:
+        """``least_squares``' map for the finite-difference Jacobian: ``f`` (scipy's wrapper of
+        this objective) of every point, their simulations computed together first."""
+        points = list(xs)
+        self.prefetch(points)
+        return [f(x) for x in points]
+
     def outcome(self, name: str, x: np.ndarray) -> Outcome:
-        run = self.runs[name]
-        key = (name, *(float(v) for k, v in zip(self.knobs, x, strict=True)
-                       if k.servers is None or run.server in k.servers))
+        key = self.key(name, x)
         if key not in self.cache:
-            self.simulations += 1
-            self.cache[key] = model_outcome(run, self.costs(x), FIT_MAX_REQUESTS)
+            self.prefetch([x])
         return self.cache[key]
 
     def run_residuals(self, x: np.ndarray) -> list[float]:
+        self.prefetch([x])
         res: list[float] = []
         for name, run in self.runs.items():
             out = self.outcome(name, x)
@@ -258,9 +295,11 @@ def fit(
     progress: Callable[[str], None] = lambda _msg: None,
     *,
     start: dict[str, float] | None = None,
+    pool: OutcomePool | None = None,
 ) -> FitResult:
     """The model's costs fitted jointly to the calibration runs, and how well they reproduce
-    each run. ``start`` overrides the initial guess (in seconds or fractions, by knob name)."""
+    each run. ``start`` overrides the initial guess (in seconds or fractions, by knob name);
+    ``pool`` computes the simulations (default: in this process, one after another)."""
     missing = [name for name in REQUIRED if name not in runs]
     if missing:
         raise CalibrationError(f"calibration runs missing: {', '.join(missing)}")
@@ -277,7 +316,8 @@ def fit(
                    source="calibrated")
     knobs = tuple(k for k in KNOBS if not k.needs or k.needs in runs)
     fixed = (*FIXED, *(k.name for k in KNOBS if k not in knobs))
-    objective = _Objective(runs, base, knobs)
+    pool = pool or OutcomePool(jobs=1)
+    objective = _Objective(runs, base, knobs, pool)
     weak = sum(k.prior is not None for k in knobs)
     progress(f"fitting {len(knobs)} parameters ({weak} held near their priors) to {len(runs)} "
              "runs (least squares)")
@@ -310,9 +350,10 @@ def fit(
                 diff_step=1e-3,
                 ftol=1e-4, xtol=1e-3, gtol=1e-8,
                 max_nfev=60,
+                workers=objective.evaluate_all,
             )
             cost = float(np.sum(np.square(objective.run_residuals(result.x))))
-            if check(runs, objective.costs(result.x)).passed:  # all requests simulated
+            if check(runs, objective.costs(result.x), pool=pool).passed:  # all requests
                 best, best_cost = result, 0.0
                 break
             if cost < best_cost:
@@ -322,7 +363,7 @@ def fit(
             break
         progress("a run is not reproduced: widening the priors the runs pull against")
     costs = objective.costs(best.x)
-    done = check(runs, costs, fitted=tuple(k.name for k in knobs), fixed=fixed,
+    done = check(runs, costs, pool=pool, fitted=tuple(k.name for k in knobs), fixed=fixed,
                  seconds=time.perf_counter() - t0, simulations=objective.simulations)
     if weak:
         held = ", ".join(f"{name} {w:.0%}" for name, w in widths.items())
@@ -357,11 +398,14 @@ def _uncertainty_pct(knobs: Sequence[Knob], x: np.ndarray, jac: np.ndarray) -> d
 
 
 def check(runs: dict[str, CpuRun], costs: Costs, *, fitted: tuple[str, ...] = (),
-          fixed: tuple[str, ...] = (), seconds: float = 0.0, simulations: int = 0) -> Check:
-    """Every calibration run simulated with ``costs``: the residuals the self-check judges."""
+          fixed: tuple[str, ...] = (), seconds: float = 0.0, simulations: int = 0,
+          pool: OutcomePool | None = None) -> Check:
+    """Every calibration run simulated with ``costs`` (in ``pool``, default this process): the
+    residuals the self-check judges."""
     rows = []
-    for name, run in runs.items():
-        out = model_outcome(run, costs)
+    outcomes = (pool or OutcomePool(jobs=1)).outcomes([(run, costs, None)
+                                                       for run in runs.values()])
+    for (name, run), out in zip(runs.items(), outcomes, strict=True):
         rows.append(RunCheck(
             name=name,
             measured_rps=run.requests_per_second,
@@ -383,31 +427,63 @@ def _measured(runs: dict[str, CpuRun], ts_over: float, aio_over: float) -> dict[
 
 
 def calibrate(progress: Callable[[str], None] = lambda _msg: None,
-              servers: Sequence[str] | None = None) -> Calibration:
-    """Measure this machine (about 50 s, and ~25 s more for the new shapes) and fit the model's
-    costs: aiohttp's and Django's, then those of ``servers`` among the new shapes
-    (`asim.calibration.shapes_fit`; default all of them, () none)."""
+              servers: Sequence[str] | None = None, *, jobs: int | None = None) -> Calibration:
+    """Measure this machine and fit the model's costs: aiohttp's and Django's, then those of
+    ``servers`` among the new shapes (`asim.calibration.shapes_fit`; default all of them, ()
+    none); the servers' memory too.
+
+    The fits measure nothing, and the memory runs measure memory, not time: the fits run in a
+    background thread, their simulations in ``jobs`` processes (default one per core,
+    `asim.calibration.simpool`, at a lower priority), while the memory runs go on. Every CPU
+    run is measured before, on a machine that runs nothing else of asim's. The workers start
+    from multiprocessing's forkserver, which imports the ``__main__`` module: a script that
+    calls this needs the ``if __name__ == "__main__":`` guard (or ``jobs=1``)."""
     from asim.calibration import shapes_fit  # it builds on this module
 
-    runs, ts_over, aio_over = measure(progress)
-    shape_runs = shapes_fit.measure(shapes_fit.SERVERS if servers is None else servers, progress)
-    result = fit(runs, ts_over, aio_over, progress)
-    memory_runs = tuple(r.to_dict() for r in memory_calibration_runs(progress))
-    return shapes_fit.extend(Calibration(
-        costs=result.costs,
-        measured=_measured(runs, ts_over, aio_over),
-        machine=machine_facts(),
-        created=now_text(),
-        check=result.check,
-        memory=fitted_memory(memory_runs, source="asim calibrate"),
-        memory_runs=memory_runs,
-    ), shape_runs, progress)
+    with DeferredStops() as stops:
+        runs, ts_over, aio_over = measure(progress, stops)
+        shape_runs = shapes_fit.measure(shapes_fit.SERVERS if servers is None else servers,
+                                        progress, stops)
+    machine = machine_facts()
+
+    def fitted() -> Calibration:
+        result = fit(runs, ts_over, aio_over, progress, pool=pool)
+        return shapes_fit.extend(Calibration(
+            costs=result.costs,
+            measured=_measured(runs, ts_over, aio_over),
+            machine=machine,
+            check=result.check,
+        ), shape_runs, progress)
+
+    # Leaving the block for an error or Ctrl-C stops the pool: the fit's next batch raises and
+    # its (daemon) thread ends.
+    with OutcomePool(jobs, nice=NICE) as pool:
+        fitting = _in_background(fitted)
+        memory_runs = tuple(r.to_dict() for r in memory_calibration_runs(progress))
+        calibration = fitting.result()
+    return replace(calibration, created=now_text(),
+                   memory=fitted_memory(memory_runs, source="asim calibrate"),
+                   memory_runs=memory_runs)
 
 
-def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _msg: None) -> (
-    Calibration
-):
-    """Fit again the runs a calibration file recorded (after the fitting has changed)."""
+def _in_background(work: Callable[[], Calibration]) -> cf.Future[Calibration]:
+    """``work()`` in a daemon thread; the future holds what it returned or raised."""
+    future: cf.Future[Calibration] = cf.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="asim-fit", daemon=True).start()
+    return future
+
+
+def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _msg: None, *,
+          jobs: int | None = 1) -> Calibration:
+    """Fit again the runs a calibration file recorded (after the fitting has changed), the
+    simulations in ``jobs`` processes (None: one per core; the result is the same)."""
     runs, ts_over, aio_over = calibration.recorded_runs()
     missing = [name for name in REQUIRED if name not in runs]
     if missing:
@@ -415,7 +491,8 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
             f"{calibration.path or 'the calibration'} has no measured run {missing[0]!r} to "
             f"refit (it records {', '.join(runs) or 'none'})"
         )
-    result = fit(runs, ts_over, aio_over, progress)
+    with OutcomePool(jobs) as pool:
+        result = fit(runs, ts_over, aio_over, progress, pool=pool)
     from asim.calibration import shapes_fit  # it builds on this module
 
     return shapes_fit.refit(calibration, Calibration(
@@ -429,17 +506,25 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
     ), progress)
 
 
-def measure(progress: Callable[[str], None]) -> tuple[dict[str, CpuRun], float, float]:
-    """The real runs calibration fits on, and the two sleep overshoots."""
-    runs: dict[str, CpuRun] = {}
-    for p in plan():
-        workers = f", {p.workers} workers" if p.workers > 1 else ""
-        progress(f"{p.name}: ab -n {p.requests} -c {p.concurrency}, sleep {p.sleep_s:g} s"
-                 f"{workers}, {REPEATS} runs")
-        runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests, concurrency=p.concurrency,
-                                   workers=p.workers, repeats=REPEATS)
+def measure(progress: Callable[[str], None], stops: DeferredStops | None = None) -> (
+    tuple[dict[str, CpuRun], float, float]
+):
+    """The real runs calibration fits on, and the two sleep overshoots (first, while no server
+    runs). Each server starts while the one before shuts down; ``stops`` (default: its own)
+    holds the last one's stop, so that the next stage's first server can start meanwhile."""
     progress("sleep overshoots")
-    return runs, time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
+    ts_over, aio_over = time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
+    runs: dict[str, CpuRun] = {}
+    with contextlib.ExitStack() as own:
+        stops = stops or own.enter_context(DeferredStops())
+        for p in plan():
+            workers = f", {p.workers} workers" if p.workers > 1 else ""
+            progress(f"{p.name}: ab -n {p.requests} -c {p.concurrency}, sleep {p.sleep_s:g} s"
+                     f"{workers}, {REPEATS} runs")
+            runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests,
+                                       concurrency=p.concurrency, workers=p.workers,
+                                       repeats=REPEATS, stops=stops)
+    return runs, ts_over, aio_over
 
 
 def check_lines(check: Check) -> list[str]:

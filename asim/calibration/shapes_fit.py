@@ -34,6 +34,7 @@ without the section follows the built-in costs for these shapes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -46,6 +47,7 @@ from asim.calibration.fit import CPU_TOLERANCE, REPEATS, check, rps_tolerance
 from asim.calibration.knobs import Knob, model_outcome
 from asim.errors import CalibrationError, InputError
 from asim.lab.measure import CpuRun, measure_cpu
+from asim.lab.procs import DeferredStops
 from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED, Costs
 from asim.sim.shapes import NAMES, shape
 
@@ -112,14 +114,18 @@ def plan(servers: Sequence[str]) -> tuple[ShapeRun, ...]:
     return tuple(p for p in PLAN if p.server in servers)
 
 
-def measure(servers: Sequence[str], progress: Callable[[str], None]) -> dict[str, CpuRun]:
-    """The second stage's real runs for ``servers``."""
+def measure(servers: Sequence[str], progress: Callable[[str], None],
+            stops: DeferredStops | None = None) -> dict[str, CpuRun]:
+    """The second stage's real runs for ``servers``; each server starts while the one before
+    (the first stage's last, with its ``stops``) shuts down."""
     runs = {}
-    for p in plan(servers):
-        progress(f"{p.name}: {p.server}, ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s, "
-                 f"{REPEATS} runs")
-        runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests, repeats=REPEATS,
-                                   every_thread=True)
+    with contextlib.ExitStack() as own:
+        stops = stops or own.enter_context(DeferredStops())
+        for p in plan(servers):
+            progress(f"{p.name}: {p.server}, ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s, "
+                     f"{REPEATS} runs")
+            runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests, repeats=REPEATS,
+                                       every_thread=True, stops=stops)
     return runs
 
 

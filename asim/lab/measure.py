@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asim.lab.abrun import run_ab
-from asim.lab.procs import RunningServer, ServerSpec, running_server
+from asim.lab.procs import DeferredStops, RunningServer, ServerSpec, running_server
 
 WARMUP_N, WARMUP_C = 50, 10  # the burst every calibration server serves before it is measured
 
@@ -100,6 +100,7 @@ def measure_cpu(
     repeats: int = 1,
     threads: int | None = None,
     every_thread: bool = False,
+    stops: DeferredStops | None = None,
 ) -> CpuRun:
     """Run the real server and ab -n requests -c concurrency ``repeats`` times back to back;
     the median of each measure (throughput, CPU per request of both sides) over the repeats.
@@ -117,11 +118,16 @@ def measure_cpu(
 
     ``every_thread`` (the shapes with thread pools or per-request threads): the server's CPU is
     read from the processes' CPU-time clocks, which count the threads that ended during the run,
-    and the main threads' CPU is measured too (``main_cpu_s``)."""
+    and the main threads' CPU is measured too (``main_cpu_s``).
+
+    ``stops``: the servers of the measurements before, told to stop: this one starts while they
+    shut down, and they are gone before its warm-up; it is left to ``stops`` in turn."""
     runs: list[tuple[float, float, float, float, float]] = []
     server_cpu = process_cpu_s if every_thread else group_cpu_s
     spec = ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers, threads=threads)
-    with running_server(spec) as srv:
+    with running_server(spec, stops=stops) as srv:
+        if stops is not None:
+            stops.wait()
         run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C).checked()
         for _ in range(repeats):
             main_before = main_threads_cpu_s(srv)

@@ -15,6 +15,7 @@ the peak, so `asim validate` and `asim calibrate` can record the peak next to th
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -182,7 +183,7 @@ def measure_memory(kind: str, *, workers: int = 1, concurrency: int = 0,
                      peak_rss_mb=peak.rss_mb)
 
 
-# What `asim calibrate` measures for memory (four servers, about 15 s on an idle machine): the
+# What `asim calibrate` measures for memory (four servers side by side, ~13 s: aiohttp's): the
 # aiohttp process idle and with C connections held; gunicorn's master and sync workers from two
 # worker counts; uvicorn's Django with C requests in flight (a thread and a connection each).
 # uvicorn's supervisor (W > 1) keeps its built-in figure: a fifth server for 20 MiB of Python
@@ -199,9 +200,22 @@ CALIBRATION_PLAN = (  # server, workers, clients (0: idle only), handler sleep s
 
 
 def calibration_runs(progress: Callable[[str], None] = lambda _msg: None) -> list[MemoryRun]:
-    """The real servers `asim calibrate` measures for its memory figures."""
-    runs = []
-    for kind, workers, c, sleep_s in CALIBRATION_PLAN:
-        progress(f"memory: {kind}, {workers} worker(s)" + (f", ab -c {c}" if c else ", idle"))
-        runs.append(measure_memory(kind, workers=workers, concurrency=c, sleep_s=sleep_s))
-    return runs
+    """The real servers `asim calibrate` measures for its memory figures, all at once.
+
+    Each server's anonymous memory is its own (no page of one group is shared with another
+    group), and most of a run is its handler's sleeps (aiohttp's: 2 s for the probe, 4 for the
+    warm-up, 6-7 for 1000 clients), so running them side by side takes as long as the longest
+    (docs/notes/measurements.md section 25). Should one fail or Ctrl-C arrive, the others finish
+    their run first (at most ~15 s) and stop their servers."""
+    with cf.ThreadPoolExecutor(max_workers=len(CALIBRATION_PLAN),
+                               thread_name_prefix="asim-memory") as pool:
+        futures = []
+        for kind, workers, c, sleep_s in CALIBRATION_PLAN:
+            progress(f"memory: {kind}, {workers} worker(s)" + (f", ab -c {c}" if c else ", idle"))
+            futures.append(pool.submit(measure_memory, kind, workers=workers, concurrency=c,
+                                       sleep_s=sleep_s))
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
