@@ -213,11 +213,15 @@ def fitted_memory(runs, *, source: str) -> MemoryCosts:
     return DEFAULT_MEMORY.with_shapes(shapes, source=source)
 
 
-# Measured on the lab machine (docs/notes/measurements.md, "Memory"): Python 3.11, aiohttp 3.14,
-# Django under gunicorn and uvicorn, each server after a warm-up burst, peaks during ab runs.
-_LOOP_MB, _LOOP_CONNECTION_KB = 31.7, 10.0  # idle process; +9.75 MiB at C = 1000
-_GUNICORN_MASTER_MB, _SYNC_WORKER_MB = 22.1, 33.2  # line through W = 1, 2, 4, 8, 16
-_UVICORN_WORKER_MB, _UVICORN_SUPERVISOR_MB = 43.1, 20.4  # W = 1 alone; W = 2 minus two
+# Measured on the lab machine (docs/notes/measurements.md, "Memory" and section 26): Python
+# 3.11, aiohttp 3.14, Django under gunicorn and uvicorn, each server after a warm-up burst,
+# peaks during ab runs; the servers without asim's model in memory (asim's package imports it on
+# first use), two idle `asim calibrate` runs of 2026-12-01 agreeing within 0.1 MiB.
+_LOOP_MB, _LOOP_CONNECTION_KB = 23.2, 9.6  # idle process; +9.35 MiB at C = 1000
+_GUNICORN_MASTER_MB, _SYNC_WORKER_MB = 14.1, 29.5  # line through W = 1 and 3
+# W = 1 alone; the supervisor (W = 2 minus two workers) does not import the app, so it was not
+# measured again.
+_UVICORN_WORKER_MB, _UVICORN_SUPERVISOR_MB = 34.3, 20.4
 _BUILT_IN = {
     "aiohttp": ShapeMemory(worker_mb=_LOOP_MB, connection_kb=_LOOP_CONNECTION_KB),
     "aiohttp-blocking": ShapeMemory(worker_mb=_LOOP_MB, connection_kb=_LOOP_CONNECTION_KB),
@@ -228,9 +232,9 @@ _BUILT_IN = {
     "django-gthread": ShapeMemory(master_mb=_GUNICORN_MASTER_MB, worker_mb=_SYNC_WORKER_MB,
                                   thread_kb=40.0, connection_kb=16.0),
     "django-asgi": ShapeMemory(master_mb=_UVICORN_SUPERVISOR_MB, worker_mb=_UVICORN_WORKER_MB,
-                               thread_kb=40.0, connection_kb=24.0),
+                               thread_kb=40.0, connection_kb=16.5),
     "django-asgi-sync": ShapeMemory(master_mb=_UVICORN_SUPERVISOR_MB,
                                     worker_mb=_UVICORN_WORKER_MB, thread_kb=40.0,
-                                    connection_kb=24.0),
+                                    connection_kb=16.5),
 }
 DEFAULT_MEMORY = MemoryCosts(shapes=_BUILT_IN)
