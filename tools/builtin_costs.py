@@ -10,7 +10,7 @@ stages), and among them the medoid: the file whose fitted values lie closest to 
 every file's, in the sum of squared log ratios over the parameters the runs identify
 (`asim.calibration.knobs.KNOBS` without a prior, and the second stage's fitted costs). It prints
 each candidate's distance and the chosen file's costs rounded to two significant figures, in
-the order of `asim.sim.costs.Costs` (docs/notes/measurements.md section 26 has the run).
+the order of the calibration file (docs/notes/measurements.md section 26 has the run).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 
 from asim.calibration.file import load  # noqa: E402
 from asim.calibration.knobs import KNOBS, knob_values  # noqa: E402
-from asim.sim.costs import Costs  # noqa: E402
 
 IDENTIFIED = tuple(k.name for k in KNOBS if k.prior is None)
 
@@ -76,7 +75,6 @@ def main(paths: list[Path]) -> None:
     for name, value in costs.to_dict().items():
         if name != "source":
             print(f"    {name}: float = {round2(float(value))!r}")
-    Costs(**{n: round2(float(v)) for n, v in costs.to_dict().items() if n != "source"})
 
 
 if __name__ == "__main__":
