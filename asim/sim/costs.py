@@ -7,7 +7,9 @@ gunicorn 27, ab 2.3 from apache2-utils 2.4.71), idle, rounded to two significant
 figures/calibration-check-2/calibration-1.json, chosen by tools/builtin_costs.py among six such
 runs as the one that passed its own check and lies closest to the six's medians (a joint fit, not
 a mix of medians: its parameters trade against each other); docs/notes/measurements.md
-section 26 has the choice, and earlier sections how each cost was measured.
+section 26 has the choice, and earlier sections how each cost was measured. gthread's accept
+cost is that file's second stage fitted again after the gthread model followed gunicorn 27's
+finish_request (section 27).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class Costs:
     the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept;
     ``gthread_accept_cpu_s`` is what a gthread worker's main thread spends to accept a
     connection, register it and hand it to its pool (the pool thread then spends the worker
-    costs above).
+    request and response costs above, and the main thread the close cost in finish_request,
+    `asim.sim.gthread`).
 
     ``worker_herd_cpu_s`` is what an idle worker spends when a connection wakes it from select()
     (return, try accept(); every idle worker is woken, one wins); ``worker_boot_s`` is how long
@@ -90,7 +93,7 @@ class Costs:
     # The shapes beyond the lab: measured at C = 1, sleep 0 on an idle 2-vCPU machine
     # (docs/notes/measurements.md, section 15); `asim calibrate`'s second stage fits them on
     # this machine. The per-request thread's cold penalty is 0 unless calibrated (section 17).
-    gthread_accept_cpu_s: float = 190e-6
+    gthread_accept_cpu_s: float = 200e-6
     pool_item_cpu_s: float = 92e-6
     loop_handoff_cpu_s: float = 180e-6
     asgi_framework_cpu_s: float = 2100e-6
