@@ -251,6 +251,9 @@ def validate(
         validate_table,
     )
     from asim.validate.budget import check_budget, estimate_runs
+    from asim.validate.drift import load as load_drift
+    from asim.validate.drift import references
+    from asim.validate.drift import summary_line as drift_summary
     from asim.validate.run import RichProgress, plan_and_folder
     from asim.validate.run import validate as run_validate
     from asim.validate.store import ResultsDir
@@ -274,7 +277,8 @@ def validate(
     try:
         with RichProgress(console) as progress:
             result = run_validate(plan, folder, listener=progress, costs=cal.costs,
-                                  force=force, memory=cal.memory)
+                                  force=force, memory=cal.memory,
+                                  references=references(cal.measured))
     except KeyboardInterrupt:
         typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
                    f"measure the rest with: asim validate --resume {folder}", err=True)
@@ -285,6 +289,9 @@ def validate(
     for line in validate_noise_summary(result.comparisons):
         console.print(line)
     console.print(memory_summary_line(result.memory))
+    drift = drift_summary(load_drift(folder))
+    if drift:
+        console.print(drift)
     console.print(f"report: {result.report_path}")
     missing = [c.point.id for c in result.comparisons if not c.observed]
     if missing:

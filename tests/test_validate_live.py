@@ -203,3 +203,39 @@ def test_a_second_pass_measures_only_the_cpu_dominated_points_again(tmp_path: Pa
     assert passes == {"aiohttp-s0-c2-n20": 2, "aiohttp-s0.01-c2-n20": 1}
     assert "| `aiohttp-s0-c2-n20` | RPS (#/s) |" in (out / "report.md").read_text()
     assert validate(plan, out).measured_runs == 0
+
+
+def test_cpu_dominated_points_measure_the_calibrations_runs_again(tmp_path: Path, tag: str):
+    # Behaviour only: the reference run is measured before and after, stored and reported; how
+    # far it moved is the machine's business.
+    from asim.validate.drift import Reference
+
+    scenario = tmp_path / "cpu.toml"
+    scenario.write_text('servers = ["aiohttp"]\nsleeps_s = [0]\nconcurrencies = [2]\n'
+                        "requests = 20\nrepeats = 1\n")
+    plan = load_plan(scenario)
+    out = tmp_path / "out"
+    ref = Reference(name="aiohttp warm", server="aiohttp", requests=50, calibrated_rps=1000.0)
+    validate(plan, out, references=(ref,))
+
+    assert marked_pids(tag) == []
+    checks = json.loads((out / "drift.json").read_text())
+    assert [(c["name"], c["when"]) for c in checks] == [("aiohttp warm", "before"),
+                                                        ("aiohttp warm", "after")]
+    assert all(c["measured_rps"] > 0 and c["calibrated_rps"] == 1000.0 for c in checks)
+    assert "## The machine since the calibration" in (out / "report.md").read_text()
+    # Nothing left to measure: no reference runs either.
+    validate(plan, out, references=(ref,))
+    assert len(json.loads((out / "drift.json").read_text())) == 2
+
+
+def test_io_dominated_points_alone_measure_no_reference(tmp_path: Path, tag: str):
+    from asim.validate.drift import Reference
+
+    scenario = tmp_path / "io.toml"
+    scenario.write_text('servers = ["aiohttp"]\nsleeps_s = [0.01]\nconcurrencies = [2]\n'
+                        "requests = 10\nrepeats = 1\n")
+    out = tmp_path / "out"
+    ref = Reference(name="aiohttp warm", server="aiohttp", requests=50, calibrated_rps=1000.0)
+    validate(load_plan(scenario), out, references=(ref,))
+    assert not (out / "drift.json").exists()

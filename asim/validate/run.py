@@ -31,6 +31,9 @@ from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts
 from asim.sim.spec import machine_cores
 from asim.validate.compare import Branch, MetricError, PointComparison, compare, error_summary
+from asim.validate.drift import Reference, drift_lines
+from asim.validate.drift import load as load_drift
+from asim.validate.drift import measure as measure_drift
 from asim.validate.memory import (
     MEMORY_FILE,
     MemoryComparison,
@@ -39,7 +42,7 @@ from asim.validate.memory import (
     memory_markdown,
 )
 from asim.validate.store import Record, ResultsDir
-from asim.validate.study import DEFAULT_PASSES, Plan, StudyPoint
+from asim.validate.study import DEFAULT_PASSES, Plan, StudyPoint, cpu_dominated
 from asim.validate.tasks import resolve_plan
 
 if TYPE_CHECKING:
@@ -154,20 +157,23 @@ def validate(
     costs: Costs | None = None,
     force: bool = False,
     memory: MemoryCosts | None = None,
+    references: Sequence[Reference] = (),
 ) -> ValidateResult:
     """Measure every run of ``plan`` that ``out_dir`` does not hold yet, then write the report.
 
     ``out_dir`` may be new or an earlier results folder of the same plan: runs already in it
     are reused. A folder of another plan is refused unless ``force`` (`ResultsDir.prepare`).
+    ``references``: the calibration's runs to measure again before and after, when CPU-dominated
+    points are to be measured (`asim.validate.drift`).
     """
     with _sigterm_as_interrupt():
         return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs,
-                         force=force, memory=memory)
+                         force=force, memory=memory, references=references)
 
 
 def _validate(
     plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None, force: bool = False,
-    memory: MemoryCosts | None = None,
+    memory: MemoryCosts | None = None, references: Sequence[Reference] = (),
 ) -> ValidateResult:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
@@ -189,12 +195,16 @@ def _validate(
         facts = measurement_facts(
             calibration="built-in defaults" if source == "defaults" else source
         )
+        if not any(cpu_dominated(p) for p, _ in todo):
+            references = ()
+        measure_drift(references, "before", store.root)
         for number, groups in passes:
             for items in groups:
                 m, f = _measure_group(store, items, expected, listener, facts,
                                       pass_number=number)
                 measured += m
                 failed += f
+        measure_drift(references, "after", store.root)
     listener.rendering()
     return render(
         store, plan, predictions, measured_runs=measured, failed_runs=failed, costs=costs,
@@ -338,6 +348,9 @@ def render(
     memory = memory or DEFAULT_MEMORY
     memory_points = compare_memory(plan, records, memory)
     text += "\n\n" + "\n".join(memory_markdown(memory_points))
+    drift = drift_lines(load_drift(store.root))
+    if drift:
+        text += "\n\n" + "\n".join(drift)
     _write_json(store.root / MEMORY_FILE, memory_json(memory_points, memory))
     report_path = store.root / REPORT_FILE
     report_path.write_text(text + "\n", encoding="utf-8")
