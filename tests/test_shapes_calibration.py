@@ -24,14 +24,15 @@ FIRST = replace(DEFAULT_COSTS, worker_request_cpu_s=300e-6, loop_request_cpu_s=4
                 wakeup_s=25e-6)
 TRUTH = replace(FIRST, pool_item_cpu_s=60e-6, loop_handoff_cpu_s=140e-6,
                 gthread_accept_cpu_s=130e-6, asgi_framework_cpu_s=1700e-6,
-                asgi_thread_cpu_s=250e-6, asgi_thread_cold_cpu_s=900e-6)
+                asgi_thread_cpu_s=250e-6, asgi_thread_cold_cpu_s=900e-6,
+                asgi_view_thread_cpu_s=110e-6, asgi_view_handoff_cpu_s=60e-6)
 # What the model's threads beside the main ones spend per request at C = 1, sleep 0 (each pool
 # item and each round trip runs on a thread of its own kind): the "measured" main-thread CPU.
 OTHERS = {
     shapes_fit.EXECUTOR: TRUTH.pool_item_cpu_s,
     shapes_fit.GTHREAD: TRUTH.worker_cpu_s,
     shapes_fit.ASGI: 3 * TRUTH.asgi_thread_cpu_s,
-    shapes_fit.ASGI_SYNC: 4 * TRUTH.asgi_thread_cpu_s,
+    shapes_fit.ASGI_SYNC: 3 * TRUTH.asgi_thread_cpu_s + TRUTH.asgi_view_thread_cpu_s,
 }
 
 
@@ -55,10 +56,21 @@ def test_second_stage_recovers_the_costs_that_generated_the_runs():
     for name in UNCALIBRATED:
         assert getattr(result.costs, name) == pytest.approx(getattr(TRUTH, name), rel=0.02), name
     assert set(result.section["fitted"]) == {k.name for k in shapes_fit.KNOBS}
-    assert set(result.section["closed_form"]) == {"pool_item_cpu_s", "asgi_thread_cpu_s"}
+    assert set(result.section["closed_form"]) == {"pool_item_cpu_s", "asgi_thread_cpu_s",
+                                                  "asgi_view_thread_cpu_s"}
     assert all(r.reproduced for r in result.check_runs)
     # The first stage's costs are kept as they were.
     assert result.costs.worker_request_cpu_s == FIRST.worker_request_cpu_s
+
+
+def test_one_asgi_run_alone_charges_every_round_trip_alike():
+    runs = synthetic_runs(TRUTH, servers=(shapes_fit.ASGI_SYNC,))
+    values = shapes_fit.closed_form(runs)
+    others = 3 * TRUTH.asgi_thread_cpu_s + TRUTH.asgi_view_thread_cpu_s
+    assert values["asgi_thread_cpu_s"] == values["asgi_view_thread_cpu_s"] == pytest.approx(
+        others / 4)
+    # Without the async view's run the loop's side of the view's round trip is not identified.
+    assert "asgi_view_handoff_cpu_s" not in {k.name for k in shapes_fit.active_knobs(runs)}
 
 
 def test_a_subset_fits_only_what_its_runs_pin():

@@ -17,10 +17,13 @@ The server's CPU of these runs counts every thread, the ones that ended during t
 (`asim.lab.measure.process_cpu_s`: Django under uvicorn makes two threads per request), and the
 main threads' CPU is measured beside it. Two costs follow in closed form, each pinned by one
 measured figure: ``pool_item_cpu_s`` is the executor run's CPU outside the main thread (its
-pool thread's, per request), ``asgi_thread_cpu_s`` the ASGI runs' CPU outside the main thread
-over the round trips through the request's thread (three for the async view, four for the sync
-one; least squares over both runs). The others (`KNOBS`: the loop's hand-off, gthread's accept,
-Django's ASGI path on the loop, the per-request thread's cold penalty) are fitted like the first
+pool thread's, per request), ``asgi_thread_cpu_s`` the async view's run's CPU outside the main
+thread over Django's three round trips through the request's thread, and
+``asgi_view_thread_cpu_s`` what the sync view's run spends there beyond it (its view's own round
+trip: the two runs differ by that alone, and it costs less than Django's, docs/notes/
+measurements.md section 27.5; with one of the two runs only, every round trip costs alike). The
+others (`KNOBS`: the loop's hand-off, gthread's accept, Django's ASGI path on the loop, the loop's
+side of the sync view's round trip, the per-request thread's cold penalty) are fitted like the first
 stage: every run is simulated and `scipy.optimize.least_squares` minimises its relative errors of
 RPS (over the run's tolerance, max(3 %, the repeats' spread)) and of the server's CPU per request
 (over `asim.calibration.fit.CPU_TOLERANCE`). A knob is fitted only when a run pins it (the
@@ -88,6 +91,10 @@ KNOBS: tuple[Knob, ...] = (
     Knob(name="gthread_accept_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
          servers=frozenset({GTHREAD}), needs="gthread warm"),
     Knob(name="asgi_framework_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI),
+    # The loop's side of the sync view's round trip: the sync run's main thread beyond the
+    # async run's, so it needs both (the async run pins the framework's cost).
+    Knob(name="asgi_view_handoff_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
+         servers=frozenset({ASGI_SYNC}), needs="asgi warm"),
     Knob(name="asgi_thread_cold_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI,
          needs="asgi-sync cold"),
 )
@@ -137,15 +144,22 @@ def _others_s(run: CpuRun) -> float:
 
 
 def closed_form(runs: dict[str, CpuRun]) -> dict[str, float]:
-    """The costs one measured figure pins: the pool item's and the ASGI round trip's CPU."""
+    """The costs one measured figure pins: the pool item's and the ASGI round trips' CPU."""
     values = {}
     executor = [r for r in runs.values() if r.server == EXECUTOR and r.sleep_s == 0]
     if executor:
         values["pool_item_cpu_s"] = _others_s(executor[0])
-    asgi = [r for r in runs.values() if r.server in HOPS and r.sleep_s == 0]
-    if asgi:  # others = hops * x, least squares over the runs
-        values["asgi_thread_cpu_s"] = (sum(HOPS[r.server] * _others_s(r) for r in asgi)
-                                       / sum(HOPS[r.server] ** 2 for r in asgi))
+    warm = {r.server: r for r in runs.values() if r.server in HOPS and r.sleep_s == 0}
+    if len(warm) == 2:
+        # The sync view is the async view plus its own round trip: Django's three cost the
+        # async run's others, the view's is what the sync run spends beyond them.
+        base = _others_s(warm[ASGI])
+        values["asgi_thread_cpu_s"] = base / HOPS[ASGI]
+        values["asgi_view_thread_cpu_s"] = max(_others_s(warm[ASGI_SYNC]) - base, 0.0)
+    elif warm:  # one of them: every round trip alike
+        ((server, run),) = warm.items()
+        values["asgi_thread_cpu_s"] = values["asgi_view_thread_cpu_s"] = (
+            _others_s(run) / HOPS[server])
     return values
 
 

@@ -7,9 +7,9 @@ gunicorn 27, ab 2.3 from apache2-utils 2.4.71), idle, rounded to two significant
 figures/calibration-check-2/calibration-1.json, chosen by tools/builtin_costs.py among six such
 runs as the one that passed its own check and lies closest to the six's medians (a joint fit, not
 a mix of medians: its parameters trade against each other); docs/notes/measurements.md
-section 26 has the choice, and earlier sections how each cost was measured. gthread's accept
-cost is that file's second stage fitted again after the gthread model followed gunicorn 27's
-finish_request (section 27).
+section 26 has the choice, and earlier sections how each cost was measured. Django under
+uvicorn's costs are that file's second-stage runs fitted again after the sync view's round trip
+got costs of its own (section 27.5).
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ class Costs:
     the socket, ``worker_close_cpu_s`` sees the client's close and returns to accept;
     ``gthread_accept_cpu_s`` is what a gthread worker's main thread spends to accept a
     connection, register it and hand it to its pool (the pool thread then spends the worker
-    request and response costs above, and the main thread the close cost in finish_request,
-    `asim.sim.gthread`).
+    costs above).
 
     ``worker_herd_cpu_s`` is what an idle worker spends when a connection wakes it from select()
     (return, try accept(); every idle worker is woken, one wins); ``worker_boot_s`` is how long
@@ -54,7 +53,12 @@ class Costs:
     is the CPU Django's ASGI handler under uvicorn adds on the loop to a request, beyond the
     event-loop costs above; ``asgi_thread_cpu_s`` is one sync_to_async round trip's CPU in the
     request's own thread (asgiref gives every request a ThreadSensitiveContext, so a thread of
-    its own, created on first use); ``asgi_thread_cold_cpu_s`` is the extra CPU of that thread's
+    its own, created on first use), for the round trips Django makes around every view;
+    ``asgi_view_thread_cpu_s`` and ``asgi_view_handoff_cpu_s`` are the thread's and the loop's
+    CPU of the sync view's own round trip (its call through sync_to_async): measured as the
+    difference between the sync and the async view's runs, which differ by that round trip
+    alone, and cheaper than Django's own round trips (docs/notes/measurements.md section 27.5);
+    ``asgi_thread_cold_cpu_s`` is the extra CPU of that thread's
     first burst after it idled while the whole machine did (`machine.Thread`'s rule): a sync
     view's thread that wakes from its sleep on an idle machine runs the response path, and the
     loop after it, with cold caches (docs/notes/measurements.md, section 17).
@@ -93,12 +97,14 @@ class Costs:
     # The shapes beyond the lab: measured at C = 1, sleep 0 on an idle 2-vCPU machine
     # (docs/notes/measurements.md, section 15); `asim calibrate`'s second stage fits them on
     # this machine. The per-request thread's cold penalty is 0 unless calibrated (section 17).
-    gthread_accept_cpu_s: float = 200e-6
+    gthread_accept_cpu_s: float = 190e-6
     pool_item_cpu_s: float = 92e-6
     loop_handoff_cpu_s: float = 180e-6
     asgi_framework_cpu_s: float = 2100e-6
-    asgi_thread_cpu_s: float = 390e-6
-    asgi_thread_cold_cpu_s: float = 1100e-6
+    asgi_thread_cpu_s: float = 400e-6
+    asgi_thread_cold_cpu_s: float = 1200e-6
+    asgi_view_thread_cpu_s: float = 340e-6
+    asgi_view_handoff_cpu_s: float = 88e-6
     cold_tau_s: float = 0.016
     switch_loss: float = 0.2
     wakeup_s: float = 18e-6
@@ -193,7 +199,8 @@ WORKER_COSTS: tuple[str, ...] = tuple(
 MACHINE_COSTS: tuple[str, ...] = ("cold_tau_s", "switch_loss", "wakeup_s")
 POOL_COSTS: tuple[str, ...] = ("pool_item_cpu_s", "loop_handoff_cpu_s")
 ASGI_COSTS: tuple[str, ...] = ("asgi_framework_cpu_s", "asgi_thread_cpu_s", "loop_handoff_cpu_s",
-                                "asgi_thread_cold_cpu_s")
+                                "asgi_thread_cold_cpu_s", "asgi_view_thread_cpu_s",
+                                "asgi_view_handoff_cpu_s")
 GTHREAD_COSTS: tuple[str, ...] = ("gthread_accept_cpu_s",)
 # Not measured by the first stage of `asim calibrate` (aiohttp's and Django's runs): a
 # calibration file keeps these only in its "shapes" section, written by the second stage

@@ -46,7 +46,10 @@ class LoopApp:
     ``sleep_in_pool``: the sleep runs in the loop's thread pool (run_in_executor, or a sync view
     under sync_to_async) instead of as a timer, each item costing its thread ``item_cpu_s``;
     ``framework_cpu_s``: the framework's own CPU on
-    the loop in the handler step (Django's ASGI path under uvicorn); ``hops_before`` and
+    the loop in the handler step (Django's ASGI path under uvicorn); ``view_item_cpu_s`` and
+    ``view_handoff_cpu_s``: what the view's own trip through the pool costs its thread and the
+    loop, where it differs from ``item_cpu_s`` and the loop's hand-off (None: the same);
+    ``hops_before`` and
     ``hops_after``: round trips through the pool before the view and after the response (Django
     sends request_started, and closes the response and sends request_finished, through
     sync_to_async); ``keeps_http10``: whether the server keeps an HTTP/1.0 connection that asks
@@ -59,6 +62,8 @@ class LoopApp:
     sleep_in_pool: bool = False
     framework_cpu_s: float = 0.0
     item_cpu_s: float = 0.0
+    view_item_cpu_s: float | None = None
+    view_handoff_cpu_s: float | None = None
     hops_before: int = 0
     hops_after: int = 0
     keeps_http10: bool = True
@@ -109,6 +114,9 @@ class EventLoopServer:
         self._run = cpu.run if gil is None else gil.run
         self._run_with = cpu.run_with if gil is None else gil.run_with
         self._callback_s = costs.loop_callback_cpu_s
+        self._view_item_s = app.item_cpu_s if app.view_item_cpu_s is None else app.view_item_cpu_s
+        self._view_handoff_s = (costs.loop_handoff_cpu_s if app.view_handoff_cpu_s is None
+                                else app.view_handoff_cpu_s)
         self._next_step, self._then_step = self._run_next, self._then  # bound once (hot path)
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
@@ -308,7 +316,7 @@ class EventLoopServer:
 
     def _view(self, conn: Conn) -> None:
         if self.app.sleep_in_pool:
-            item_s = self.app.item_cpu_s
+            item_s = self._view_item_s
             self.pool.submit(item_s / 2, self.costs.time_sleep_s(self.sleep_s()), item_s / 2,
                              self._threadsafe, self._set_state, conn)
         else:
@@ -337,7 +345,7 @@ class EventLoopServer:
     def _set_state(self, conn: Conn) -> None:
         # The executor's future is done: its asyncio future is set, the handler task wakes.
         self._call_soon(self._resume, conn)
-        self._step(self.costs.loop_handoff_cpu_s)
+        self._step(self._view_handoff_s)
 
     def _start_timer(self, conn: Conn) -> None:
         delay = self.sleep_s()

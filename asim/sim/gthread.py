@@ -1,22 +1,14 @@
 """gunicorn's gthread workers: W processes, each a main thread and a pool of T threads.
 
-gunicorn 27 `gthread.ThreadWorker` (its source, `gunicorn/workers/gthread.py`): the main thread
-sleeps in select() on the listening socket, the kept-alive client sockets and the read end of
-its method queue's pipe. A connection makes the listener readable in every worker (each returns
-from select(); the first to call accept() takes it, the others find nothing); the winner accepts
-one connection per readiness event and submits it to its ThreadPoolExecutor of T threads. A pool
-thread parses the request, runs the Django view (its time.sleep holds only that thread) and
-writes the response; the future's done callback then defers ``finish_request`` to the main
-thread (a queue, and a byte down the pipe, which wakes select()); the main thread closes the
-connection there, or, with keep-alive, puts it back into select(). One pipe read runs up to 50
-such callbacks, so under load one wake-up of the main thread closes several connections. All
-threads of one worker share its GIL (`asim.sim.threads`); work waits in the pool's queue when all
-T threads are busy.
-
-One simplification: gunicorn 27 submits a new connection at once and the pool thread waits for
-its request (`wait_for_data`); the model lets the main thread wait for it, so a thread is taken
-only once the request is there. ab sends its request as soon as the connection is made, so the
-two differ only by that short wait, while the pool has a free thread.
+gunicorn 23+ `gthread.ThreadWorker`: the main thread sleeps in select() on the listening socket
+and on the kept-alive client sockets. A connection makes the listener readable in every worker
+(each returns from select(); the first to call accept() takes it, the others find nothing); the
+winner accepts one connection per readiness event, and hands it to its ThreadPoolExecutor of T
+threads once its request has arrived. A pool thread parses the request, runs the Django view
+(its time.sleep holds only that thread) and writes the response; without keep-alive it closes
+the socket, with keep-alive the connection goes back to the main thread's select(). All threads
+of one worker share its GIL (`asim.sim.threads`); work waits in the pool's queue when all T
+threads are busy.
 """
 
 from __future__ import annotations
@@ -50,7 +42,6 @@ class GthreadWorker:
         self.asleep = True  # the main thread is in select()
         self.listener_ready = False
         self.readable: deque[Conn] = deque()  # kept-alive connections with a new request
-        self.finished: deque[Conn] = deque()  # finish_request callbacks in the method queue
 
 
 class GthreadServer:
@@ -126,14 +117,7 @@ class GthreadServer:
 
     def _select(self, worker: GthreadWorker) -> None:
         """select() returned: serve one ready event, then select() again."""
-        if worker.finished:
-            # The method queue's pipe: run_callbacks reads up to 50 wake-up bytes at once and
-            # runs as many finish_request callbacks, each closing its connection.
-            done = [worker.finished.popleft() for _ in range(min(len(worker.finished), 50))]
-            worker.gil.run_with(worker.main, self.costs.loop_callback_cpu_s
-                                + len(done) * self.costs.worker_close_cpu_s, self._finish,
-                                (worker, done))
-        elif worker.readable:
+        if worker.readable:
             conn = worker.readable.popleft()
             worker.gil.run_with(worker.main, self.costs.loop_callback_cpu_s,
                                 self._enqueue_then_select, (worker, conn))
@@ -170,32 +154,21 @@ class GthreadServer:
         worker.pool.submit(
             costs.worker_request_cpu_s,
             costs.time_sleep_s(self.sleep_s()),
-            costs.worker_response_cpu_s,
+            costs.worker_response_cpu_s + costs.worker_close_cpu_s,
             self._responded,
             conn,
         )
 
     # -- in a pool thread --------------------------------------------------------------------
     def _responded(self, conn: Conn) -> None:
-        """The response is sent; the future's done callback defers finish_request to the main
-        thread (the method queue, and a byte down its pipe that wakes select())."""
         conn.handler_start = conn.accepted  # the timeline shows the whole hold of a thread
         conn.handler_end = self.env.now
         conn.server_keepalive = self.client.keepalive
         self.client.response_data(conn)
-        worker = conn.worker
-        worker.finished.append(conn)
-        self._wake(worker)
-
-    # -- back in the main thread -------------------------------------------------------------
-    def _finish(self, worker: GthreadWorker, done: list[Conn]) -> None:
-        """finish_request: a kept-alive connection goes back to select(), any other is closed."""
-        for conn in done:
-            if conn.server_keepalive:
-                conn.reader_on = True
-                if conn.has_data:
-                    self.request_data(conn)
-            else:
-                conn.fin_sent = self.env.now
-                self.client.response_eof(conn)
-        self._select(worker)
+        if conn.server_keepalive:
+            conn.reader_on = True  # back to the main thread's select()
+            if conn.has_data:
+                self.request_data(conn)
+        else:
+            conn.fin_sent = self.env.now
+            self.client.response_eof(conn)

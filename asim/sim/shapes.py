@@ -140,7 +140,8 @@ def _asgi_loops(env, cpu, costs, scenario, sleep_s, client, *, sync_view: bool) 
     # request's own thread; a sync view is one more, holding that thread for its sleep.
     app = LoopApp(sleep_in_pool=sync_view, framework_cpu_s=costs.asgi_framework_cpu_s,
                   item_cpu_s=costs.asgi_thread_cpu_s, hops_before=1, hops_after=2,
-                  keeps_http10=False)
+                  view_item_cpu_s=costs.asgi_view_thread_cpu_s,
+                  view_handoff_cpu_s=costs.asgi_view_handoff_cpu_s, keeps_http10=False)
     queue = AcceptQueue(UVICORN_BACKLOG + 1) if scenario.workers > 1 else None
     loops = []
     for index in range(scenario.workers):
