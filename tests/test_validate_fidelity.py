@@ -69,3 +69,15 @@ def test_a_long_sleep_with_a_busy_cpu_is_not_io_bound():
     assert "IO-bound (sleep ≥ 20 ms, the model's CPU < 50 % busy) | 1 | 1.00 %" in lines
     assert "loaded (sleep < 20 ms, or the model's CPU ≥ 50 % busy) | 2 |" in lines
     assert "IO-bound" not in "\n".join(accuracy_lines([comparison(0.1, 101.0, [100.0])]))
+
+
+def test_the_band_is_counted_for_the_io_bound_points_too():
+    from dataclasses import replace
+
+    idle = replace(comparison(0.1, 101.0, [100.0, 101.0]), cpu_utilisation=0.2)  # inside
+    busy = replace(comparison(0.1, 130.0, [100.0, 101.0]), cpu_utilisation=0.9)  # outside
+    lines = "\n".join(accuracy_lines([idle, busy]))
+    assert "3 of 6 (50%); of the IO-bound points' 3, 3 (100%)." in lines
+    # Without the model's utilisation no point is known to be IO-bound: no clause.
+    plain = "\n".join(accuracy_lines([comparison(0.1, 101.0, [100.0, 101.0])]))
+    assert "3 of 3 (100%)." in plain and "IO-bound points'" not in plain
