@@ -3,7 +3,8 @@ a measured steady state.
 
 The exact skip. With a deterministic sleep and no jitter the model usually settles, after ab's
 start, into a cycle: every p finished requests the same slots finish with the same Connect,
-Total and Waiting times, T seconds after the same requests of the previous cycle. Once the last
+Total and Waiting times, T seconds after the same requests of the previous cycle (p up to two
+slot cycles of C requests, or eight where the process has threads under a GIL). Once the last
 three cycles agree in the slots that finish, the gaps between finishes (to a nanosecond: no
 drift) and the times ab records (to its microsecond), the state has repeated, and m more cycles
 would only repeat the samples, shifted by T. `FastForward` then counts the last cycle's p
