@@ -1,9 +1,15 @@
 """Skipping repeated cycles changes nothing ab would print, only how long the model takes."""
 
+from array import array
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 
+from asim.sim.fastforward import FastForward
 from asim.sim.model import Jitter, simulate
 from asim.sim.spec import Scenario
+from asim.sim.usage import GIL, Meter
 
 CASES = [
     ("django", 10, 1, 0.1, 1000),
@@ -76,3 +82,55 @@ def test_fast_forward_counts_the_skipped_keepalive_requests(c, n):
     assert fast.report.keepalive_requests == n
     assert fast.report.keepalive_requests == simulate(
         sc, keep_records=False, fast_forward=False).report.keepalive_requests
+
+
+# -- periods longer than two slot cycles, in processes with threads ---------------------------
+
+THREADED = [
+    pytest.param("aiohttp-executor", 20, {}, 0.02, 20_000, id="executor-c20"),
+    pytest.param("django-gthread", 50, {"workers": 1, "threads": 8}, 0.1, 20_000,
+                 id="gthread-1x8-c50"),
+]
+
+
+@pytest.mark.parametrize(("server", "c", "options", "sleep_s", "n"), THREADED)
+def test_a_threaded_run_skipped_over_a_long_period_prints_what_the_full_simulation_prints(
+    server, c, options, sleep_s, n
+):
+    sc = Scenario(server=server, concurrency=c, sleep_s=sleep_s, requests=n, **options)
+    fast = simulate(sc, keep_records=False, exact=True)
+    full = simulate(sc, keep_records=False, fast_forward=False)
+    assert printed(fast.report) == printed(full.report)
+    assert fast.report.time_taken_s == pytest.approx(full.report.time_taken_s, abs=2e-6)
+
+
+def test_threaded_runs_are_skipped_over_periods_longer_than_two_slot_cycles():
+    # Under the built-in costs these runs repeat only after 3 or more slot cycles (C requests).
+    skipped = [
+        simulate(Scenario(server=s, concurrency=c, sleep_s=t, requests=n, **o),
+                 keep_records=False, exact=True).skipped_requests
+        for s, c, o, t, n in (p.values for p in THREADED)
+    ]
+    assert max(skipped) > 15_000
+
+
+def _repeating_ab(c: int, period: int, n: int):
+    """A made-up ab whose finishes repeat every ``period`` requests: slots, gaps and stamps."""
+    idx = np.arange(n)
+    gaps = 1e-3 + 1e-4 * ((idx % period) % 7)  # not periodic over a slot cycle alone
+    stamps = array("q", (100 + (idx % period) % 11).tolist())
+    return SimpleNamespace(
+        concurrency=c, requests=10 * n, started=n + c, done=n,
+        done_log=array("d", np.concatenate([[0.0], np.cumsum(gaps)])[1:].tolist()),
+        slot_log=array("i", (idx % c).tolist()),
+        ctime_us=stamps, time_us=stamps, waittime_us=stamps,
+    )
+
+
+@pytest.mark.parametrize(("meters", "found"), [((), None), ((Meter(GIL, 1, float),), 300)])
+def test_a_period_of_three_slot_cycles_is_found_where_the_process_has_a_gil(meters, found):
+    ab = _repeating_ab(100, 300, 3000)
+    ff = FastForward(None, None, ab, SimpleNamespace(shift_safe=True), extrapolate=False,
+                     meters=meters)
+    period = ff._period()
+    assert (period and period[0]) == found
