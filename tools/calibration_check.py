@@ -173,6 +173,11 @@ def table(cals: list[Calibration]) -> bool:
 
 def main() -> None:
     args = sys.argv[1:]
+    unknown = [a for a in args if a.startswith("-") and a not in ("--runs", "--analyse")]
+    if unknown:  # never start three calibrations on a mistyped option
+        print(__doc__.split("\n\n")[1] if "-h" in unknown or "--help" in unknown
+              else f"calibration_check.py: unknown option {unknown[0]}", file=sys.stderr)
+        sys.exit(0 if unknown[0] in ("-h", "--help") else 2)
     passes = int(args[args.index("--runs") + 1]) if "--runs" in args else 3
     positional = [a for i, a in enumerate(args)
                   if not a.startswith("--") and (i == 0 or args[i - 1] != "--runs")]
