@@ -171,3 +171,15 @@ def test_a_cost_the_runs_push_below_zero_is_reported_at_its_bound():
     assert result.section["at_bound"] == ["gthread_accept_cpu_s"]
     assert "gthread_accept_cpu_s" not in result.section["uncertainty_pct"]
     assert not result.check_runs[0].reproduced
+
+
+def test_a_file_from_before_the_views_own_trip_keeps_its_meaning():
+    # figures/holdout-7's file was fitted when every round trip cost the same: its sync view's
+    # trip costs what its other trips cost, not the built-in values of the view's own trip.
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "figures/holdout-7/calibration.json"
+    assert "asgi_view_thread_cpu_s" not in json.loads(path.read_text())["shapes"]["costs"]
+    costs = load(path).costs
+    assert costs.asgi_view_thread_cpu_s == costs.asgi_thread_cpu_s
+    assert costs.asgi_view_handoff_cpu_s == costs.loop_handoff_cpu_s
