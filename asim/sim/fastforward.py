@@ -104,7 +104,7 @@ class FastForward:
         self.max_period = cycles * ab.concurrency + 2
         # Checks come every half slot cycle whatever the longest period: a check costs
         # O(max_period), and a short period is found as soon after it has repeated as before.
-        self.check_every = max(FIRST_CHECK, (2 * ab.concurrency + 2) // 4)
+        self.check_every = max(FIRST_CHECK, (PERIOD_CYCLES * ab.concurrency + 2) // 4)
         self.next_check = FIRST_CHECK
         self.min_window = MIN_WINDOW  # set from the events per request before each test
         self.next_steady = (

@@ -1,39 +1,32 @@
 """How a multi-worker server shares one ab run between its workers: each process's CPU and
-voluntary context switches over the run.
+its main thread's voluntary context switches over the run.
 
     .venv/bin/python tools/trace/balance.py KIND WORKERS SLEEP C N [THREADS]
 
 One server, a warm-up burst, then three runs of ab -n N -c C; per run: RPS, time per request
 and, per process of the group (supervisor or master first), CPU seconds (utime + stime) and
-voluntary context switches. docs/notes/measurements.md sections 27.3 and 27.4.
+its main thread's voluntary context switches. docs/notes/measurements.md sections 27.3 and 27.4.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from common import proc_cpu, switches
 
-from asim.lab.abrun import run_ab  # noqa: E402
-from asim.lab.procs import ServerSpec, running_server  # noqa: E402
-
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, running_server
 
 
 def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_S
+    utime, stime, _ = proc_cpu(pid)
+    return utime + stime
 
 
 def wakes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("voluntary_ctxt_switches"):
-            return int(line.split(":")[1])
-    return 0
+    """The main thread's voluntary context switches so far."""
+    return switches([pid])[0]
 
 
 def main() -> None:

@@ -149,12 +149,36 @@ def ab_with_cpu(srv: Server, n: int, c: int) -> AbCpu:
     return AbCpu(run, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime)
 
 
-def proc_cpu(pid: int) -> tuple[float, float, float]:
-    """(utime s, stime s, on-CPU s from schedstat) of one process, all its threads."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+def user_sys_s(stat_path: str | Path) -> tuple[float, float]:
+    """(utime s, stime s) of a /proc stat file: a process's (all its threads, the ended ones
+    too) or one thread's (``/proc/PID/task/TID/stat``)."""
+    stat = Path(stat_path).read_text()
     fields = stat[stat.rindex(")") + 2:].split()
     tick = os.sysconf("SC_CLK_TCK")
-    utime, stime = int(fields[11]) / tick, int(fields[12]) / tick
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def switches(pids: list[int]) -> tuple[int, int]:
+    """Voluntary context switches so far of the main threads, and of the other live threads."""
+    main = other = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                text = (task / "status").read_text()
+            except OSError:
+                continue
+            count = next(int(line.split()[1]) for line in text.splitlines()
+                         if line.startswith("voluntary_ctxt_switches"))
+            if task.name == str(pid):
+                main += count
+            else:
+                other += count
+    return main, other
+
+
+def proc_cpu(pid: int) -> tuple[float, float, float]:
+    """(utime s, stime s, on-CPU s from schedstat) of one process, all its threads."""
+    utime, stime = user_sys_s(f"/proc/{pid}/stat")
     run_ns = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         run_ns += int((task / "schedstat").read_text().split()[0])

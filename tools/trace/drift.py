@@ -17,11 +17,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from asim.lab.abrun import run_ab  # noqa: E402
-from asim.lab.procs import ServerSpec, running_server  # noqa: E402
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, running_server
 
 RUNS = (("django_c1", "django", 1000, 1), ("aiohttp_c1", "aiohttp", 1000, 1),
         ("aiohttp_c10", "aiohttp", 2000, 10), ("django_c10", "django", 1000, 10))

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import statistics
 import sys
-from pathlib import Path
+
+from common import switches
 
 from asim.lab.abrun import run_ab
 from asim.lab.measure import (
@@ -32,24 +33,6 @@ SHAPES = (("aiohttp-executor", None), ("django-gthread", 4), ("django-asgi", Non
           ("django-asgi-sync", None))
 REQUESTS = {"aiohttp-executor": 2000, "django-gthread": 2000, "django-asgi": 600,
             "django-asgi-sync": 600}
-
-
-def switches(pids: list[int]) -> tuple[int, int]:
-    """Voluntary context switches so far of the main threads, and of the other live threads."""
-    main = other = 0
-    for pid in pids:
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                text = (task / "status").read_text()
-            except OSError:
-                continue
-            count = next(int(line.split()[1]) for line in text.splitlines()
-                         if line.startswith("voluntary_ctxt_switches"))
-            if task.name == str(pid):
-                main += count
-            else:
-                other += count
-    return main, other
 
 
 def measure(kind: str, threads: int | None, concurrencies: tuple[int, ...]) -> None:

@@ -10,22 +10,12 @@ docs/notes/measurements.md sections 27.6 and 30.1.
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from common import user_sys_s
 
-from asim.lab.abrun import run_ab  # noqa: E402
-from asim.lab.procs import ServerSpec, running_server  # noqa: E402
-
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-
-
-def user_sys_s(stat_path: str) -> tuple[float, float]:
-    fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) * TICK_S, int(fields[12]) * TICK_S
+from asim.lab.abrun import run_ab
+from asim.lab.procs import ServerSpec, running_server
 
 
 def main() -> None:
