@@ -237,7 +237,7 @@ def running_server(
 
     proc: subprocess.Popen[bytes] | None = None
     logs: list[Path] = []
-    with _sigterm_raises():
+    with sigterm_raises():
         try:
             for attempt in range(1, attempts + 1):
                 port = spec.port if spec.port is not None else free_port(spec.host)
@@ -504,23 +504,36 @@ def group_members(pgid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
+def sigterm_raises() -> Iterator[None]:
     """While inside, SIGTERM to this process raises KeyboardInterrupt so ``finally`` runs.
 
     Only in the main thread, where Python delivers signals; an outer handler is restored after.
+    A signal that lands where Python ignores exceptions (a finaliser: logging's lock release
+    printed "Exception ignored" and a validate run went on to the end) is raised again when the
+    block ends, so the run still stops as interrupted.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received: list[int] = []
 
     def interrupt(signum: int, frame: object) -> None:
+        received.append(signum)
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    def unraisable(info: sys.UnraisableHookArgs) -> None:
+        if not (received and isinstance(info.exc_value, KeyboardInterrupt)):
+            hook(info)  # not ours: printed as before
+
+    previous, hook = signal.signal(signal.SIGTERM, interrupt), sys.unraisablehook
+    sys.unraisablehook = unraisable  # ours is raised again below: no "Exception ignored" text
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = hook
+    if received:  # the block ended normally: its KeyboardInterrupt was swallowed
+        raise KeyboardInterrupt(f"signal {received[0]}")
 
 
 @contextlib.contextmanager

@@ -15,10 +15,7 @@ points are judged against (`asim.validate.noise`).
 from __future__ import annotations
 
 import json
-import signal
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,7 +163,9 @@ def validate(
     ``references``: the calibration's runs to measure again before and after, when CPU-dominated
     points are to be measured (`asim.validate.drift`).
     """
-    with _sigterm_as_interrupt():
+    from asim.lab.procs import sigterm_raises  # SIGTERM unwinds like Ctrl-C: servers stop
+
+    with sigterm_raises():
         return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs,
                          force=force, memory=memory, references=references)
 
@@ -292,23 +291,6 @@ def _measure_group(
                     f" and the server log in {store.root / LOG_DIR}"
                 )
     return measured, failed
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Make SIGTERM unwind like Ctrl-C, so every server context manager cleans up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def render(
