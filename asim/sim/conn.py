@@ -93,10 +93,13 @@ class RequestRecord:
 class AcceptQueue(deque):
     """A listening socket's queue of established connections: Linux holds ``capacity``
     (backlog + 1) of them and drops a SYN that finds it full. Counts its peak and its drops,
-    and apart those of ab's first burst of connections (`Conn.first_burst`).
+    and apart those of ab's first burst of connections (`Conn.first_burst`) with that burst's
+    size.
 
     ``admit_first_burst`` queues the first SYN of each of those connections even beyond the
-    capacity: the branch of the race in which the server keeps up with ab's burst (`Backlog`).
+    capacity: the branch of the race in which the server keeps up with ab's burst;
+    ``burst_capacity`` holds those first SYNs to a smaller queue: the branch in which it keeps up
+    with none of the burst (`Backlog`).
     """
 
     def __init__(self, capacity: int) -> None:
@@ -106,15 +109,21 @@ class AcceptQueue(deque):
         self.dropped = 0
         self.burst_peak = 0
         self.burst_dropped = 0
+        self.burst_size = 0  # connections of the first burst (their first SYNs)
         self.admit_first_burst = False
+        self.burst_capacity: int | None = None
 
     def offer(self, conn: Conn) -> bool:
         """Queue ``conn`` if there is room; False (a dropped SYN) if not."""
         queued = len(self)
+        first_syn = conn.first_burst and conn.syn_tries == 0
+        capacity = self.capacity
+        if first_syn:
+            self.burst_size += 1
+            if self.burst_capacity is not None:
+                capacity = self.burst_capacity
         burst = conn.first_burst
-        if queued >= self.capacity and not (
-            burst and self.admit_first_burst and conn.syn_tries == 0
-        ):
+        if queued >= capacity and not (first_syn and self.admit_first_burst):
             self.dropped += 1
             if burst:
                 self.burst_dropped += 1
@@ -134,21 +143,28 @@ class Backlog:
     ``capacity``: the accept queue holds this many instead of the server's backlog + 1 (a
     smaller one overflows where the real queue only came near it); ``admit_first_burst``: the
     first SYN of each connection of ab's first burst is never dropped (the server keeps up with
-    the burst). See `asim.sim.race`.
+    the burst); ``burst_capacity``: those first SYNs find the queue full at this many (the
+    server keeps up with none of the burst; the retransmitted SYNs and every later connection
+    see the whole queue). See `asim.sim.race`.
     """
 
     capacity: int | None = None
     admit_first_burst: bool = False
+    burst_capacity: int | None = None
 
     def __post_init__(self) -> None:
-        if self.capacity is not None and self.capacity < 1:
-            raise ValueError(f"an accept queue holds at least 1 connection, got {self.capacity}")
+        for name in ("capacity", "burst_capacity"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"an accept queue holds at least 1 connection, got {name} "
+                                 f"{value}")
 
     def apply(self, queue: AcceptQueue) -> None:
         """Set ``queue`` up for this branch, before the run starts."""
         if self.capacity is not None:
             queue.capacity = self.capacity
         queue.admit_first_burst = self.admit_first_burst
+        queue.burst_capacity = self.burst_capacity
 
 
 def near_backlog(peak: int, capacity: int) -> bool:

@@ -72,10 +72,11 @@ class SimRun:
     # requests they copy used.
     ab_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
-    # Of the drops, those of the connections of ab's first burst (`AcceptQueue`), and how full
-    # those connections found the queue.
+    # Of the drops, those of the connections of ab's first burst (`AcceptQueue`), how full
+    # those connections found the queue, and how many connections that burst opened.
     first_burst_dropped: int = 0
     first_burst_peak: int = 0
+    first_burst_size: int = 0
     usage: tuple[Usage, ...] = ()  # each resource's busy share of the run (`asim.sim.usage`)
 
     @property
@@ -195,6 +196,7 @@ def simulate(
         server_cpu_s=(cpu.busy_s - ab.thread.busy_s) / max(ab.done, 1),
         first_burst_dropped=queue.burst_dropped,
         first_burst_peak=queue.burst_peak,
+        first_burst_size=queue.burst_size,
         usage=usage,
     )
 

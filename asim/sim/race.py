@@ -12,10 +12,19 @@ follows one branch; `other_branches` simulates the other one:
 - the run dropped SYNs, all of them among the connections of ab's first burst (and their
   retransmissions): the other branch admits those connections' first SYNs, as a server that
   keeps up with the burst does (`asim.sim.conn.Backlog.admit_first_burst`);
-- the run dropped none but filled the queue to `asim.sim.conn.BACKLOG_EDGE` of its capacity: the
-  other branch overflows, simulated with a backlog that much smaller (and below the peak of the
-  first burst, or of the run when a later burst came nearer, so that the same burst must lose
-  SYNs there);
+- the run dropped none, but ab's first burst holds more connections than the queue: the other
+  branch is the server that accepts none of the burst while it arrives, so that the burst alone
+  overflows the queue by its excess (simulated with the burst's first SYNs held to a queue that
+  much below the peak the model's burst reached; its retransmissions and later connections see
+  the whole queue). Measured (docs/notes/measurements.md section 31.1): aiohttp at C = 160,
+  200 and 250 (bursts of 1.2-1.9 times its queue of 129) lost SYNs in 2, 2 and 4 of 6 runs,
+  each time as many as the burst's excess over the queue or fewer, while the model, which
+  accepts in parallel with the burst, peaked at 56-129 of 129 across recorded calibrations of
+  one machine; at C = 130 one run of 6 lost one SYN, at C = 100 none;
+- the run dropped none but filled the queue to `asim.sim.conn.BACKLOG_EDGE` of its capacity
+  with a burst no larger than the queue: the other branch overflows, simulated with a backlog
+  that much smaller (and below the peak of the first burst, or of the run when a later burst
+  came nearer, so that the same burst must lose SYNs there);
 - a run that drops SYNs outside its first burst overflows in its steady state, whatever the
   timing of one burst: that is no race, and no other branch is given. Neither is one for a run
   nowhere near the backlog.
@@ -23,6 +32,7 @@ follows one branch; `other_branches` simulates the other one:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from asim.errors import PredictedAbortError
@@ -44,7 +54,8 @@ def near_race(run: SimRun) -> bool:
     """True when ``run`` may have taken the other branch of the race (see the module)."""
     if run.syns_dropped:
         return run.first_burst_dropped == run.syns_dropped
-    return near_backlog(run.accept_queue_peak, run.accept_queue_capacity)
+    return _burst_excess(run) > 0 or near_backlog(run.accept_queue_peak,
+                                                  run.accept_queue_capacity)
 
 
 def condition(run: SimRun) -> str:
@@ -57,6 +68,10 @@ def condition(run: SimRun) -> str:
         return f"ab's connections overflow the listen backlog ({retried})"
     if run.accept_queue_peak > run.accept_queue_capacity:  # the burst was let in beyond it
         return "the server keeps up with ab's first burst: no SYN dropped"
+    if _burst_excess(run):
+        return (f"no SYN dropped: the server accepts part of ab's first burst of "
+                f"{run.first_burst_size - 1} connections while it arrives (the accept queue "
+                f"peaks at {run.accept_queue_peak} of {run.accept_queue_capacity})")
     return (f"no SYN dropped (the accept queue peaks at {run.accept_queue_peak} of "
             f"{run.accept_queue_capacity})")
 
@@ -74,19 +89,52 @@ def other_branches(
     `near_race`. Arguments as for `asim.sim.model.simulate`, which makes the other run."""
     if not near_race(run):
         return ()
+
+    def what_if(backlog: Backlog) -> SimRun | None:
+        try:
+            return simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False,
+                            exact=exact, backlog=backlog)
+        except PredictedAbortError:
+            return None  # a smaller backlog that ab would not survive is no outcome of this race
+
     if run.syns_dropped:
-        backlog = Backlog(admit_first_burst=True)
+        other = what_if(Backlog(admit_first_burst=True))
+    elif _burst_excess(run) > 0:
+        other = _burst_unaccepted(run, what_if)
     else:
         # Below the peak of the first burst when that burst came near, so that it overflows.
         cap = run.accept_queue_capacity
         peak = run.first_burst_peak if near_backlog(run.first_burst_peak, cap) else (
             run.accept_queue_peak)
-        backlog = Backlog(capacity=max(1, min(int(BACKLOG_EDGE * cap), peak - 1)))
-    try:
-        other = simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False,
-                         exact=exact, backlog=backlog)
-    except PredictedAbortError:
-        return ()  # a smaller backlog that ab would not survive is no outcome of this race
-    if other.syns_dropped == run.syns_dropped:
+        other = what_if(Backlog(capacity=max(1, min(int(BACKLOG_EDGE * cap), peak - 1))))
+    if other is None or other.syns_dropped == run.syns_dropped:
         return ()  # the what-if changed nothing: the run is not on a knife's edge after all
     return (Branch(condition=condition(other), run=other),)
+
+
+def _burst_unaccepted(run: SimRun, what_if: Callable[[Backlog], SimRun | None]) -> SimRun | None:
+    """The run in which the server accepts none of ab's first burst while it arrives: the burst
+    loses as many SYNs as it holds connections beyond the queue. The model's server drains the
+    queue while the burst arrives, so the burst's first SYNs are held to a smaller queue, the
+    largest below the burst's peak at which the model's burst loses at least that many
+    (bisection: fewer drops the larger the queue)."""
+    excess = _burst_excess(run)
+    lo, hi = 1, max(1, run.first_burst_peak - 1)
+    found = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        other = what_if(Backlog(burst_capacity=mid))
+        if other is not None and other.first_burst_dropped >= excess:
+            found, lo = other, mid + 1
+        else:
+            hi = mid - 1
+    return found
+
+
+def _burst_excess(run: SimRun) -> int:
+    """How many connections of ab's first burst a queue that drained none of them could not
+    hold. Connection 0 counts among the burst's (`asim.sim.conn.AcceptQueue`) but was accepted
+    before the others opened, at its response."""
+    if run.accept_queue_capacity < 1:
+        return 0
+    return max(0, run.first_burst_size - 1 - run.accept_queue_capacity)

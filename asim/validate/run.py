@@ -132,13 +132,14 @@ def model_branches(runs: Mapping[StudyPoint, Prediction]) -> dict[str, tuple[Bra
 
 def backlog_edges(runs: Mapping[StudyPoint, Prediction]) -> dict[str, str]:
     """For the points whose simulated run came near the server's listen backlog (or dropped
-    SYNs), what the model saw there, by point id: real runs split at that edge."""
+    SYNs, or met a first burst larger than it), what the model saw there, by point id: real runs
+    split at that edge."""
     from asim.sim.conn import near_backlog
 
     edges = {}
     for p, run in runs.items():
         cap = run.accept_queue_capacity
-        if near_backlog(run.accept_queue_peak, cap):
+        if near_backlog(run.accept_queue_peak, cap) or run.alternatives:
             dropped = f"{run.syns_dropped} SYNs dropped" if run.syns_dropped else "no SYN dropped"
             edges[p.id] = (
                 f"the model's accept queue reached {run.accept_queue_peak} of {cap}, {dropped}"
