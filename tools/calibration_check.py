@@ -34,7 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from asim.calibration.file import Calibration, load  # noqa: E402
-from asim.calibration.knobs import FIXED, KNOBS, UNFITTED_SOURCE, knob_values  # noqa: E402
+from asim.calibration.knobs import (  # noqa: E402
+    FIXED,
+    KNOBS,
+    TRACED,
+    UNFITTED_SOURCE,
+    knob_values,
+)
 
 PARAM_AGREEMENT = 0.15  # fitted parameters of the passes within 15 % of each other
 
@@ -161,7 +167,8 @@ def table(cals: list[Calibration]) -> bool:
     if fixed:
         print("\nfixed, not fitted:")
         for name in fixed:
-            print(f"  {name:24} {FIXED.get(name, UNFITTED_SOURCE)}")
+            source = TRACED[name][1] if name in TRACED else FIXED.get(name, UNFITTED_SOURCE)
+            print(f"  {name:24} {source}")
     print()
     print(f"every calibration run reproduced in every pass: {'yes' if runs_ok else 'NO'}")
     print(f"freely fitted parameters ({', '.join(free)}) within {PARAM_AGREEMENT * 100:.0f} % "
