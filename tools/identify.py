@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/identify.py fit OUT.json [--free | --fix=NAME=SECONDS ...] FILE...
     .venv/bin/python tools/identify.py compare A.json B.json
-    .venv/bin/python tools/identify.py holdout A.json B.json DIR...
+    .venv/bin/python tools/identify.py holdout A.json B.json DIR... [-v]
 
 ``fit`` refits each calibration file's recorded runs (`asim.calibration.fit.fit`, one process:
 a refit is a deterministic function of the runs), by default with the knobs of
@@ -21,7 +21,7 @@ than one file: calibration-check*, noise-floor/*), each knob's max / min - 1 bef
 ``holdout`` predicts the points of each DIR (an `asim validate holdout` folder with its
 calibration.json) with that calibration's costs from A and from B, and prints how far the RPS
 predictions move (median and max) and the CPU-dominated points' error against the measured
-median of the repeats.
+median of the repeats; ``-v`` every point.
 """
 
 from __future__ import annotations
@@ -88,6 +88,14 @@ def identifiability(jac: np.ndarray, names: list[str]) -> tuple[dict, list[list[
             [[round(float(c), 3) for c in row] for row in corr])
 
 
+def group(path: Path) -> str:
+    """The calibrations made minutes apart that ``path`` belongs to ("" when none): the files of
+    one folder (calibration-check*/calibration-N.json), or of the pass-N folders of one."""
+    folder = path.parent.parent if path.parent.name.startswith("pass-") else path.parent
+    siblings = [*folder.glob("calibration-*.json"), *folder.glob("pass-*/calibration.json")]
+    return str(folder) if len(siblings) > 1 else ""
+
+
 def fit_files(out: Path, files: list[Path], traced: dict[str, float] | None) -> None:
     results = {}
     with OutcomePool(1) as pool:
@@ -100,8 +108,7 @@ def fit_files(out: Path, files: list[Path], traced: dict[str, float] | None) -> 
             names = list(result.check.fitted)
             stderr, corr = identifiability(jacobian(runs, result.costs, names), names)
             results[str(path)] = {
-                "group": str(path.parent) if "calibration-check" in str(path)
-                or "noise-floor" in str(path) or "timing" in str(path) else "",
+                "group": group(path),
                 "knobs": knob_values(result.costs),
                 "fitted": names,
                 "costs": result.costs.to_dict(),
@@ -138,11 +145,13 @@ def compare(a_path: Path, b_path: Path) -> None:
             err = (w["model_rps"] / w["measured_rps"] - 1) * 100
             cells.append(f"{ok}/{len(runs)}, {name} {err:+.1f} % (tol. {w['tolerance_pct']:.1f} %)")
         print(f"| {path.removeprefix('figures/')} | {cells[0]} | {cells[1]} |")
-    groups = sorted({r["group"] for r in a.values() if r["group"]})
+    groups = sorted({group(Path(p)) for p in a} - {""})
     print()
-    for group in groups:
-        files = [p for p in a if a[p]["group"] == group and p in b]
-        print(f"{group} ({len(files)} files): knob, A values, A spread, B values, B spread")
+    for name in groups:
+        files = [p for p in a if group(Path(p)) == name and p in b]
+        if len(files) < 2:
+            continue
+        print(f"{name} ({len(files)} files): knob, A values, A spread, B values, B spread")
         print("| knob | A values | A max/min-1 | B values | B max/min-1 |\n|---|---|---|---|---|")
         for k in KNOBS:
             scale, unit = {1e-6: (1e6, "us"), 1e-3: (1e3, "ms"), 1e-2: (1e2, "%")}[k.unit]
@@ -153,10 +162,18 @@ def compare(a_path: Path, b_path: Path) -> None:
                 cells.append(" / ".join(f"{v * scale:.1f}" for v in vals) + f" {unit}{fixed}")
                 cells.append(f"{spread(vals) * 100:.1f} %")
             print(f"| {k.name} | " + " | ".join(cells) + " |")
-        print()
+        verdict = []
+        for label, r in (("A", a), ("B", b)):
+            # The goal's knobs: fitted without a prior in every file of the group.
+            free = [k.name for k in KNOBS if k.prior is None
+                    and all(k.name in r[p]["fitted"] for p in files)]
+            spreads = [spread([r[p]["knobs"][n] for p in files]) * 100 for n in free]
+            verdict.append(f"{label}: {sum(x <= 15 for x in spreads)} of {len(free)} within 15 %, "
+                           f"median {statistics.median(spreads):.1f} %, max {max(spreads):.1f} %")
+        print("freely fitted knobs: " + "; ".join(verdict) + "\n")
 
 
-def holdout(a_path: Path, b_path: Path, dirs: list[Path]) -> None:
+def holdout(a_path: Path, b_path: Path, dirs: list[Path], verbose: bool = False) -> None:
     from asim.sim.model import ab_report
     from asim.validate.store import ResultsDir
 
@@ -176,6 +193,9 @@ def holdout(a_path: Path, b_path: Path, dirs: list[Path]) -> None:
                                          if r.observed)
             rps = [ab_report(sc, costs=c).requests_per_second for c in costs]
             moves.append(abs(rps[1] / rps[0] - 1) * 100)
+            if verbose:
+                print(f"  {point_id:32} measured {measured:8.1f}  A {rps[0]:8.1f}  B {rps[1]:8.1f}"
+                      f"  moved {(rps[1] / rps[0] - 1) * 100:+6.1f} %")
             if point_id in recorded:
                 rec = recorded[point_id]["predicted"]["requests_per_second"]
                 rec_moves.append(abs(rps[1] / rec - 1) * 100)
@@ -205,7 +225,8 @@ def main(args: list[str]) -> None:
     elif args[0] == "compare":
         compare(Path(args[1]), Path(args[2]))
     elif args[0] == "holdout":
-        holdout(Path(args[1]), Path(args[2]), [Path(a) for a in args[3:]])
+        holdout(Path(args[1]), Path(args[2]), [Path(a) for a in args[3:] if a != "-v"],
+                verbose="-v" in args)
     else:
         sys.exit(__doc__)
 

@@ -11,7 +11,7 @@ depends on it strongly:
   after the machine idled (50 ms: all of it), how fast it grows with the gap (1-5 ms), and the
   sleeps' overshoot, which is ~10 % of a 1 ms run's cycle (at 5-50 ms it is lost in the sleep);
 - aiohttp at C = 50, sleep 0 ("saturated"): the loop is the bottleneck and one select() round
-  serves many requests, so its RPS pins the loop's per-request CPU (the round is fixed, below);
+  serves many requests, so its RPS separates the per-round from the per-request CPU;
 - three Django workers at C = 1 ("herd"): every connection wakes the idle workers;
 - three Django workers at C = 10 ("oversubscribed"): more busy threads than cores, the share of
   the cores lost to time-slicing.
@@ -37,8 +37,7 @@ What the runs identify, and what they do not (docs/notes/measurements.md, "Which
 runs identify"). Over the 19 calibration files recorded in figures/, each fitted with every
 parameter free, the median standard error (`Check.uncertainty_pct`) is 4-21 % for the loop's and
 the worker's CPU per request, the cold extras, the loop's select() round and ab's per-request
-CPU: these are fitted freely, but for the select() round (fixed, below: what pins it is not
-steady). It is 45-144 % for the cold time constant, ab's poll, the
+CPU: these are fitted freely. It is 45-144 % for the cold time constant, ab's poll, the
 switching loss, the herd cost, the wake-up latency and the two overshoots: a C = 1 cycle is CPU
 plus wake-ups plus the sleep's overshoot, the CPU is known to ~10 %, and these are small
 remainders that trade against each other within the runs' noise (three calibrations minutes
@@ -69,12 +68,10 @@ Fixed, not fitted (the runs cannot separate them, or they are measured directly;
   the sum is identified;
 - the loop's per-callback overhead (`loop_callback_cpu_s`, 2 us from the traces): a callback runs
   a fixed number of times per request, so it is indistinguishable from the per-request CPU;
-- the loop's select() round (`loop_iteration_cpu_s`; `TRACED` in `asim.calibration.knobs` holds
-  the value and why): the runs pin it only through the aiohttp warm run's server CPU above the
-  saturated run's (nine rounds per request alone, a fraction of one under saturation), a
-  difference that moves by half between calibrations minutes apart while the saturated run's
-  CPU moves by a few %; fitted, the round followed that noise (66-83 % apart across three
-  calibrations, docs/notes/measurements.md section 31);
+- any knob named in `TRACED` (`asim.calibration.knobs`, none now): fixed at its value there
+  (``fit(traced=...)`` overrides). Fixing the loop's select() round was tried, since it moves
+  with the aiohttp warm run's CPU (docs/notes/measurements.md section 31): the other knobs
+  then moved more, so it is fitted;
 - ab's cold extra CPU (``ab_cold_cpu_s``): the model charges a cold start only for the shorter
   of a thread's own idle time and the machine's, and at C = 1 the server is still closing when
   ab wakes, so no calibration run's model depends on it (ab's modelled CPU at 50 ms sleeps is

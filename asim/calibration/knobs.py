@@ -50,8 +50,7 @@ class Knob:
 _POOLED = "median of the 19 recorded calibrations' free fits"
 _LOOP, _WORKER = frozenset({AIOHTTP}), frozenset({DJANGO})
 KNOBS: tuple[Knob, ...] = (
-    # Identified (standard error 4-21 %): fitted freely (the select() round is fixed by
-    # `TRACED` below; it stays a knob so that a study can free it, `fit(traced={})`).
+    # Identified (standard error 4-21 %): fitted freely.
     Knob(name="ab_cpu_s", unit=1e-6, lo=1.0, hi=2000.0),  # ab's steps, split by AB_SHARES
     Knob(name="loop_cpu_s", unit=1e-6, lo=1.0, hi=5000.0, servers=_LOOP),  # steps, LOOP_SHARES
     Knob(name="loop_iteration_cpu_s", unit=1e-6, lo=0.0, hi=500.0, servers=_LOOP),
@@ -94,23 +93,19 @@ FIXED = {
     "loop_callback_cpu_s": "traces (2 us, the built-in value)",
     "worker_boot_s": "built-in value (no calibration run kills a worker)",
 }
-# Knobs of `KNOBS` the runs cannot identify apart from the machine's noise, fixed instead of
-# fitted: name -> (value in seconds or a fraction, its source).
-# The loop's select() round: the runs pin it only through the aiohttp warm run's server CPU above
-# the saturated run's (a request alone takes nine rounds, under saturation a round serves many
-# requests), and that difference moved by 13-77 % within the nine groups of three calibrations
-# made minutes apart in figures/ (44-52 % in five of them) while the saturated run's CPU moved by
-# 3-29 % (9 % in five): the fitted round followed it (12-26 us, 66-83 % apart in
-# figures/calibration-check-4 and -5). The one direct trace, measurements.md section 27.7
-# (`tools/trace/selfpipe.py`: ~4 us per wake-up of a loop with one trivial callback), covers the
-# epoll round trip and the self-pipe alone, not what a request's step costs the loop after it
-# blocked; fixed at 4 us, the model's aiohttp warm CPU falls 26-36 % short and the saturated
-# run comes out 10-17 % slow. So the value is the median of the free fits of the 29 recorded
-# calibrations (measurements.md section 31), a value those traces do not contradict.
-TRACED: dict[str, tuple[float, str]] = {
-    "loop_iteration_cpu_s": (16e-6, "median of the 29 recorded calibrations' free fits (16 us; "
-                                    "measurements.md section 31)"),
-}
+# Knobs of `KNOBS` fixed instead of fitted, for a parameter the runs cannot identify apart from
+# the machine's noise: name -> (value in seconds or a fraction, its source). None now.
+# Tried (docs/notes/measurements.md section 31): the loop's select() round. The runs pin it
+# through the aiohttp warm run's server CPU above the saturated run's (a request alone takes
+# nine rounds, under saturation a round serves many), a difference that moved by 13-77 % within
+# the nine groups of three calibrations made minutes apart in figures/, so the fitted round
+# moved by 14-122 %. Fixed at the median of the 29 recorded calibrations' free fits (17 us;
+# section 27.7's self-pipe trace, ~4 us per wake-up, leaves the warm run's CPU 26-36 % short),
+# that noise went into the knobs beside it instead: ab's CPU per request, the loop's cold extra
+# and the wake-up spread wider in 8 of the 9 groups, two files stopped reproducing a run, and
+# the hold-outs' CPU-dominated median error rose by about a point. `fit(traced=...)` and
+# `tools/identify.py` repeat the study.
+TRACED: dict[str, tuple[float, str]] = {}
 # The overshoots when the plan's 1 ms runs are absent (older calibration files).
 UNFITTED_SOURCE = "measured in-process with 10 ms sleeps (asim.lab.measure)"
 
