@@ -9,9 +9,9 @@ idle machine with the current fit), the script takes the ones that passed their 
 stages), and among them the medoid: the file whose fitted values lie closest to the median of
 every file's, in the sum of squared log ratios over the parameters the runs identify
 (`asim.calibration.knobs.KNOBS` without a prior and not fixed by `TRACED`, and the second
-stage's fitted costs). It prints
-each candidate's distance and the chosen file's costs rounded to two significant figures, in
-the order of the calibration file (docs/notes/measurements.md section 26 has the run).
+stage's fitted costs). It prints each candidate's distance and the chosen file's costs rounded
+to two significant figures, in the order of the calibration file (docs/notes/measurements.md
+section 26 has the run).
 """
 
 from __future__ import annotations

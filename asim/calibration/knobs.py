@@ -99,12 +99,12 @@ FIXED = {
 # through the aiohttp warm run's server CPU above the saturated run's (a request alone takes
 # nine rounds, under saturation a round serves many), a difference that moved by 13-77 % within
 # the nine groups of three calibrations made minutes apart in figures/, so the fitted round
-# moved by 14-122 %. Fixed at the median of the 29 recorded calibrations' free fits (17 us;
-# section 27.7's self-pipe trace, ~4 us per wake-up, leaves the warm run's CPU 26-36 % short),
-# that noise went into the knobs beside it instead: ab's CPU per request, the loop's cold extra
-# and the wake-up spread wider in 8 of the 9 groups, two files stopped reproducing a run, and
-# the hold-outs' CPU-dominated median error rose by about a point. `fit(traced=...)` and
-# `tools/identify.py` repeat the study.
+# moved by 14-122 %. Fixed at the median of the 29 recorded calibrations' free fits, 17 us (at
+# section 27.7's self-pipe trace, ~4 us per wake-up, the model's warm aiohttp CPU falls 26-36 %
+# short), that noise went into the knobs beside it instead: ab's CPU per request, the loop's
+# cold extra, ab's poll and the wake-up spread wider in 8 of the 9 groups, two files stopped
+# reproducing a run, and holdout-8's and -9's CPU-dominated median errors rose by 0.8 and 1.0
+# points. `fit(traced=...)` and `tools/identify.py` repeat the study.
 TRACED: dict[str, tuple[float, str]] = {}
 # The overshoots when the plan's 1 ms runs are absent (older calibration files).
 UNFITTED_SOURCE = "measured in-process with 10 ms sleeps (asim.lab.measure)"
