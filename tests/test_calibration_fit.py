@@ -12,7 +12,7 @@ import pytest
 
 from asim.calibration.file import Calibration, Check, RunCheck, load, save
 from asim.calibration.fit import REQUIRED, fit, plan, refit
-from asim.calibration.knobs import KNOBS, apply, knob_values, model_outcome
+from asim.calibration.knobs import KNOBS, TRACED, apply, knob_values, model_outcome
 from asim.errors import CalibrationError
 from asim.lab.measure import CpuRun
 from asim.sim.costs import DEFAULT_COSTS
@@ -23,10 +23,12 @@ FIGURES = Path(__file__).resolve().parent.parent / "figures"
 
 # Costs unlike the built-in ones: each parameter the runs identify moved by 5-50 %, so the fit
 # cannot succeed by staying where it starts; the weakly identified ones at their priors (the
-# fit holds them there unless the runs pull them away, see the next test).
+# fit holds them there unless the runs pull them away, see the next test), the ones fixed from
+# traces at their fixed values.
 PRIORS = {k.name: k.prior for k in KNOBS if k.prior is not None}
+FIXED_VALUES = {name: value for name, (value, _) in TRACED.items()}
 TRUTH = apply(DEFAULT_COSTS, {
-    "ab_cpu_s": 45e-6, "loop_cpu_s": 105e-6, "loop_iteration_cpu_s": 15e-6,
+    "ab_cpu_s": 45e-6, "loop_cpu_s": 105e-6, "loop_iteration_cpu_s": 15e-6, **FIXED_VALUES,
     "loop_cold_cpu_s": 600e-6, "worker_cpu_s": 430e-6, "worker_cold_cpu_s": 900e-6,
     **PRIORS,
     # The model never charges ab a cold start at C = 1 (the server still runs when ab wakes),
@@ -56,10 +58,25 @@ def test_fit_recovers_the_costs_that_generated_the_runs():
     # plan the fit must not take them.
     result = fit(synthetic_runs(TRUTH), 130e-6, 250e-6)
     truth, fitted = knob_values(TRUTH), knob_values(result.costs)
-    assert set(result.check.fitted) == {k.name for k in KNOBS}
+    assert set(result.check.fitted) == {k.name for k in KNOBS} - set(TRACED)
     for name in result.check.fitted:
         assert fitted[name] == pytest.approx(truth[name], rel=0.02), name
     assert result.check.passed
+    for name, value in FIXED_VALUES.items():
+        assert fitted[name] == value and name in result.check.fixed
+
+
+@pytest.mark.slow
+def test_a_knob_fixed_from_traces_is_not_moved_by_the_fit():
+    # Runs of a machine whose select() round is 20 us, fitted with the round fixed at 16 us
+    # (`traced`, as `TRACED` would fix it): the fit leaves the round where it was put, names it
+    # fixed, and the loop's per-request CPU takes up the rounds' missing CPU.
+    runs = synthetic_runs(replace(TRUTH, loop_iteration_cpu_s=20e-6))
+    held = fit(runs, 130e-6, 250e-6, traced={"loop_iteration_cpu_s": 16e-6})
+    assert held.costs.loop_iteration_cpu_s == 16e-6
+    assert "loop_iteration_cpu_s" in held.check.fixed
+    assert "loop_iteration_cpu_s" not in held.check.fitted
+    assert knob_values(held.costs)["loop_cpu_s"] > 1.01 * 105e-6
 
 
 @pytest.mark.slow

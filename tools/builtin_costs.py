@@ -8,9 +8,10 @@ of several fits can be a set that reproduces no run. Of the files given (calibra
 idle machine with the current fit), the script takes the ones that passed their own check (both
 stages), and among them the medoid: the file whose fitted values lie closest to the median of
 every file's, in the sum of squared log ratios over the parameters the runs identify
-(`asim.calibration.knobs.KNOBS` without a prior, and the second stage's fitted costs). It prints
-each candidate's distance and the chosen file's costs rounded to two significant figures, in
-the order of the calibration file (docs/notes/measurements.md section 26 has the run).
+(`asim.calibration.knobs.KNOBS` without a prior and not fixed by `TRACED`, and the second
+stage's fitted costs). It prints each candidate's distance and the chosen file's costs rounded
+to two significant figures, in the order of the calibration file (docs/notes/measurements.md
+section 26 has the run).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from asim.calibration.file import load  # noqa: E402
-from asim.calibration.knobs import KNOBS, knob_values  # noqa: E402
+from asim.calibration.knobs import KNOBS, TRACED, knob_values  # noqa: E402
 
-IDENTIFIED = tuple(k.name for k in KNOBS if k.prior is None)
+IDENTIFIED = tuple(k.name for k in KNOBS if k.prior is None and k.name not in TRACED)
 
 
 def fitted(path: Path) -> dict[str, float]:

@@ -68,6 +68,10 @@ Fixed, not fitted (the runs cannot separate them, or they are measured directly;
   the sum is identified;
 - the loop's per-callback overhead (`loop_callback_cpu_s`, 2 us from the traces): a callback runs
   a fixed number of times per request, so it is indistinguishable from the per-request CPU;
+- any knob named in `TRACED` (`asim.calibration.knobs`, none now): fixed at its value there
+  (``fit(traced=...)`` overrides). Fixing the loop's select() round was tried, since it moves
+  with the aiohttp warm run's CPU (docs/notes/measurements.md section 31.3): the other knobs
+  then moved more, so it is fitted;
 - ab's cold extra CPU (``ab_cold_cpu_s``): the model charges a cold start only for the shorter
   of a thread's own idle time and the machine's, and at C = 1 the server is still closing when
   ab wakes, so no calibration run's model depends on it (ab's modelled CPU at 50 ms sleeps is
@@ -103,6 +107,7 @@ from asim.calibration.knobs import (
     DJANGO,
     FIXED,
     KNOBS,
+    TRACED,
     Knob,
     Outcome,
     apply,
@@ -296,10 +301,12 @@ def fit(
     *,
     start: dict[str, float] | None = None,
     pool: OutcomePool | None = None,
+    traced: dict[str, float] | None = None,
 ) -> FitResult:
     """The model's costs fitted jointly to the calibration runs, and how well they reproduce
     each run. ``start`` overrides the initial guess (in seconds or fractions, by knob name);
-    ``pool`` computes the simulations (default: in this process, one after another)."""
+    ``pool`` computes the simulations (default: in this process, one after another);
+    ``traced`` the knobs fixed from traces instead of fitted (default `TRACED`'s values)."""
     missing = [name for name in REQUIRED if name not in runs]
     if missing:
         raise CalibrationError(f"calibration runs missing: {', '.join(missing)}")
@@ -311,10 +318,12 @@ def fit(
             "is /proc readable?"
         )
     t0 = time.perf_counter()
-    base = replace(DEFAULT_COSTS, time_sleep_overshoot_s=max(ts_over, 0.0),
-                   timer_overshoot_s=max(aio_over, 0.0), ab_cold_cpu_s=_ab_cold_s(runs),
-                   source="calibrated")
-    knobs = tuple(k for k in KNOBS if not k.needs or k.needs in runs)
+    traced = {name: value for name, (value, _) in TRACED.items()} if traced is None else traced
+    base = apply(replace(DEFAULT_COSTS, time_sleep_overshoot_s=max(ts_over, 0.0),
+                         timer_overshoot_s=max(aio_over, 0.0), ab_cold_cpu_s=_ab_cold_s(runs),
+                         source="calibrated"), traced)
+    knobs = tuple(k for k in KNOBS
+                  if (not k.needs or k.needs in runs) and k.name not in traced)
     fixed = (*FIXED, *(k.name for k in KNOBS if k not in knobs))
     pool = pool or OutcomePool(jobs=1)
     objective = _Objective(runs, base, knobs, pool)

@@ -93,6 +93,19 @@ FIXED = {
     "loop_callback_cpu_s": "traces (2 us, the built-in value)",
     "worker_boot_s": "built-in value (no calibration run kills a worker)",
 }
+# Knobs of `KNOBS` fixed instead of fitted, for a parameter the runs cannot identify apart from
+# the machine's noise: name -> (value in seconds or a fraction, its source). None now.
+# Tried (docs/notes/measurements.md section 31.3): the loop's select() round. The runs pin it
+# through the aiohttp warm run's server CPU above the saturated run's (a request alone takes
+# nine rounds, under saturation a round serves many), a difference that moved by 13-77 % within
+# the nine groups of three calibrations made minutes apart in figures/, so the fitted round
+# moved by 14-122 %. Fixed at the median of the 29 recorded calibrations' free fits, 17 us (at
+# section 27.7's self-pipe trace, ~4 us per wake-up, the model's warm aiohttp CPU falls 26-36 %
+# short), that noise went into the knobs beside it instead: ab's CPU per request, the loop's
+# cold extra, ab's poll and the wake-up spread wider in 8 of the 9 groups, two files stopped
+# reproducing a run, and holdout-8's and -9's CPU-dominated median errors rose by 0.8 and 1.0
+# points. `fit(traced=...)` and `tools/identify.py` repeat the study.
+TRACED: dict[str, tuple[float, str]] = {}
 # The overshoots when the plan's 1 ms runs are absent (older calibration files).
 UNFITTED_SOURCE = "measured in-process with 10 ms sleeps (asim.lab.measure)"
 
