@@ -116,13 +116,13 @@ class AcceptQueue(deque):
     def offer(self, conn: Conn) -> bool:
         """Queue ``conn`` if there is room; False (a dropped SYN) if not."""
         queued = len(self)
-        first_syn = conn.first_burst and conn.syn_tries == 0
+        burst = conn.first_burst
+        first_syn = burst and conn.syn_tries == 0
         capacity = self.capacity
         if first_syn:
             self.burst_size += 1
             if self.burst_capacity is not None:
                 capacity = self.burst_capacity
-        burst = conn.first_burst
         if queued >= capacity and not (first_syn and self.admit_first_burst):
             self.dropped += 1
             if burst:

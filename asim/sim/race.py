@@ -33,7 +33,7 @@ follows one branch; `other_branches` simulates the other one:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from asim.errors import PredictedAbortError
 from asim.sim.conn import BACKLOG_EDGE, Backlog, near_backlog
@@ -90,9 +90,11 @@ def other_branches(
     if not near_race(run):
         return ()
 
-    def what_if(backlog: Backlog) -> SimRun | None:
+    def what_if(backlog: Backlog | None, of: Scenario = scenario) -> SimRun | None:
+        if backlog is None:
+            return None
         try:
-            return simulate(scenario, costs=costs, jitter=jitter, seed=seed, keep_records=False,
+            return simulate(of, costs=costs, jitter=jitter, seed=seed, keep_records=False,
                             exact=exact, backlog=backlog)
         except PredictedAbortError:
             return None  # a smaller backlog that ab would not survive is no outcome of this race
@@ -100,7 +102,10 @@ def other_branches(
     if run.syns_dropped:
         other = what_if(Backlog(admit_first_burst=True))
     elif _burst_excess(run) > 0:
-        other = _burst_unaccepted(run, what_if)
+        # The burst is over long before ab has started 2C requests: the search simulates that
+        # much of the run, the branch all of it.
+        first = replace(scenario, requests=min(scenario.requests, 2 * scenario.concurrency))
+        other = what_if(_burst_unaccepted(run, lambda backlog: what_if(backlog, first)))
     else:
         # Below the peak of the first burst when that burst came near, so that it overflows.
         cap = run.accept_queue_capacity
@@ -112,20 +117,22 @@ def other_branches(
     return (Branch(condition=condition(other), run=other),)
 
 
-def _burst_unaccepted(run: SimRun, what_if: Callable[[Backlog], SimRun | None]) -> SimRun | None:
-    """The run in which the server accepts none of ab's first burst while it arrives: the burst
-    loses as many SYNs as it holds connections beyond the queue. The model's server drains the
-    queue while the burst arrives, so the burst's first SYNs are held to a smaller queue, the
-    largest below the burst's peak at which the model's burst loses at least that many
-    (bisection: fewer drops the larger the queue)."""
+def _burst_unaccepted(run: SimRun, probe: Callable[[Backlog], SimRun | None]) -> (
+    Backlog | None
+):
+    """The backlog of the branch in which the server accepts none of ab's first burst while it
+    arrives: the burst loses as many SYNs as it holds connections beyond the queue. The model's
+    server drains the queue while the burst arrives, so the burst's first SYNs are held to a
+    smaller queue, the largest below the burst's peak at which the model's burst loses at least
+    that many (bisection over ``probe``'s runs: fewer drops the larger the queue)."""
     excess = _burst_excess(run)
     lo, hi = 1, max(1, run.first_burst_peak - 1)
     found = None
     while lo <= hi:
         mid = (lo + hi) // 2
-        other = what_if(Backlog(burst_capacity=mid))
+        other = probe(Backlog(burst_capacity=mid))
         if other is not None and other.first_burst_dropped >= excess:
-            found, lo = other, mid + 1
+            found, lo = Backlog(burst_capacity=mid), mid + 1
         else:
             hi = mid - 1
     return found
