@@ -19,15 +19,17 @@ FIGURES = Path(__file__).resolve().parent.parent / "figures"
 RECORDED = FIGURES / "calibration-check-3" / "calibration-1.json"
 
 
-def test_a_recorded_calibration_gives_its_two_warm_runs():
+def test_a_recorded_calibration_gives_its_warm_and_saturated_runs():
     cal = load_calibration(RECORDED)
     refs = references(cal.measured)
-    assert [r.name for r in refs] == ["django warm", "aiohttp warm"]
+    assert [r.name for r in refs] == ["django warm", "aiohttp warm", "aiohttp saturated"]
     raw = json.loads(RECORDED.read_text())["measured"]
     for r in refs:
         assert r.server == raw[r.name]["server"]
-        assert r.requests == raw[r.name]["requests"] == 1000
+        assert r.requests == raw[r.name]["requests"]
+        assert r.concurrency == raw[r.name]["concurrency"]
         assert r.calibrated_rps == raw[r.name]["requests_per_second"]
+    assert [(r.requests, r.concurrency) for r in refs] == [(1000, 1), (1000, 1), (5000, 50)]
 
 
 def test_built_in_costs_and_odd_records_give_none():
@@ -35,6 +37,9 @@ def test_built_in_costs_and_odd_records_give_none():
     assert references({"django warm": [1, 2], "aiohttp warm": {"server": "aiohttp"}}) == ()
     odd = {"server": "aiohttp", "requests": 1000, "requests_per_second": 900.0, "sleep_s": 0.05}
     assert references({"aiohttp warm": odd}) == ()  # not a sleep-0 run
+    wide = {**odd, "sleep_s": 0, "concurrency": 2000}
+    assert references({"aiohttp saturated": wide}) == ()  # more clients than requests
+    assert references({"aiohttp saturated": {**wide, "concurrency": "many"}}) == ()
 
 
 def test_checks_round_trip_and_read_as_a_table(tmp_path: Path):

@@ -1,14 +1,16 @@
-"""The machine's drift since the calibration: validate measures two of the calibration's own runs
-again, before its first measurement and after its last.
+"""The machine's drift since the calibration: validate measures three of the calibration's own
+runs again, before its first measurement and after its last.
 
 A calibration describes the machine as it was while it ran. On this project's machines the
 servers' speed moves by up to 8 % within minutes, all of them together, while a pure-Python loop
 does not move (docs/notes/measurements.md section 27.1): a CPU-dominated point measured ten
 minutes after the calibration can miss by that much although the model reproduces the
 calibration's runs. Two passes of validate do not see it (they drift together), so validate
-measures the calibration's ``django warm`` and ``aiohttp warm`` runs (C = 1, sleep 0, the same
-ab command, the same number of repeats) again and the report prints how far each moved. Nothing
-is corrected with it: the predictions stay what the calibration says.
+measures the calibration's ``django warm`` and ``aiohttp warm`` runs (C = 1, sleep 0: the server
+and ab take turns on the cores) and its ``aiohttp saturated`` run (C = 50: the loop and ab busy
+on both cores at once, which is slower by an amount that moves on its own, section 32) again,
+with the same ab command and the same number of repeats, and the report prints how far each
+moved. Nothing is corrected with it: the predictions stay what the calibration says.
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 DRIFT_FILE = "drift.json"
-REFERENCE_RUNS = ("django warm", "aiohttp warm")  # first-stage runs: `asim.calibration.fit.plan`
+# First-stage runs (`asim.calibration.fit.plan`): two at C = 1, one with both cores busy.
+REFERENCE_RUNS = ("django warm", "aiohttp warm", "aiohttp saturated")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Reference:
-    """One calibration run to measure again: ab -n ``requests`` -c 1 against ``server``, sleep 0."""
+    """One calibration run to measure again: ab -n ``requests`` -c ``concurrency`` against
+    ``server``, sleep 0."""
 
     name: str
     server: str
     requests: int
     calibrated_rps: float
+    concurrency: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,10 +64,12 @@ def references(measured: Mapping[str, object]) -> tuple[Reference, ...]:
         try:
             ref = Reference(name=name, server=str(record["server"]),
                             requests=int(record["requests"]),
-                            calibrated_rps=float(record["requests_per_second"]))
+                            calibrated_rps=float(record["requests_per_second"]),
+                            concurrency=int(record.get("concurrency", 1)))
         except (KeyError, TypeError, ValueError):
             continue
-        if ref.requests > 0 and ref.calibrated_rps > 0 and record.get("sleep_s") == 0:
+        if (min(ref.requests, ref.calibrated_rps, ref.concurrency) > 0
+                and ref.concurrency <= ref.requests and record.get("sleep_s") == 0):
             out.append(ref)
     return tuple(out)
 
@@ -75,7 +82,8 @@ def measure(refs: Sequence[Reference], when: str, root: Path) -> list[DriftCheck
 
     checks = []
     for ref in refs:
-        run = measure_cpu(ref.server, 0.0, ref.requests, repeats=REPEATS)
+        run = measure_cpu(ref.server, 0.0, ref.requests, concurrency=ref.concurrency,
+                          repeats=REPEATS)
         check = DriftCheck(name=ref.name, when=when,
                            measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
                            calibrated_rps=ref.calibrated_rps,
@@ -106,9 +114,11 @@ def drift_lines(checks: Sequence[DriftCheck]) -> list[str]:
         return []
     lines = [
         "## The machine since the calibration", "",
-        "The calibration's own C = 1, sleep 0 runs measured again (same ab command and repeats); "
-        "the model is not corrected with them. A CPU-dominated point can miss by this much with "
-        "the model right about the calibration's runs.", "",
+        "The calibration's own sleep-0 runs measured again (same ab command and repeats): the "
+        "warm runs at C = 1, where the server and ab take turns on the cores, and aiohttp "
+        "saturated at C = 50, where both cores are busy at once; the model is not corrected "
+        "with them. A CPU-dominated point can miss by this much with the model right about the "
+        "calibration's runs.", "",
         "| Run | When | Measured at (UTC) | Calibration, req/s | Now, req/s | Change |",
         "|---|---|---|---|---|---|",
     ]
@@ -123,4 +133,4 @@ def summary_line(checks: Sequence[DriftCheck]) -> str | None:
     if not checks:
         return None
     parts = [f"{c.name} {c.when} {c.change_pct:+.1f} %" for c in checks]
-    return "the machine since the calibration (its C = 1 runs measured again): " + ", ".join(parts)
+    return "the machine since the calibration (its sleep-0 runs measured again): " + ", ".join(parts)
