@@ -133,4 +133,5 @@ def summary_line(checks: Sequence[DriftCheck]) -> str | None:
     if not checks:
         return None
     parts = [f"{c.name} {c.when} {c.change_pct:+.1f} %" for c in checks]
-    return "the machine since the calibration (its sleep-0 runs measured again): " + ", ".join(parts)
+    return ("the machine since the calibration (its sleep-0 runs measured again): "
+            + ", ".join(parts))
