@@ -225,8 +225,10 @@ def validate(
         show_default=False,
     ),
     calibration: str = typer.Option(
-        "auto", help="Model costs: auto (this machine's `asim calibrate` file if any), none, "
-        "or a calibration file.",
+        None, help="Model costs: auto (this machine's `asim calibrate` file if any), none, "
+        "or a calibration file (default: auto; under --resume, the folder's calibration.json "
+        "when it holds one). The file is copied into the results folder as calibration.json "
+        "before the first run; a folder's copy is never replaced.", show_default=False,
     ),
     force: bool = typer.Option(
         False, "--force", help="Measure TASK in a --resume or --out folder that holds another "
@@ -242,7 +244,6 @@ def validate(
 
     from rich.console import Console
 
-    from asim.calibration.file import resolve
     from asim.errors import AbError
     from asim.render import (
         memory_summary_line,
@@ -254,6 +255,7 @@ def validate(
     from asim.validate.drift import load as load_drift
     from asim.validate.drift import references
     from asim.validate.drift import summary_line as drift_summary
+    from asim.validate.kept_calibration import choose
     from asim.validate.run import RichProgress, plan_and_folder
     from asim.validate.run import validate as run_validate
     from asim.validate.store import ResultsDir
@@ -265,7 +267,7 @@ def validate(
         resume_dir=None if resume_dir is None else Path(resume_dir),
         passes=passes,
     )
-    cal = resolve(calibration)
+    cal, kept_note = choose(folder, calibration, resuming=resume_dir is not None)
     estimate = estimate_runs(ResultsDir(folder).missing_runs(plan), costs=cal.costs)
     check_budget(estimate, yes=yes)
     console = Console()
@@ -274,11 +276,14 @@ def validate(
                   f"run(s)" + (f", {again} CPU-dominated measured in {plan.passes} passes"
                                if again else "") + f" → {folder}/; {estimate.describe()}")
     console.print(cal.describe())
+    if kept_note:
+        console.print(kept_note)
     try:
         with RichProgress(console) as progress:
             result = run_validate(plan, folder, listener=progress, costs=cal.costs,
                                   force=force, memory=cal.memory,
-                                  references=references(cal.measured))
+                                  references=references(cal.measured),
+                                  calibration_file=cal.path)
     except KeyboardInterrupt:
         typer.echo(f"asim: interrupted; finished runs are kept in {folder}/points.jsonl, "
                    f"measure the rest with: asim validate --resume {folder}", err=True)

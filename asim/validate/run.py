@@ -31,6 +31,7 @@ from asim.validate.compare import Branch, MetricError, PointComparison, compare,
 from asim.validate.drift import Reference, drift_lines
 from asim.validate.drift import load as load_drift
 from asim.validate.drift import measure as measure_drift
+from asim.validate.kept_calibration import BUILT_IN, costs_line
 from asim.validate.memory import (
     MEMORY_FILE,
     MemoryComparison,
@@ -156,24 +157,29 @@ def validate(
     force: bool = False,
     memory: MemoryCosts | None = None,
     references: Sequence[Reference] = (),
+    calibration_file: Path | None = None,
 ) -> ValidateResult:
     """Measure every run of ``plan`` that ``out_dir`` does not hold yet, then write the report.
 
     ``out_dir`` may be new or an earlier results folder of the same plan: runs already in it
     are reused. A folder of another plan is refused unless ``force`` (`ResultsDir.prepare`).
     ``references``: the calibration's runs to measure again before and after, when CPU-dominated
-    points are to be measured (`asim.validate.drift`).
+    points are to be measured (`asim.validate.drift`). ``calibration_file``: the file ``costs``
+    came from, copied into a folder that holds none before the first measurement
+    (`asim.validate.kept_calibration`).
     """
     from asim.lab.procs import sigterm_raises  # SIGTERM unwinds like Ctrl-C: servers stop
 
     with sigterm_raises():
         return _validate(plan, out_dir, listener=listener or QuietListener(), costs=costs,
-                         force=force, memory=memory, references=references)
+                         force=force, memory=memory, references=references,
+                         calibration_file=calibration_file)
 
 
 def _validate(
     plan: Plan, out_dir: Path, *, listener: Listener, costs: Costs | None, force: bool = False,
     memory: MemoryCosts | None = None, references: Sequence[Reference] = (),
+    calibration_file: Path | None = None,
 ) -> ValidateResult:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
@@ -190,11 +196,11 @@ def _validate(
     if todo:
         from asim.lab.abrun import find_ab
 
+        if calibration_file is not None:
+            store.keep_calibration(calibration_file)
         find_ab()
         source = (costs or DEFAULT_COSTS).source
-        facts = measurement_facts(
-            calibration="built-in defaults" if source == "defaults" else source
-        )
+        facts = measurement_facts(calibration=BUILT_IN if source == "defaults" else source)
         if not any(cpu_dominated(p) for p, _ in todo):
             references = ()
         measure_drift(references, "before", store.root)
@@ -210,6 +216,7 @@ def _validate(
         store, plan, predictions, measured_runs=measured, failed_runs=failed, costs=costs,
         backlog=backlog_edges(runs), alternatives=model_branches(runs), memory=memory,
         cpu_busy={p.id: run.cpu_utilisation for p, run in runs.items()},
+        calibration_file=calibration_file,
     )
 
 
@@ -220,16 +227,18 @@ def resume(
     passes: int | None = None,
     listener: Listener | None = None,
     costs: Costs | None = None,
+    calibration_file: Path | None = None,
 ) -> ValidateResult:
     """Finish the plan recorded in ``out_dir`` (with ``repeats`` or ``passes`` instead, when
-    given)."""
+    given); ``costs`` from ``calibration_file`` as in `validate`."""
     store = ResultsDir.open(out_dir)
     plan = store.read_plan()
     if repeats is not None:
         plan = plan.with_repeats(repeats)
     if passes is not None:
         plan = plan.with_passes(passes)
-    return validate(plan, out_dir, listener=listener, costs=costs)
+    return validate(plan, out_dir, listener=listener, costs=costs,
+                    calibration_file=calibration_file)
 
 
 def _by_server(todo: Sequence[tuple[StudyPoint, int]]) -> list[list[tuple[StudyPoint, int]]]:
@@ -306,11 +315,13 @@ def render(
     alternatives: Mapping[str, Sequence[Branch]] | None = None,
     memory: MemoryCosts | None = None,
     cpu_busy: Mapping[str, float | None] | None = None,
+    calibration_file: Path | None = None,
 ) -> ValidateResult:
     """Compare, draw the figures and write report.md from what ``store`` holds; ``backlog``
     names the points where the model came near the listen backlog (`backlog_edges`),
     ``alternatives`` the other outcomes it predicts there (`model_branches`), ``cpu_busy``
-    how busy its busiest CPU resource was, by point id."""
+    how busy its busiest CPU resource was, by point id; ``calibration_file`` the file
+    ``costs`` came from (the report says whether it is the folder's copy)."""
     from asim.validate.figures import save_study_figures
     from asim.validate.report import render_markdown
 
@@ -325,7 +336,8 @@ def render(
         figures[study.name] = [p.name for p in saved]
         paths += saved
     text = render_markdown(
-        plan, comparisons, figures=figures, meta=_meta(records, costs),
+        plan, comparisons, figures=figures,
+        meta=_meta(records, costs, store.root, calibration_file),
         backlog_edges=backlog,
     )
     memory = memory or DEFAULT_MEMORY
@@ -354,7 +366,10 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def _meta(records: Sequence[Record], costs: Costs | None = None) -> dict[str, str]:
+def _meta(
+    records: Sequence[Record], costs: Costs | None = None, root: Path | None = None,
+    calibration_file: Path | None = None,
+) -> dict[str, str]:
     times = sorted(r.measured_at for r in records if r.measured_at)
     meta = {"measured": f"{times[0]} to {times[-1]} (UTC)" if times else "nothing yet"}
     for name in ("machine", "servers", "ab", "calibration"):
@@ -372,8 +387,9 @@ def _meta(records: Sequence[Record], costs: Costs | None = None) -> dict[str, st
     if commands:
         meta["ab command, e.g."] = f"`{commands[0]}`"
     source = (costs or DEFAULT_COSTS).source
+    named = BUILT_IN if source == "defaults" else f"calibration `{source}`"
     meta["model costs"] = (
-        "built-in defaults" if source == "defaults" else f"calibration `{source}`"
+        named if root is None else costs_line(root, calibration_file, records, named)
     )
     meta["report written"] = datetime.now(UTC).isoformat(timespec="seconds")
     return meta

@@ -8,6 +8,9 @@ Layout of a results folder::
                        ab failed); a line without a pass (written before passes) is of pass 1
     raw/<point-id>-r<k>.txt   ab's own text of that run (``-p<n>-r<k>`` in passes beyond the first)
     predictions.json   the model's report for every point
+    calibration.json   the calibration file the model predicted with, copied byte for byte before
+                       the first measurement (absent with the built-in costs); never replaced:
+                       `--resume` predicts with it unless told otherwise
     report.md, *.png, *.svg   written at the end
 
 The raw text is written (atomically) before the JSON line, and the line is flushed to disk before
@@ -34,6 +37,7 @@ from asim.validate.study import Plan, StudyPoint
 PLAN_FILE = "plan.json"
 POINTS_FILE = "points.jsonl"
 PREDICTIONS_FILE = "predictions.json"
+CALIBRATION_FILE = "calibration.json"
 RAW_DIR = "raw"
 STDERR_KEEP_CHARS = 2000
 # 2: every run records its `facts` (machine, software, calibration); a file without a format is 1.
@@ -147,6 +151,23 @@ class ResultsDir:
     @property
     def predictions_path(self) -> Path:
         return self.root / PREDICTIONS_FILE
+
+    @property
+    def calibration_path(self) -> Path:
+        return self.root / CALIBRATION_FILE
+
+    def keep_calibration(self, source: Path) -> bool:
+        """Copy the calibration file ``source`` into the folder, byte for byte, unless the folder
+        already holds one (its first calibration stays); True when it was copied."""
+        if self.calibration_path.exists():
+            return False
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read calibration file {source}: "
+                             f"{exc.strerror or exc}") from None
+        _write_atomic(self.calibration_path, data)
+        return True
 
     @classmethod
     def prepare(cls, root: Path, plan: Plan, *, force: bool = False) -> ResultsDir:
@@ -353,10 +374,11 @@ def _command_text(command: str | Sequence[str]) -> str:
     return shlex.join(str(part) for part in command)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, content: str | bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
