@@ -9,7 +9,7 @@ Near a race (the listen backlog's first burst) the model predicts more than one 
 report and `Branch` alternatives, each with the condition under which real runs take it. A point
 is compared with the branch nearest its measured RPS (`PointComparison.matched`), and every error
 of that point, in tables and statistics alike, is its error against that branch. Where the
-branches' RPS lie closer together than the runs' own (a thread pool, not the accept queue, sets
+branches' RPS lie no farther apart than the runs' own (a thread pool, not the accept queue, sets
 the rate), the RPS cannot tell which outcome the runs took, and ab's Connect max does: a run that
 lost a SYN waited its 1 s retransmission to connect (`lost_syns`).
 
