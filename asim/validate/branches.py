@@ -7,7 +7,8 @@ model follows one of them; where it sees the race it also predicts the other out
 matched when its error against the nearest branch is within its tolerance: `IO_TOLERANCE_PCT`
 for an IO-dominated point, max(10 %, its noise floor) for a CPU-dominated one. Every error of a
 point predicted several ways, in the tables and the statistics, is its error against its nearest
-branch.
+branch (nearest in RPS; where the RPS cannot tell the branches apart, among the branches that lost
+SYNs as most of its runs did: `PointComparison.matched`).
 """
 
 from __future__ import annotations

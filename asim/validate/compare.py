@@ -8,7 +8,10 @@ as flagged instead.
 Near a race (the listen backlog's first burst) the model predicts more than one outcome: the main
 report and `Branch` alternatives, each with the condition under which real runs take it. A point
 is compared with the branch nearest its measured RPS (`PointComparison.matched`), and every error
-of that point, in tables and statistics alike, is its error against that branch.
+of that point, in tables and statistics alike, is its error against that branch. Where the
+branches' RPS lie no farther apart than the runs' own (a thread pool, not the accept queue, sets
+the rate), the RPS cannot tell which outcome the runs took, and ab's Connect max does: a run that
+lost a SYN waited its 1 s retransmission to connect (`lost_syns`).
 
 The observed runs are those of the first pass; `asim validate --passes 2` measures the
 CPU-dominated points again later (`later_passes`), and `asim.validate.noise` reads the two apart.
@@ -20,6 +23,7 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from asim.sim.abclient import SYN_RETRY_S
 from asim.sim.abreport import AbReport
 from asim.validate.store import Record
 from asim.validate.study import Plan, StudyPoint
@@ -143,14 +147,20 @@ class PointComparison:
 
     def matched(self, number: int = 1) -> Branch | None:
         """The branch whose RPS lies nearest the median RPS of pass ``number``: the outcome
-        that pass took (the main one for a point the model predicts one way)."""
+        that pass took (the main one for a point the model predicts one way). Where the
+        branches' RPS lie no farther apart than the pass's runs', the candidates are the
+        branches that lost SYNs (`lost_syns`) as most of its runs did."""
         branches = self.branches()
         runs = self.pass_runs(number)
         if len(branches) < 2 or not runs:
             return branches[0] if branches else None
         rps = METRICS_BY_KEY["rps"]
-        measured = statistics.median(rps.value(r) for r in runs)
-        return min(branches, key=lambda b: abs(rps.value(b.report) - measured))
+        measured = [rps.value(r) for r in runs]
+        rates = [rps.value(b.report) for b in branches]
+        if max(rates) - min(rates) <= max(measured) - min(measured):
+            branches = _alike_in_syns(branches, runs)
+        median = statistics.median(measured)
+        return min(branches, key=lambda b: abs(rps.value(b.report) - median))
 
     def observed_values(self, metric: Metric) -> tuple[float, ...]:
         return tuple(metric.value(r) for r in self.observed)
@@ -184,6 +194,22 @@ class PointComparison:
             return None
         return error_pct(metric.value(branch.report), statistics.median(
             metric.value(r) for r in runs))
+
+
+def lost_syns(report: AbReport) -> bool:
+    """True when a connection of the run waited a SYN retransmission: ab's Connect max reached
+    the first retry's 1 s (on loopback nothing else makes a handshake take that long)."""
+    return report.connect.max_ms >= SYN_RETRY_S[0] * 1000
+
+
+def _alike_in_syns(branches: Sequence[Branch], runs: Sequence[AbReport]) -> Sequence[Branch]:
+    """The branches that lost SYNs as most of ``runs`` did; all of them on a tie, or when the
+    branches do not differ in it."""
+    lost = sum(lost_syns(r) for r in runs)
+    if 2 * lost == len(runs):
+        return branches
+    alike = [b for b in branches if lost_syns(b.report) == (2 * lost > len(runs))]
+    return alike or branches
 
 
 @dataclass(frozen=True, kw_only=True)
