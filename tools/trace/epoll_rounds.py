@@ -35,8 +35,8 @@ def main() -> None:
             run = ab(srv, requests, concurrency)
             perf.send_signal(signal.SIGINT)
             perf.wait()
-            calls = next(int(line.split()[0].replace(",", "")) for line in open(out.name)
-                         if EVENT in line)
+            calls = next(int(line.split()[0].replace(",", ""))
+                         for line in Path(out.name).read_text().splitlines() if EVENT in line)
             rps = run.report.requests_per_second if run.report else float("nan")
             print(f"sleep {sleep_s:g} C {concurrency}: {rps:.0f} requests/s, {calls} epoll_wait "
                   f"calls, {calls / requests:.2f} per request")
