@@ -32,6 +32,23 @@ def test_bursts_run_to_completion_and_wait_their_turn_for_a_core():
     assert done == pytest.approx([1e-3, 3e-3])
 
 
+def test_a_queued_burst_pays_no_cold_penalty_on_one_core():
+    # The cold penalty is for a thread whose burst starts after the whole machine idled. On one
+    # core, a burst that waited in the run queue starts the instant another ends: the core has
+    # not idled, however long ago it last did, so it runs for its own CPU only.
+    env = simpy.Environment()
+    cpu = Cpu(env, 1)
+    done: list[float] = []
+    a, b = Thread("a"), Thread("b", cold_s=1e-3, tau_s=1e-3)
+    cpu.run(b, 1e-3, lambda: None)  # b has run once, so it has an idle gap from now on
+    env.run()
+    call_later(env, 0.05, lambda: (cpu.run(a, 1e-3, lambda: done.append(env.now)),
+                                   cpu.run(b, 1e-3, lambda: done.append(env.now))))
+    env.run()
+    # a starts on an idle machine (a has no cold cost); b waits and starts at a's end.
+    assert done == pytest.approx([0.052, 0.053])
+
+
 def test_k_cores_serve_k_times_the_cpu_bound_throughput():
     # Four gunicorn workers doing 1 ms of CPU each per request, no sleep: on one core they take
     # turns (throughput = 1 / 1 ms), on four cores each has its own (4 / 1 ms).

@@ -271,15 +271,10 @@ class Cpu:
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple, factor: float) -> (
         None
     ):
-        busy = self._busy
-        if busy == 0 and thread.cold_s > 0:
-            # `Thread.penalty_s` is 0 unless the thread and the whole machine have both been
-            # off the CPU for a while: test that here, without the call.
-            now = self.env._now
-            idle = thread.idle_since
-            if 0 <= idle < now and self._idle_since < now:
-                cpu_s += thread.penalty_s(now, now - self._idle_since)
-        self._busy = busy + 1
+        # A queued burst starts as another ends: the machine has not idled, so no cold
+        # penalty (on one core the count of running bursts is 0 here, but not because the
+        # cores idled).
+        self._busy += 1
         cpu_s *= factor
         thread.busy_s += cpu_s
         self.busy_s += cpu_s
