@@ -9,9 +9,9 @@ leaves the CPU (gaps per request) and for how long (median, p90); the share of i
 during which the other core idled too (the whole machine idle: what the model's cold rule
 counts); how often it left the CPU still runnable (preempted); and, for each length of the gap
 before it (0-50 us, 50-200 us, 0.2-0.5 ms, 0.5-2 ms, over 2 ms), how many on-CPU stretches per
-request follow such a gap and how long they last on average. A stretch whose switch events perf
-lost is dropped, so the on-CPU time is a lower bound (a run with almost no gaps counted lost
-most of them). Then the
+request follow such a gap and how long they last on average. perf records into 1024 pages per
+core; a run where it still lost events says so, and a stretch whose switch events were lost is
+dropped (its on-CPU time is then a lower bound). Then the
 same numbers of the model (`asim.sim.model.simulate`, every request simulated) with the given
 calibration (default: this machine's `asim calibrate` file, as `--calibration auto`).
 
@@ -171,8 +171,10 @@ def measure(sleep_s: float, concurrencies: list[int], requests: int, rounds: int
         ab(srv, 500, max(concurrencies))  # warm up
         for _ in range(rounds):
             for c in concurrencies:
-                perf = subprocess.Popen(["perf", "record", "-q", "-e", EVENT, "-a", "-o",
-                                         str(data)], stdout=subprocess.DEVNULL,
+                # 1024 pages of ring buffer per core: the default loses switch events when
+                # ab and the loop switch tens of thousands of times a second
+                perf = subprocess.Popen(["perf", "record", "-q", "-e", EVENT, "-a", "-m", "1024",
+                                         "-o", str(data)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
                 time.sleep(0.5)  # perf attaches
                 run = ab(srv, requests, c)
@@ -181,6 +183,12 @@ def measure(sleep_s: float, concurrencies: list[int], requests: int, rounds: int
                 text = subprocess.run(["perf", "script", "-i", str(data)], capture_output=True,
                                       text=True).stdout
                 on_cpu, cores_of, runnable, idle = parse(text, srv.pid)
+                stats = subprocess.run(["perf", "report", "-i", str(data), "--stats"],
+                                       capture_output=True, text=True).stdout
+                lost = [line.strip() for line in stats.splitlines() if "LOST" in line.upper()]
+                if lost:
+                    print(f"C {c}: perf lost events ({'; '.join(lost)}): the stretches that"
+                          " lost a switch are dropped")
                 if run.report is None:
                     print(f"C {c}: ab failed: {run.problems}")
                     continue
