@@ -16,7 +16,7 @@ from pathlib import Path
 
 from asim.calibration.file import AUTO, Calibration, load, resolve
 from asim.errors import CalibrationError
-from asim.validate.store import CALIBRATION_FILE, Record
+from asim.validate.store import Record, ResultsDir
 
 BUILT_IN = "built-in defaults"  # what a run's facts and the report say of the built-in costs
 
@@ -28,7 +28,7 @@ def choose(folder: Path, given: str | None, *, resuming: bool) -> tuple[Calibrat
     ``given`` is ``--calibration`` (None when it was not given: ``auto``, or under
     ``resuming`` the folder's copy when it holds one).
     """
-    copy = Path(folder) / CALIBRATION_FILE
+    copy = ResultsDir(Path(folder)).calibration_path
     if not copy.is_file():
         return resolve(AUTO if given is None else given), None
     if given is None and resuming:
@@ -50,7 +50,7 @@ def costs_line(root: Path, used: Path | None, records: Sequence[Record], named: 
     """The report's "model costs": ``named`` (what the costs are called), or the folder's copy
     and where it came from when ``used`` (the calibration file predicted with, None for the
     built-in costs) is that copy; with a note when the folder's copy differs."""
-    copy = Path(root) / CALIBRATION_FILE
+    copy = ResultsDir(Path(root)).calibration_path
     if not copy.is_file():
         return named
     if used is None or not _same_bytes(used, copy):

@@ -231,5 +231,17 @@ def med_spread(values: list[float]) -> str:
     return f"{med:.4g} [{min(values):.4g}–{max(values):.4g}]"
 
 
+def calibration_option(argv: list[str]) -> tuple[list[str], str]:
+    """The positional arguments of ``argv`` and its ``--calibration FILE`` (default ``auto``:
+    this machine's `asim calibrate` file), for the scripts that predict beside what they
+    measure."""
+    args = [a for a in argv if not a.startswith("--")]
+    calibration = "auto"
+    if "--calibration" in argv:
+        calibration = argv[argv.index("--calibration") + 1]
+        args.remove(calibration)
+    return args, calibration
+
+
 def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import ab, server
+from common import ab, calibration_option, server
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENT = "sched:sched_switch"
@@ -253,11 +253,7 @@ def model(sleep_s: float, concurrencies: list[int], requests: int, calibration: 
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    calibration = "auto"
-    if "--calibration" in sys.argv:
-        calibration = sys.argv[sys.argv.index("--calibration") + 1]
-        args.remove(calibration)
+    args, calibration = calibration_option(sys.argv[1:])
     sleep_s, concurrencies, requests = float(args[0]), [int(c) for c in args[1].split(",")], \
         int(args[2])
     rounds = int(args[3]) if len(args) > 3 else 3

@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+from common import calibration_option
+
 from asim.lab.abrun import run_ab
 from asim.lab.procs import ServerSpec, running_server
 
@@ -90,11 +92,7 @@ def model(kind: str, workers: int, sleep_s: float, c: int, n: int, calibration: 
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    calibration = "auto"
-    if "--calibration" in sys.argv:
-        calibration = sys.argv[sys.argv.index("--calibration") + 1]
-        args.remove(calibration)
+    args, calibration = calibration_option(sys.argv[1:])
     kind, workers, sleep_s, c, n = (args[0], int(args[1]), float(args[2]), int(args[3]),
                                     int(args[4]))
     measure(kind, workers, sleep_s, c, n)
