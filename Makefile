@@ -44,8 +44,11 @@ demo: setup
 	$(ASIM) validate all --repeat 1 --out results/demo
 	$(ASIM) lecture --out results/demo/lecture
 
+# The simulations run on two processes; the tests that start real servers and ab, or drive the
+# browser, run one at a time afterwards, alone on the machine.
 test: setup chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not live and not browser" -n 2
+	$(PY) -m pytest -m "live or browser"
 
 test-fast: setup
 	$(PY) -m pytest -m "not live and not slow and not browser" -n 2
