@@ -120,37 +120,16 @@ class ThreadPool:
             self.threads.append(thread)
             call_later(self.env, self.costs.wakeup_s, self._take, thread)
 
-    def run_now(self, cpu_s: float, done: Callable, *args: Any) -> None:
-        """An item of one burst of ``cpu_s`` without a hold, on a thread that is running
-        already: no wake-up on the way in (asgiref's round trips, whose wake-ups overlap the
-        caller's CPU: docs/notes/measurements.md section 31.5); ``done(*args)`` is called from
-        the thread. Queued like `submit`'s items when every thread is busy."""
-        if self._idle:
-            thread = self._idle.pop()
-        elif len(self.threads) < self.max_threads:
-            thread = Thread(f"{self.name}-{len(self.threads)}", cold_s=self.cold_s,
-                            tau_s=self.costs.cold_tau_s)
-            self.threads.append(thread)
-        else:
-            self._queue.append((cpu_s, 0.0, 0.0, done, args))
-            self.peak_queue = max(self.peak_queue, len(self._queue))
-            return
-        self._begin(thread)
-        self.gil.run_with(thread, cpu_s, self._done, (thread, done, args))
-
-    def _begin(self, thread: Thread) -> None:
-        self.busy += 1
-        if self.busy > self.peak_busy:
-            self.peak_busy = self.busy
-        now = self._started[thread.name] = self.env._now
-        self.holds.begin(now)
-
     def _take(self, thread: Thread) -> None:
         if not self._queue:
             self._idle.append(thread)
             return
         before_s, hold_s, after_s, done, args = self._queue.popleft()
-        self._begin(thread)
+        self.busy += 1
+        if self.busy > self.peak_busy:
+            self.peak_busy = self.busy
+        now = self._started[thread.name] = self.env._now
+        self.holds.begin(now)
         self.gil.run_with(thread, before_s, self._hold, (thread, hold_s, after_s, done, args))
 
     def _hold(self, thread: Thread, hold_s: float, after_s: float, done: Callable, args: tuple) -> (
