@@ -106,7 +106,7 @@ class Costs:
     asgi_thread_cpu_s: float = 80e-6
     asgi_thread_cold_cpu_s: float = 1100e-6
     asgi_view_thread_cpu_s: float = 340e-6
-    asgi_view_handoff_cpu_s: float = 83e-6
+    asgi_view_handoff_cpu_s: float = 84e-6
     cold_tau_s: float = 0.016
     switch_loss: float = 0.2
     wakeup_s: float = 18e-6

@@ -53,8 +53,9 @@ class LoopApp:
     Django's ASGI path under uvicorn (docs/notes/measurements.md section 31.5): ``trips_before``,
     ``trips_to_response`` and ``trips_after`` are its sync_to_async round trips through the
     request's own thread before the view, between the view and the response, and after the
-    response is sent; each is one burst of ``trip_cpu_s`` in that thread, without a wake-up on
-    either side (the trace's trips last the loop's and the thread's CPU to within 5-10 us).
+    response is sent; each is ``trip_cpu_s`` of that thread's CPU and the loop's taking the result
+    back, run as one callback of the loop without a wake-up on either side (the trace's trips
+    last the loop's and the thread's CPU to within 5-10 us).
     ``framework_cpu_s`` is Django's CPU on the loop, split by ``framework_shares``: before the
     first trip, over the trips (each trip's share half before it, half after it), and after the
     last. ``view_item_cpu_s`` and ``view_handoff_cpu_s``: what the sync view's own trip through
