@@ -3,12 +3,14 @@
     .venv/bin/python benchmarks/run.py            # N = 1,000,000, C = 1,000 (10-15 minutes)
     .venv/bin/python benchmarks/run.py --quick    # N = 100,000
     .venv/bin/python benchmarks/run.py --new-shapes   # only the rows of the shapes beyond the lab
+    .venv/bin/python benchmarks/run.py --server django-asgi   # only that model's rows
 
 For each server model, in a fresh process each: simulated requests per CPU second of the
 default run (which may skip repeated cycles exactly or extrapolate a measured steady state) and
 of the exact run (``exact=True``: repeated cycles skipped, nothing extrapolated), each against
 the *bare* loop (C SimPy processes, one timeout per request, N requests, sleep S), how many
-requests the default run extrapolated and the exact run skipped, and each run's peak RSS. Then
+requests the default run extrapolated and the exact run skipped, the throughput each run
+predicts (an extrapolated run's against the exact one's), and each run's peak RSS. Then
 the wall time of the seed grid (tasks 7, 8 and 9: 18 points), and of the seed grid and task 10's
 (`asim validate task10`, 28 points) together.
 
@@ -82,8 +84,8 @@ def bare_loop(n: int, c: int, sleep_s: float) -> float:
 
 
 def model_run(sc: Scenario, *, exact: bool) -> dict[str, float]:
-    """Simulated requests per CPU second, requests extrapolated and skipped exactly, and peak
-    RSS (MB), measured in a fresh child process."""
+    """Simulated requests per CPU second, requests extrapolated and skipped exactly, the
+    predicted requests per second, and peak RSS (MB), measured in a fresh child process."""
     code = (
         "import json, resource, time\n"
         "from asim.sim.model import simulate\n"
@@ -93,6 +95,7 @@ def model_run(sc: Scenario, *, exact: bool) -> dict[str, float]:
         "dt = time.process_time() - t0\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(json.dumps({'rate': sc.requests / dt, 'rss_mb': rss,\n"
+        "                  'rps': run.report.requests_per_second,\n"
         "                  'extrapolated': run.extrapolated_requests,\n"
         "                  'skipped': run.skipped_requests}))\n"
     )
@@ -176,6 +179,8 @@ def main() -> None:
     ap.add_argument("--jobs-only", action="store_true", help="only the --jobs 2 speed-up")
     ap.add_argument("--new-shapes", action="store_true",
                     help="only the rows of the shapes beyond the lab (no grids, no --jobs timing)")
+    ap.add_argument("--server", default="",
+                    help="only the rows of this model (no grids, no --jobs timing)")
     args = ap.parse_args()
     sweep_n = 2_000 if args.quick else 10_000
     if args.jobs_only:
@@ -186,10 +191,12 @@ def main() -> None:
           f"(best of {BEST_OF}; the exact run once)")
     print(f"{'model':28} {'sleep s':>7} {'bare req/s':>10} {'default':>9} {'ratio':>5} "
           f"{'simulated':>9} {'extrapolated':>12} {'exact':>9} {'ratio':>5} {'skipped':>9} "
-          f"{'peak RSS MB':>11}")
+          f"{'model RPS':>17} {'peak RSS MB':>11}")
     rows = [] if args.new_shapes else [(server, sleep, {"workers": WORKERS.get(server, 1)})
                                        for server, sleep in SLEEP_S.items()]
     rows += NEW_SHAPES
+    if args.server:
+        rows = [row for row in rows if row[0] == args.server]
     for server, sleep, options in rows:
         sc = Scenario(server=server, sleep_s=sleep, concurrency=c, requests=n, **options)
         bare = max(bare_loop(n, c, sleep) for _ in range(BEST_OF))
@@ -206,12 +213,14 @@ def main() -> None:
               f"{fast['rate'] / bare:5.2f} {simulated:9,} {fast['extrapolated']:12,} "
               f"{exact['rate']:9,.0f} "
               f"{exact['rate'] / bare:5.2f} {exact['skipped']:9,} "
+              f"{fast['rps']:8.1f}/{exact['rps']:8.1f} "
               f"{fast['rss_mb']:>6.0f} / {exact['rss_mb']:.0f}")
     print("ratio: to the bare loop; simulated: requests the default run simulated, not skipped "
           "or extrapolated; extrapolated: by the default run; skipped: exactly, by the "
-          "exact run; peak RSS: default / exact run; a default run that extrapolated nothing is "
+          "exact run; model RPS: the default / the exact run's prediction; "
+          "peak RSS: default / exact run; a default run that extrapolated nothing is "
           f"its own exact run, and one of more than {LONG_RUN_S:g} CPU s runs once")
-    if args.new_shapes:
+    if args.new_shapes or args.server:
         return
     print(f"seed grid (18 points, n=100): {seed_grid_wall_s():.3f} s wall")
     seed_s, task10_s, points = seed_and_task10_wall_s()

@@ -3,10 +3,13 @@ costs at zero or one CPU figure set, so the expected numbers follow from the sha
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import simpy
 
-from asim.sim.costs import Costs
+from asim.sim.costs import DJANGO_ASGI_LOOP_SHARES, DJANGO_ASGI_ROUND_TRIPS, Costs
+from asim.sim.eventloop import LoopApp
 from asim.sim.machine import Cpu, Thread
 from asim.sim.model import simulate
 from asim.sim.spec import Scenario
@@ -122,3 +125,38 @@ def test_ab_k_keeps_connections_under_aiohttp_but_not_under_uvicorn(server, kept
                             keepalive=True))
     assert (run.report.keepalive_requests == 100) is kept
     assert (run.report.keepalive_requests == 0) is not kept
+
+
+@pytest.mark.parametrize("server", ["django-asgi", "django-asgi-sync"])
+def test_djangos_round_trips_cost_their_threads_cpu_and_no_wake_up(server):
+    # Fifteen sync_to_async round trips, each one burst of the request's thread with no
+    # wake-up on either side: at C = 1 they lengthen the cycle by fifteen bursts, whatever the
+    # wake-up costs (the sync view's own trip has its wake-ups in both runs).
+    base = Costs(**{**ZERO.to_dict(), "wakeup_s": 30e-6})
+    trips = replace(base, asgi_thread_cpu_s=100e-6)
+
+    def cycle_s(costs: Costs) -> float:
+        return 1 / rps(costs, server=server, sleep_s=0.0, concurrency=1, requests=200)
+
+    assert cycle_s(trips) - cycle_s(base) == pytest.approx(
+        DJANGO_ASGI_ROUND_TRIPS * 100e-6, rel=0.01)
+
+
+def test_djangos_loop_cpu_is_split_around_its_trips_and_adds_up():
+    # Django's 10 ms on the loop, split by the traced shares: at C = 1 every piece waits for
+    # the one before, so the cycle is the whole 10 ms.
+    assert DJANGO_ASGI_LOOP_SHARES == (0.15, 0.67, 0.18)
+    cpu = Costs(**{**ZERO.to_dict(), "asgi_framework_cpu_s": 10e-3})
+    report = simulate(Scenario(server="django-asgi", sleep_s=0.0, concurrency=1, requests=50),
+                      costs=cpu).report
+    assert report.time_per_request_ms == pytest.approx(10.0, rel=0.01)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"framework_shares": (0.5, 0.6, 0.0)}, "adding up to 1"),
+    ({"framework_shares": (0.5, 0.5, 0.0)}, "trips a share"),
+    ({"framework_shares": (0.5, 0.0, 0.5), "trips_before": 1}, "trips_after is 0"),
+])
+def test_a_loop_app_refuses_shares_it_cannot_place(fields, message):
+    with pytest.raises(ValueError, match=message):
+        LoopApp(**fields)

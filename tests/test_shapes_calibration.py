@@ -16,7 +16,7 @@ from asim.calibration.file import Calibration, Check, load, save
 from asim.calibration.knobs import model_outcome
 from asim.errors import CalibrationError, InputError
 from asim.lab.measure import CpuRun
-from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED
+from asim.sim.costs import DEFAULT_COSTS, DJANGO_ASGI_ROUND_TRIPS, UNCALIBRATED
 
 # The new shapes' costs unlike the built-in ones (each moved by 20-60 %), on first-stage costs
 # that are not the built-in ones either.
@@ -24,15 +24,16 @@ FIRST = replace(DEFAULT_COSTS, worker_request_cpu_s=300e-6, loop_request_cpu_s=4
                 wakeup_s=25e-6)
 TRUTH = replace(FIRST, pool_item_cpu_s=60e-6, loop_handoff_cpu_s=140e-6,
                 gthread_accept_cpu_s=130e-6, asgi_framework_cpu_s=1700e-6,
-                asgi_thread_cpu_s=250e-6, asgi_thread_cold_cpu_s=900e-6,
+                asgi_thread_cpu_s=55e-6, asgi_thread_cold_cpu_s=900e-6,
                 asgi_view_thread_cpu_s=110e-6, asgi_view_handoff_cpu_s=60e-6)
 # What the model's threads beside the main ones spend per request at C = 1, sleep 0 (each pool
 # item and each round trip runs on a thread of its own kind): the "measured" main-thread CPU.
 OTHERS = {
     shapes_fit.EXECUTOR: TRUTH.pool_item_cpu_s,
     shapes_fit.GTHREAD: TRUTH.worker_cpu_s,
-    shapes_fit.ASGI: 3 * TRUTH.asgi_thread_cpu_s,
-    shapes_fit.ASGI_SYNC: 3 * TRUTH.asgi_thread_cpu_s + TRUTH.asgi_view_thread_cpu_s,
+    shapes_fit.ASGI: DJANGO_ASGI_ROUND_TRIPS * TRUTH.asgi_thread_cpu_s,
+    shapes_fit.ASGI_SYNC: (DJANGO_ASGI_ROUND_TRIPS * TRUTH.asgi_thread_cpu_s
+                           + TRUTH.asgi_view_thread_cpu_s),
 }
 
 
@@ -66,9 +67,9 @@ def test_second_stage_recovers_the_costs_that_generated_the_runs():
 def test_one_asgi_run_alone_charges_every_round_trip_alike():
     runs = synthetic_runs(TRUTH, servers=(shapes_fit.ASGI_SYNC,))
     values = shapes_fit.closed_form(runs)
-    others = 3 * TRUTH.asgi_thread_cpu_s + TRUTH.asgi_view_thread_cpu_s
+    others = DJANGO_ASGI_ROUND_TRIPS * TRUTH.asgi_thread_cpu_s + TRUTH.asgi_view_thread_cpu_s
     assert values["asgi_thread_cpu_s"] == values["asgi_view_thread_cpu_s"] == pytest.approx(
-        others / 4)
+        others / (DJANGO_ASGI_ROUND_TRIPS + 1))
     # Without the async view's run the loop's side of the view's round trip is not identified.
     assert "asgi_view_handoff_cpu_s" not in {k.name for k in shapes_fit.active_knobs(runs)}
 
@@ -175,11 +176,41 @@ def test_a_cost_the_runs_push_below_zero_is_reported_at_its_bound():
 
 def test_a_file_from_before_the_views_own_trip_keeps_its_meaning():
     # figures/holdout-7's file was fitted when every round trip cost the same: its sync view's
-    # trip costs what its other trips cost, not the built-in values of the view's own trip.
+    # trip costs what its other trips cost, not the built-in values of the view's own trip
+    # (and its three trips' thread CPU is spread over fifteen, below).
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "figures/holdout-7/calibration.json"
-    assert "asgi_view_thread_cpu_s" not in json.loads(path.read_text())["shapes"]["costs"]
+    raw = json.loads(path.read_text())["shapes"]["costs"]
+    assert "asgi_view_thread_cpu_s" not in raw
     costs = load(path).costs
-    assert costs.asgi_view_thread_cpu_s == costs.asgi_thread_cpu_s
+    assert costs.asgi_view_thread_cpu_s == raw["asgi_thread_cpu_s"]
     assert costs.asgi_view_handoff_cpu_s == costs.loop_handoff_cpu_s
+    assert costs.asgi_thread_cpu_s == pytest.approx(raw["asgi_thread_cpu_s"] * 3 / 15)
+
+
+@pytest.mark.parametrize("folder", ["shapes-3", "shapes-9", "holdout-7"])
+def test_a_file_fitted_with_three_round_trips_keeps_its_cpu_per_request(folder, tmp_path):
+    # Fitted when the model made three round trips with a hand-off each: the same thread CPU
+    # and the same loop CPU per request over fifteen trips without hand-offs.
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / f"figures/{folder}/calibration.json"
+    section = json.loads(path.read_text())["shapes"]
+    assert "asgi_round_trips" not in section
+    raw = section["costs"]
+    handoff = raw.get("loop_handoff_cpu_s", DEFAULT_COSTS.loop_handoff_cpu_s)
+    read = load(path)
+    assert DJANGO_ASGI_ROUND_TRIPS * read.costs.asgi_thread_cpu_s == pytest.approx(
+        3 * raw["asgi_thread_cpu_s"])
+    framework = raw.get("asgi_framework_cpu_s")
+    if framework is not None:
+        assert read.costs.asgi_framework_cpu_s == pytest.approx(framework + 3 * handoff)
+    # Saved again, it is marked and read back the same (not mapped twice).
+    again = load(save(read, tmp_path / "again.json"))
+    assert again.shapes["asgi_round_trips"] == DJANGO_ASGI_ROUND_TRIPS
+    assert again.costs == replace(read.costs, source=again.costs.source)
+
+
+def test_a_new_file_is_marked_with_its_round_trips():
+    assert _calibration().shapes["asgi_round_trips"] == DJANGO_ASGI_ROUND_TRIPS

@@ -20,13 +20,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asim.errors import CalibrationError
-from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED, Costs
+from asim.sim.costs import DEFAULT_COSTS, DJANGO_ASGI_ROUND_TRIPS, UNCALIBRATED, Costs
 from asim.sim.memory import DEFAULT_MEMORY, MemoryCosts
 from asim.sim.shapes import NAMES
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S
 
 if TYPE_CHECKING:
     from asim.lab.measure import CpuRun
+
+# The second stage's marker of a file fitted with fifteen round trips per request (the count);
+# a file without it was fitted with three (`_fifteen_trips`).
+ROUND_TRIPS = "asgi_round_trips"
+OLD_ROUND_TRIPS = 3
 
 _REQUIRED = object()  # a field without a default
 NONE = "none"
@@ -422,7 +427,23 @@ def _shapes_section(section: object, path: Path) -> dict[str, Any]:
                  "asgi_view_handoff_cpu_s": costs.get("loop_handoff_cpu_s",
                                                       DEFAULT_COSTS.loop_handoff_cpu_s)}
         section = {**section, "costs": costs}
+    if ROUND_TRIPS not in section and "asgi_thread_cpu_s" in costs:
+        # Marked once mapped: a file saved again keeps the meaning it was loaded with.
+        section = {**section, "costs": _fifteen_trips(costs),
+                   ROUND_TRIPS: DJANGO_ASGI_ROUND_TRIPS}
     return section
+
+
+def _fifteen_trips(costs: dict[str, Any]) -> dict[str, Any]:
+    """An older file's ASGI costs, fitted when the model made three round trips with a hand-off
+    each, as the same CPU per request over fifteen without (docs/notes/measurements.md 31.5):
+    the thread's CPU spread over the fifteen, the loop's three hand-offs added to Django's."""
+    out = {**costs, "asgi_thread_cpu_s": costs["asgi_thread_cpu_s"] * OLD_ROUND_TRIPS
+           / DJANGO_ASGI_ROUND_TRIPS}
+    if "asgi_framework_cpu_s" in costs:
+        handoff_s = costs.get("loop_handoff_cpu_s", DEFAULT_COSTS.loop_handoff_cpu_s)
+        out["asgi_framework_cpu_s"] = costs["asgi_framework_cpu_s"] + OLD_ROUND_TRIPS * handoff_s
+    return out
 
 
 def _is_number(value: object) -> bool:

@@ -18,17 +18,17 @@ The server's CPU of these runs counts every thread, the ones that ended during t
 main threads' CPU is measured beside it. Two costs follow in closed form, each pinned by one
 measured figure: ``pool_item_cpu_s`` is the executor run's CPU outside the main thread (its
 pool thread's, per request), ``asgi_thread_cpu_s`` the async view's run's CPU outside the main
-thread over Django's three round trips through the request's thread, and
+thread over Django's fifteen round trips through the request's thread (per trip), and
 ``asgi_view_thread_cpu_s`` what the sync view's run spends there beyond it (its view's own round
 trip: the two runs differ by that alone, and it costs less than Django's, docs/notes/
 measurements.md section 27.5; with one of the two runs only, every round trip costs alike). The
-others (`KNOBS`: the loop's hand-off, gthread's accept, Django's ASGI path on the loop, the loop's
+others (`KNOBS`: the loop's hand-off, gthread's accept, Django's CPU on the loop, the loop's
 side of the sync view's round trip, the per-request thread's cold penalty) are fitted like the first
 stage: every run is simulated and `scipy.optimize.least_squares` minimises its relative errors of
 RPS (over the run's tolerance, max(3 %, the repeats' spread)) and of the server's CPU per request
 (over `asim.calibration.fit.CPU_TOLERANCE`). A knob is fitted only when a run pins it (the
-hand-off only with the executor's run: on the ASGI runs it cannot be told from Django's own
-loop CPU); the others keep their built-in values.
+hand-off only with the executor's run: Django's round trips charge no hand-off of their own, the
+loop's CPU of a trip is part of Django's); the others keep their built-in values.
 
 The runs, the fitted costs and the fit's figures go to the calibration file's ``shapes`` section,
 and the runs' residuals join the file's self-check (``check``) like the first stage's. A file
@@ -45,13 +45,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from asim.calibration.file import Calibration, RunCheck, read_run, run_record
+from asim.calibration.file import ROUND_TRIPS, Calibration, RunCheck, read_run, run_record
 from asim.calibration.fit import CPU_TOLERANCE, REPEATS, check, rps_tolerance
 from asim.calibration.knobs import Knob, model_outcome
 from asim.errors import CalibrationError, InputError
 from asim.lab.measure import CpuRun, measure_cpu
 from asim.lab.procs import DeferredStops
-from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED, Costs
+from asim.sim.costs import DEFAULT_COSTS, DJANGO_ASGI_ROUND_TRIPS, UNCALIBRATED, Costs
 from asim.sim.shapes import NAMES, shape
 
 EXECUTOR, GTHREAD, ASGI, ASGI_SYNC = ("aiohttp-executor", "django-gthread", "django-asgi",
@@ -61,9 +61,6 @@ FIRST = "first"  # --servers first: the first stage alone (aiohttp's and Django'
 ALL = "all"
 WARM_N, ASGI_N, COLD_N = 1000, 300, 20  # ~0.6-1.2 s per repeat at C = 1
 COLD_SLEEP_S = 0.05
-# Round trips through the request's own thread (asim.sim.shapes._asgi_loops): request_started,
-# response.close with request_finished, and the sync view.
-HOPS = {ASGI: 3, ASGI_SYNC: 4}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +84,7 @@ PLAN = (
 _ASGI = frozenset({ASGI, ASGI_SYNC})
 KNOBS: tuple[Knob, ...] = (
     Knob(name="loop_handoff_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
-         servers=frozenset({EXECUTOR}) | _ASGI, needs="executor warm"),
+         servers=frozenset({EXECUTOR}), needs="executor warm"),
     Knob(name="gthread_accept_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
          servers=frozenset({GTHREAD}), needs="gthread warm"),
     Knob(name="asgi_framework_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI),
@@ -149,17 +146,18 @@ def closed_form(runs: dict[str, CpuRun]) -> dict[str, float]:
     executor = [r for r in runs.values() if r.server == EXECUTOR and r.sleep_s == 0]
     if executor:
         values["pool_item_cpu_s"] = _others_s(executor[0])
-    warm = {r.server: r for r in runs.values() if r.server in HOPS and r.sleep_s == 0}
+    warm = {r.server: r for r in runs.values() if r.server in _ASGI and r.sleep_s == 0}
+    trips = {ASGI: DJANGO_ASGI_ROUND_TRIPS, ASGI_SYNC: DJANGO_ASGI_ROUND_TRIPS + 1}
     if len(warm) == 2:
-        # The sync view is the async view plus its own round trip: Django's three cost the
+        # The sync view is the async view plus its own round trip: Django's fifteen cost the
         # async run's others, the view's is what the sync run spends beyond them.
         base = _others_s(warm[ASGI])
-        values["asgi_thread_cpu_s"] = base / HOPS[ASGI]
+        values["asgi_thread_cpu_s"] = base / trips[ASGI]
         values["asgi_view_thread_cpu_s"] = max(_others_s(warm[ASGI_SYNC]) - base, 0.0)
     elif warm:  # one of them: every round trip alike
         ((server, run),) = warm.items()
         values["asgi_thread_cpu_s"] = values["asgi_view_thread_cpu_s"] = (
-            _others_s(run) / HOPS[server])
+            _others_s(run) / trips[server])
     return values
 
 
@@ -257,6 +255,7 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
         "fitted": list(fitted),
         "uncertainty_pct": uncertainty,
         "at_bound": at_bound,
+        ROUND_TRIPS: DJANGO_ASGI_ROUND_TRIPS,
         "fit_seconds": round(time.perf_counter() - t0, 2),
         "simulations": objective.simulations,
         "measured": {name: run_record(run, main_cpu=True) for name, run in runs.items()},

@@ -51,9 +51,11 @@ class Costs:
     the loop spends to take the result back (the self-pipe wake-up, asyncio's chained futures
     and the task's wake-up); ``asgi_framework_cpu_s``
     is the CPU Django's ASGI handler under uvicorn adds on the loop to a request, beyond the
-    event-loop costs above; ``asgi_thread_cpu_s`` is one sync_to_async round trip's CPU in the
-    request's own thread (asgiref gives every request a ThreadSensitiveContext, so a thread of
-    its own, created on first use), for the round trips Django makes around every view;
+    event-loop costs above, its round trips' loop side included (split over the request by
+    `DJANGO_ASGI_LOOP_SHARES`); ``asgi_thread_cpu_s`` is one sync_to_async round trip's CPU in
+    the request's own thread (asgiref gives every request a ThreadSensitiveContext, so a thread
+    of its own, created on first use), for each of the fifteen round trips Django makes around
+    every view (`DJANGO_ASGI_TRIPS`);
     ``asgi_view_thread_cpu_s`` and ``asgi_view_handoff_cpu_s`` are the thread's and the loop's
     CPU of the sync view's own round trip (its call through sync_to_async): measured as the
     difference between the sync and the async view's runs, which differ by that round trip
@@ -100,11 +102,11 @@ class Costs:
     gthread_accept_cpu_s: float = 190e-6
     pool_item_cpu_s: float = 92e-6
     loop_handoff_cpu_s: float = 180e-6
-    asgi_framework_cpu_s: float = 2100e-6
-    asgi_thread_cpu_s: float = 400e-6
-    asgi_thread_cold_cpu_s: float = 1200e-6
+    asgi_framework_cpu_s: float = 2500e-6
+    asgi_thread_cpu_s: float = 80e-6
+    asgi_thread_cold_cpu_s: float = 1100e-6
     asgi_view_thread_cpu_s: float = 340e-6
-    asgi_view_handoff_cpu_s: float = 88e-6
+    asgi_view_handoff_cpu_s: float = 84e-6
     cold_tau_s: float = 0.016
     switch_loss: float = 0.2
     wakeup_s: float = 18e-6
@@ -198,6 +200,15 @@ WORKER_COSTS: tuple[str, ...] = tuple(
 ) + ("time_sleep_overshoot_s",)
 MACHINE_COSTS: tuple[str, ...] = ("cold_tau_s", "switch_loss", "wakeup_s")
 POOL_COSTS: tuple[str, ...] = ("pool_item_cpu_s", "loop_handoff_cpu_s")
+# Django 5.2's ASGIHandler with startproject's middleware, traced (docs/notes/measurements.md
+# section 31.5): its sync_to_async round trips before the view (request_started, six
+# process_request, one process_view), between the view and the response (six process_response)
+# and after the response is sent (response.close with request_finished); and the shares of its
+# CPU on the loop before the first trip, over the trips, and after the last.
+DJANGO_ASGI_TRIPS = (8, 6, 1)
+DJANGO_ASGI_ROUND_TRIPS = sum(DJANGO_ASGI_TRIPS)
+DJANGO_ASGI_LOOP_SHARES = (0.15, 0.67, 0.18)
+
 ASGI_COSTS: tuple[str, ...] = ("asgi_framework_cpu_s", "asgi_thread_cpu_s", "loop_handoff_cpu_s",
                                 "asgi_thread_cold_cpu_s", "asgi_view_thread_cpu_s",
                                 "asgi_view_handoff_cpu_s")

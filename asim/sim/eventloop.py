@@ -45,28 +45,54 @@ class LoopApp:
     ``blocking_s``: time.sleep on the loop thread before the await (a small blocking slice);
     ``sleep_in_pool``: the sleep runs in the loop's thread pool (run_in_executor, or a sync view
     under sync_to_async) instead of as a timer, each item costing its thread ``item_cpu_s``;
-    ``framework_cpu_s``: the framework's own CPU on
-    the loop in the handler step (Django's ASGI path under uvicorn); ``view_item_cpu_s`` and
-    ``view_handoff_cpu_s``: what the view's own trip through the pool costs its thread and the
-    loop, where it differs from ``item_cpu_s`` and the loop's hand-off (None: the same);
-    ``hops_before`` and
-    ``hops_after``: round trips through the pool before the view and after the response (Django
-    sends request_started, and closes the response and sends request_finished, through
-    sync_to_async); ``keeps_http10``: whether the server keeps an HTTP/1.0 connection that asks
-    for keep-alive. ab -k sends HTTP/1.0 with "Connection: Keep-Alive"; aiohttp keeps it, uvicorn's
-    h11 closes every HTTP/1.0 connection after its response (measured: ab -k against uvicorn
-    prints "Keep-Alive requests: 0", docs/notes/measurements.md section 16).
+    ``keeps_http10``: whether the server keeps an HTTP/1.0 connection that asks for keep-alive.
+    ab -k sends HTTP/1.0 with "Connection: Keep-Alive"; aiohttp keeps it, uvicorn's h11 closes
+    every HTTP/1.0 connection after its response (measured: ab -k against uvicorn prints
+    "Keep-Alive requests: 0", docs/notes/measurements.md section 16).
+
+    Django's ASGI path under uvicorn (docs/notes/measurements.md section 31.5): ``trips_before``,
+    ``trips_to_response`` and ``trips_after`` are its sync_to_async round trips through the
+    request's own thread before the view, between the view and the response, and after the
+    response is sent; each is ``trip_cpu_s`` of that thread's CPU and the loop's taking the result
+    back, run as one callback of the loop without a wake-up on either side (the trace's trips
+    last the loop's and the thread's CPU to within 5-10 us).
+    ``framework_cpu_s`` is Django's CPU on the loop, split by ``framework_shares``: before the
+    first trip, over the trips (each trip's share half before it, half after it), and after the
+    last. ``view_item_cpu_s`` and ``view_handoff_cpu_s``: what the sync view's own trip through
+    the pool costs its thread and the loop (a pool item with its wake-ups, holding the thread for
+    the sleep), where it differs from ``item_cpu_s`` and the loop's hand-off (None: the same).
     """
 
     blocking_s: float = 0.0
     sleep_in_pool: bool = False
     framework_cpu_s: float = 0.0
+    framework_shares: tuple[float, float, float] = (1.0, 0.0, 0.0)
     item_cpu_s: float = 0.0
+    trip_cpu_s: float = 0.0
     view_item_cpu_s: float | None = None
     view_handoff_cpu_s: float | None = None
-    hops_before: int = 0
-    hops_after: int = 0
+    trips_before: int = 0
+    trips_to_response: int = 0
+    trips_after: int = 0
     keeps_http10: bool = True
+
+    def __post_init__(self) -> None:
+        if min(self.framework_shares) < 0 or abs(sum(self.framework_shares) - 1) > 1e-9:
+            raise ValueError(f"framework_shares must be three non-negative shares adding up to "
+                             f"1, got {self.framework_shares}")
+        trips = self.trips_before + self.trips_to_response + self.trips_after
+        if min(self.trips_before, self.trips_to_response, self.trips_after) < 0:
+            raise ValueError("trips_before, trips_to_response and trips_after must be >= 0")
+        if self.framework_shares[1] > 0 and trips == 0:
+            raise ValueError("framework_shares gives the trips a share but there are none")
+        if self.framework_shares[2] > 0 and self.trips_after == 0:
+            raise ValueError("framework_shares gives a share after the last trip but "
+                             "trips_after is 0")
+
+    @property
+    def trips(self) -> int:
+        """Django's round trips per request (the sync view's own not counted)."""
+        return self.trips_before + self.trips_to_response + self.trips_after
 
 
 PLAIN = LoopApp()
@@ -117,6 +143,15 @@ class EventLoopServer:
         self._view_item_s = app.item_cpu_s if app.view_item_cpu_s is None else app.view_item_cpu_s
         self._view_handoff_s = (costs.loop_handoff_cpu_s if app.view_handoff_cpu_s is None
                                 else app.view_handoff_cpu_s)
+        # Django's loop CPU: before the first trip, half a trip's share on each side of a trip,
+        # and after the last.
+        before, over_trips, after = (share * app.framework_cpu_s for share in app.framework_shares)
+        self._before_s, self._after_s = before, after
+        self._half_s = over_trips / app.trips / 2 if app.trips else 0.0
+        # The requests' own threads as far as their round trips' CPU goes: one request's trips
+        # follow each other, and a thread that idled (a sleep between two trips) starts cold.
+        self._trip_thread = Thread("round trips", cold_s=0.0 if pool is None else pool.cold_s,
+                                   tau_s=costs.cold_tau_s)
         self._next_step, self._then_step = self._run_next, self._then  # bound once (hot path)
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select
@@ -148,6 +183,7 @@ class EventLoopServer:
         """Move every absolute time the loop holds ``dt`` seconds later."""
         self._timers = [(when + dt, seq, fn, arg) for when, seq, fn, arg in self._timers]
         self.thread.shift(dt)
+        self._trip_thread.shift(dt)
         if self.pool is not None:
             self.pool.shift(dt)
             self.pool.holds.shift(dt)
@@ -299,10 +335,11 @@ class EventLoopServer:
         elif app.blocking_s > 0:
             self._run(self.thread, self.costs.loop_callback_cpu_s + cpu_s + app.framework_cpu_s,
                       self._block_slice, conn)
-        elif app.hops_before:
-            self._step(cpu_s + app.framework_cpu_s, self._hop, (conn, app.hops_before, self._view))
+        elif app.trips_before:
+            self._step(cpu_s + self._before_s + self._half_s, self._trip,
+                       (conn, app.trips_before, self._view, self._half_s))
         else:
-            self._step(cpu_s + app.framework_cpu_s, self._view, conn)
+            self._step(cpu_s + self._before_s, self._view, conn)
 
     def _block_slice(self, conn: Conn) -> None:
         # time.sleep(B) holds the loop thread, then the handler goes on to its await.
@@ -322,19 +359,26 @@ class EventLoopServer:
         else:
             self._start_timer(conn)
 
-    def _hop(self, args: tuple[Conn, int, Callable]) -> None:
-        item_s = self.app.item_cpu_s
-        self.pool.submit(item_s / 2, 0.0, item_s / 2, self._threadsafe, self._hop_back, args)
+    def _trip(self, args: tuple[Conn, int, Callable | None, float]) -> None:
+        """One sync_to_async round trip, as one callback of the loop: the request's thread's
+        burst and the loop's taking the result back (``args``: the connection, the trips left
+        in this run of them, what follows the last, and the loop's CPU of the last one's
+        return)."""
+        # The thread and the loop share the GIL, so the two bursts never overlap, and the
+        # trip has no wake-up on either side (measurements 31.5): one burst, run when the
+        # loop's ready queue reaches it, like the call_soon_threadsafe that ends a real trip.
+        self._ready.append((self._trip_run, args))
 
-    def _hop_back(self, args: tuple[Conn, int, Callable]) -> None:
-        self._step(self.costs.loop_handoff_cpu_s, self._after_hop, args)
-
-    def _after_hop(self, args: tuple[Conn, int, Callable]) -> None:
-        conn, left, then = args
+    def _trip_run(self, args: tuple[Conn, int, Callable | None, float]) -> None:
+        conn, left, then, last_s = args
+        cpu_s = self._callback_s + self.app.trip_cpu_s
         if left > 1:
-            self._hop((conn, left - 1, then))
+            self._run_with(self._trip_thread, cpu_s + 2 * self._half_s, self._then_step,
+                           (self._trip, (conn, left - 1, then, last_s)))
+        elif then is None:
+            self._run_with(self._trip_thread, cpu_s + last_s, self._next_step, ())
         else:
-            then(conn)
+            self._run_with(self._trip_thread, cpu_s + last_s, self._then_step, (then, conn))
 
     def _threadsafe(self, fn: Callable, arg: object) -> None:
         """loop.call_soon_threadsafe from a pool thread: the callback joins the ready queue and
@@ -368,15 +412,22 @@ class EventLoopServer:
         self._run_next()
 
     def _resume(self, conn: Conn) -> None:
-        self._step(self.costs.loop_response_cpu_s, self._write_response, conn)
+        app = self.app
+        if app.trips_to_response:
+            last_s = self._half_s * (2 if app.trips_after else 1)
+            self._step(self.costs.loop_response_cpu_s + self._half_s, self._trip,
+                       (conn, app.trips_to_response, self._write_response, last_s))
+        else:
+            self._step(self.costs.loop_response_cpu_s
+                       + (self._half_s if app.trips_after else 0.0), self._write_response, conn)
 
     def _write_response(self, conn: Conn) -> None:
         conn.handler_end = self.env._now
         conn.server_keepalive = self.client.keepalive and self.app.keeps_http10
         self.client.response_data(conn)
         self._call_soon(self._after_handler, conn)
-        if self.app.hops_after:
-            self._hop((conn, self.app.hops_after, _finished))
+        if self.app.trips_after:
+            self._trip((conn, self.app.trips_after, None, self._half_s + self._after_s))
 
     def _after_handler(self, conn: Conn) -> None:
         if conn.server_keepalive:
@@ -399,10 +450,6 @@ class EventLoopServer:
     def _fin(self, conn: Conn) -> None:
         conn.fin_sent = self.env._now
         self.client.response_eof(conn)
-
-
-def _finished(conn: Conn) -> None:
-    """The last hop after a response: nothing is left for the loop to do."""
 
 
 class LoopGroup:

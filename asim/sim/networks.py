@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from asim.sim.costs import Costs
+from asim.sim.costs import DJANGO_ASGI_ROUND_TRIPS, Costs
 from asim.sim.mva import Network, Station, flow_equivalent_station
 
 if TYPE_CHECKING:
@@ -135,11 +135,15 @@ def asgi_sync_network(scenario: Scenario, costs: Costs) -> Network:
 def _asgi_loops(scenario: Scenario, costs: Costs, *, sync_view: bool) -> Network:
     """W loops, each one server of the loop's CPU and Django's ASGI path (its threads' Python
     shares the process's GIL, so it is counted on the loop), the sleep a pure wait (an async
-    view's timer, or a sync view's own thread: no bound on either)."""
-    hops = 4 if sync_view else 3
-    loop_s = costs.loop_cpu_s + costs.asgi_framework_cpu_s + hops * (
-        costs.asgi_thread_cpu_s + costs.loop_callback_cpu_s + costs.loop_handoff_cpu_s
-    )
+    view's timer, or a sync view's own thread: no bound on either). Django's round trips have
+    no wake-ups (`asim.sim.eventloop.LoopApp`); the sync view's own trip has two."""
+    loop_s = (costs.loop_cpu_s + costs.asgi_framework_cpu_s
+              + DJANGO_ASGI_ROUND_TRIPS * (costs.asgi_thread_cpu_s + costs.loop_callback_cpu_s))
+    view_wakeups = 0
+    if sync_view:
+        loop_s += (costs.asgi_view_thread_cpu_s + costs.loop_callback_cpu_s
+                   + costs.asgi_view_handoff_cpu_s)
+        view_wakeups = 2
     overshoot_s = (
         costs.time_sleep_overshoot_s if sync_view else costs.asyncio_sleep_overshoot_s
     )
@@ -147,7 +151,7 @@ def _asgi_loops(scenario: Scenario, costs: Costs, *, sync_view: bool) -> Network
     ab = Station.queue("ab", costs.ab_cpu_s)
     wait = Station.delay(
         "wait",
-        _sleep_with_overshoot_s(scenario.sleep_s, overshoot_s) + hops * costs.wakeup_s
+        _sleep_with_overshoot_s(scenario.sleep_s, overshoot_s) + view_wakeups * costs.wakeup_s
         + costs.loop_light_load_extra_s + costs.ab_cold_cpu_s,
     )
     return Network(stations=(loops, ab, wait))

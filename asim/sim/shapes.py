@@ -22,6 +22,8 @@ from asim.sim.conn import AcceptQueue
 from asim.sim.costs import (
     AB_COSTS,
     ASGI_COSTS,
+    DJANGO_ASGI_LOOP_SHARES,
+    DJANGO_ASGI_TRIPS,
     GTHREAD_COSTS,
     LOOP_COSTS,
     MACHINE_COSTS,
@@ -135,11 +137,13 @@ def _gthread(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
 
 
 def _asgi_loops(env, cpu, costs, scenario, sleep_s, client, *, sync_view: bool) -> ServerModel:
-    # Django under uvicorn: request_started before the view, response.close and
-    # request_finished after the response, each a sync_to_async round trip through the
-    # request's own thread; a sync view is one more, holding that thread for its sleep.
+    # Django under uvicorn (docs/notes/measurements.md section 31.5): fifteen sync_to_async
+    # round trips through the request's own thread, Django's loop CPU between them; a sync
+    # view is one more trip, holding that thread for its sleep.
     app = LoopApp(sleep_in_pool=sync_view, framework_cpu_s=costs.asgi_framework_cpu_s,
-                  item_cpu_s=costs.asgi_thread_cpu_s, hops_before=1, hops_after=2,
+                  framework_shares=DJANGO_ASGI_LOOP_SHARES, trip_cpu_s=costs.asgi_thread_cpu_s,
+                  trips_before=DJANGO_ASGI_TRIPS[0], trips_to_response=DJANGO_ASGI_TRIPS[1],
+                  trips_after=DJANGO_ASGI_TRIPS[2], item_cpu_s=costs.asgi_thread_cpu_s,
                   view_item_cpu_s=costs.asgi_view_thread_cpu_s,
                   view_handoff_cpu_s=costs.asgi_view_handoff_cpu_s, keeps_http10=False)
     queue = AcceptQueue(UVICORN_BACKLOG + 1) if scenario.workers > 1 else None
