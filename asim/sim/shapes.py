@@ -143,8 +143,7 @@ def _asgi_loops(env, cpu, costs, scenario, sleep_s, client, *, sync_view: bool) 
     app = LoopApp(sleep_in_pool=sync_view, framework_cpu_s=costs.asgi_framework_cpu_s,
                   framework_shares=DJANGO_ASGI_LOOP_SHARES, trip_cpu_s=costs.asgi_thread_cpu_s,
                   trips_before=DJANGO_ASGI_TRIPS[0], trips_to_response=DJANGO_ASGI_TRIPS[1],
-                  trips_after=DJANGO_ASGI_TRIPS[2], item_cpu_s=costs.asgi_thread_cpu_s,
-                  view_item_cpu_s=costs.asgi_view_thread_cpu_s,
+                  trips_after=DJANGO_ASGI_TRIPS[2], view_item_cpu_s=costs.asgi_view_thread_cpu_s,
                   view_handoff_cpu_s=costs.asgi_view_handoff_cpu_s, keeps_http10=False)
     queue = AcceptQueue(UVICORN_BACKLOG + 1) if scenario.workers > 1 else None
     loops = []
