@@ -112,6 +112,29 @@ class AcceptQueue(deque):
         self.burst_size = 0  # connections of the first burst (their first SYNs)
         self.admit_first_burst = False
         self.burst_capacity: int | None = None
+        self.first_burst_worker: int | None = None  # the only worker that takes the burst
+        self.burst_taken: list[int] = []  # connections of the first burst each worker took
+
+    def ready_for(self, worker: int) -> bool:
+        """Whether accept() by worker ``worker`` would return a connection (see `take`)."""
+        return bool(self) and (self.first_burst_worker in (None, worker)
+                               or not self[0].first_burst)
+
+    def take(self, worker: int) -> Conn | None:
+        """accept() by worker ``worker`` (its index among the server's processes): the
+        longest-queued connection, or None when the queue is empty or its head belongs to ab's
+        first burst and another worker takes all of it (``first_burst_worker``)."""
+        if not self:
+            return None
+        burst = self[0].first_burst
+        if burst and self.first_burst_worker not in (None, worker):
+            return None
+        if burst:
+            taken = self.burst_taken
+            while len(taken) <= worker:
+                taken.append(0)
+            taken[worker] += 1
+        return self.popleft()
 
     def offer(self, conn: Conn) -> bool:
         """Queue ``conn`` if there is room; False (a dropped SYN) if not."""
@@ -138,19 +161,23 @@ class AcceptQueue(deque):
 
 @dataclass(frozen=True, kw_only=True)
 class Backlog:
-    """A what-if on a server's listen backlog, for the other branch of a race near it.
+    """A what-if on a server's listening socket, for the other branch of a race near its
+    backlog or between its workers.
 
     ``capacity``: the accept queue holds this many instead of the server's backlog + 1 (a
     smaller one overflows where the real queue only came near it); ``admit_first_burst``: the
     first SYN of each connection of ab's first burst is never dropped (the server keeps up with
     the burst); ``burst_capacity``: those first SYNs find the queue full at this many (the
     server keeps up with none of the burst; the retransmitted SYNs and every later connection
-    see the whole queue). See `asim.sim.race`.
+    see the whole queue); ``first_burst_worker``: of several workers behind the socket, only
+    this one accepts the connections of ab's first burst (the others find the queue empty while
+    one of them is at its head). See `asim.sim.race`.
     """
 
     capacity: int | None = None
     admit_first_burst: bool = False
     burst_capacity: int | None = None
+    first_burst_worker: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("capacity", "burst_capacity"):
@@ -165,6 +192,7 @@ class Backlog:
             queue.capacity = self.capacity
         queue.admit_first_burst = self.admit_first_burst
         queue.burst_capacity = self.burst_capacity
+        queue.first_burst_worker = self.first_burst_worker
 
 
 def near_backlog(peak: int, capacity: int) -> bool:

@@ -220,8 +220,16 @@ class EventLoopServer:
             self._wake_token += 1
             call_later(self.env, self.costs.wakeup_s, self._poll)
 
+    def _listener_ready(self) -> bool:
+        """accept() would return a connection (not only one of ab's first burst that another
+        worker takes, on that branch of the workers' race: `asim.sim.race`)."""
+        queue = self.accept_queue
+        return bool(queue) and (queue.first_burst_worker is None or queue.ready_for(self.index))
+
     def _iterate(self) -> None:
-        if self._ready or self._io or self.accept_queue:
+        queue = self.accept_queue
+        if self._ready or self._io or (queue and (queue.first_burst_worker is None
+                                                  or queue.ready_for(self.index))):
             self._poll()
             return
         if self._timers:
@@ -246,7 +254,7 @@ class EventLoopServer:
 
     def _poll(self) -> None:
         self.iterations += 1
-        if self.accept_queue:
+        if self._listener_ready():
             self._ready.append((self._accept, None))
         while self._io:
             conn = self._io.popleft()
@@ -283,9 +291,11 @@ class EventLoopServer:
 
     # -- one request's callbacks -------------------------------------------------------------
     def _accept(self, _arg: object) -> None:
-        taken = 0
-        while self.accept_queue and taken < self.backlog:
-            conn = self.accept_queue.popleft()
+        taken, queue = 0, self.accept_queue
+        while taken < self.backlog:
+            conn = queue.take(self.index)
+            if conn is None:
+                break
             conn.accepted = self.env._now
             if self._grouped:
                 conn.worker = self  # later events of the connection come to this loop

@@ -123,8 +123,8 @@ class GthreadServer:
                                 self._enqueue_then_select, (worker, conn))
         elif worker.listener_ready:
             worker.listener_ready = False
-            if self.accept_queue:
-                conn = self.accept_queue.popleft()
+            conn = self.accept_queue.take(worker.index)
+            if conn is not None:
                 conn.accepted = self.env.now
                 conn.worker = worker
                 worker.gil.run_with(worker.main, self.costs.gthread_accept_cpu_s, self._accepted,
@@ -136,7 +136,7 @@ class GthreadServer:
             worker.asleep = True
 
     def _accepted(self, worker: GthreadWorker, conn: Conn) -> None:
-        if self.accept_queue:
+        if self.accept_queue.ready_for(worker.index):
             worker.listener_ready = True  # still readable: the next select() returns at once
         if conn.has_data:
             self._enqueue(worker, conn)

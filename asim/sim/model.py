@@ -77,6 +77,9 @@ class SimRun:
     first_burst_dropped: int = 0
     first_burst_peak: int = 0
     first_burst_size: int = 0
+    # With several workers that keep what they accept (gthread, uvicorn): how many connections
+    # of ab's first burst each worker accepted (empty otherwise).
+    first_burst_split: tuple[int, ...] = ()
     usage: tuple[Usage, ...] = ()  # each resource's busy share of the run (`asim.sim.usage`)
 
     @property
@@ -88,6 +91,14 @@ class SimRun:
     def bottleneck(self) -> Usage | None:
         """The busiest resource of the run."""
         return busiest(self.usage)
+
+
+def _split(taken: list[int], workers: int) -> tuple[int, ...]:
+    """Each worker's share of ab's first burst, for servers whose workers take connections
+    from the queue themselves (`AcceptQueue.take`); empty for one worker."""
+    if workers < 2 or not taken:
+        return ()
+    return tuple(taken) + (0,) * (workers - len(taken))
 
 
 def simulate(
@@ -197,6 +208,7 @@ def simulate(
         first_burst_dropped=queue.burst_dropped,
         first_burst_peak=queue.burst_peak,
         first_burst_size=queue.burst_size,
+        first_burst_split=_split(queue.burst_taken, scenario.workers),
         usage=usage,
     )
 

@@ -28,6 +28,19 @@ follows one branch; `other_branches` simulates the other one:
 - a run that drops SYNs outside its first burst overflows in its steady state, whatever the
   timing of one burst: that is no race, and no other branch is given. Neither is one for a run
   nowhere near the backlog.
+
+The second race is between workers that keep the connections they accept (gthread's and
+uvicorn's processes; a sync worker takes one connection at a time and has no such race). ab's
+first burst goes to whichever worker is on a core while it arrives: the worker already running
+keeps accepting, while a worker woken by the first SYN waits for a core, since ab is not
+preempted by it (docs/notes/measurements.md section 39). Real runs split the burst anywhere from
+evenly to all to one worker, and the split sets the run: gthread with 2 workers of 8 threads at
+C = 300, 50 ms, measured 281.0, 256.5 and 234.5 requests/s with splits of 137 / 162, 179 / 120
+and 60 / 239, and the model given each split 299.2, 272.0 and 230.0. The model's run shares the
+burst as its own scheduling does (usually near evenly); where the workers shared it, the other
+branch is the other extreme: the worker that took most of it takes all of it
+(`asim.sim.conn.Backlog.first_burst_worker`), given when it moves the rate by `SPLIT_EDGE` or
+more. A measured point between the two extremes lies on neither branch.
 """
 
 from __future__ import annotations
@@ -40,6 +53,9 @@ from asim.sim.conn import BACKLOG_EDGE, Backlog, near_backlog
 from asim.sim.costs import Costs
 from asim.sim.model import Jitter, SimRun, simulate
 from asim.sim.spec import Scenario
+
+# A worker split whose other extreme moves the rate by less than this is no race worth a branch.
+SPLIT_EDGE = 0.03
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +75,19 @@ def near_race(run: SimRun) -> bool:
 
 
 def condition(run: SimRun) -> str:
-    """The branch ``run`` took, in a few words."""
+    """The branch ``run`` took, in a few words: at the listen backlog, and between the workers
+    where there are several."""
+    split = run.first_burst_split
+    if len(split) < 2:
+        return _backlog_condition(run)
+    size = sum(split)
+    share = (f"one worker accepts all of ab's first {size} connections" if max(split) == size
+             else f"the workers accept ab's first {size} connections as "
+             + " / ".join(str(n) for n in split))
+    return f"{share}; {_backlog_condition(run)}"
+
+
+def _backlog_condition(run: SimRun) -> str:
     dropped, burst = run.syns_dropped, run.first_burst_dropped
     retried = f"{dropped} SYN{'s' if dropped > 1 else ''} retried after 1 s"
     if dropped and burst == dropped:
@@ -85,10 +113,10 @@ def other_branches(
     seed: int | None = None,
     exact: bool = False,
 ) -> tuple[Branch, ...]:
-    """The outcomes ``run`` (the model's run of ``scenario``) did not take: empty unless it is
-    `near_race`. Arguments as for `asim.sim.model.simulate`, which makes the other run."""
-    if not near_race(run):
-        return ()
+    """The outcomes ``run`` (the model's run of ``scenario``) did not take: at the listen
+    backlog when it is `near_race`, and between the workers when ab's first burst was shared
+    among several (`worker_race`). Arguments as for `asim.sim.model.simulate`, which makes the
+    other runs."""
 
     def what_if(backlog: Backlog | None, of: Scenario = scenario) -> SimRun | None:
         if backlog is None:
@@ -99,22 +127,40 @@ def other_branches(
         except PredictedAbortError:
             return None  # a smaller backlog that ab would not survive is no outcome of this race
 
-    if run.syns_dropped:
-        other = what_if(Backlog(admit_first_burst=True))
-    elif _burst_excess(run) > 0:
-        # The burst is over long before ab has started 2C requests: the search simulates that
-        # much of the run, the branch all of it.
-        first = replace(scenario, requests=min(scenario.requests, 2 * scenario.concurrency))
-        other = what_if(_burst_unaccepted(run, lambda backlog: what_if(backlog, first)))
-    else:
-        # Below the peak of the first burst when that burst came near, so that it overflows.
-        cap = run.accept_queue_capacity
-        peak = run.first_burst_peak if near_backlog(run.first_burst_peak, cap) else (
-            run.accept_queue_peak)
-        other = what_if(Backlog(capacity=max(1, min(int(BACKLOG_EDGE * cap), peak - 1))))
-    if other is None or other.syns_dropped == run.syns_dropped:
-        return ()  # the what-if changed nothing: the run is not on a knife's edge after all
-    return (Branch(condition=condition(other), run=other),)
+    branches = []
+    if near_race(run):
+        if run.syns_dropped:
+            other = what_if(Backlog(admit_first_burst=True))
+        elif _burst_excess(run) > 0:
+            # The burst is over long before ab has started 2C requests: the search simulates
+            # that much of the run, the branch all of it.
+            first = replace(scenario, requests=min(scenario.requests, 2 * scenario.concurrency))
+            other = what_if(_burst_unaccepted(run, lambda backlog: what_if(backlog, first)))
+        else:
+            # Below the peak of the first burst when that burst came near, so that it
+            # overflows.
+            cap = run.accept_queue_capacity
+            peak = run.first_burst_peak if near_backlog(run.first_burst_peak, cap) else (
+                run.accept_queue_peak)
+            other = what_if(Backlog(capacity=max(1, min(int(BACKLOG_EDGE * cap), peak - 1))))
+        # A what-if that changed nothing: the run is not on a knife's edge after all.
+        if other is not None and other.syns_dropped != run.syns_dropped:
+            branches.append(Branch(condition=condition(other), run=other))
+    if worker_race(run):
+        split = run.first_burst_split
+        other = what_if(Backlog(first_burst_worker=split.index(max(split))))
+        rate, other_rate = run.report.requests_per_second, (
+            0.0 if other is None else other.report.requests_per_second)
+        if other is not None and abs(other_rate - rate) >= SPLIT_EDGE * rate:
+            branches.append(Branch(condition=condition(other), run=other))
+    return tuple(branches)
+
+
+def worker_race(run: SimRun) -> bool:
+    """True when several workers shared ab's first burst in ``run``: real runs split it any
+    way between them, from evenly to all to one (see the module)."""
+    split = run.first_burst_split
+    return len(split) > 1 and max(split) < sum(split)
 
 
 def _burst_unaccepted(run: SimRun, probe: Callable[[Backlog], SimRun | None]) -> (

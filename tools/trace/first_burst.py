@@ -1,9 +1,10 @@
 """Who runs on which core while ab opens its first burst of connections against several
 event-loop workers (uvicorn --workers W), from the scheduler's own events.
 
-    .venv/bin/python tools/trace/first_burst.py KIND W S C N [ROUNDS]
+    .venv/bin/python tools/trace/first_burst.py KIND W S C N [ROUNDS] [--threads T]
 
-KIND is a shape whose workers share one listening socket (django-asgi, ...). One server, a
+KIND is a shape whose workers share one listening socket (django-asgi, django-gthread with
+--threads T, ...). One server, a
 warm-up, then ROUNDS (default 3) runs of ab -n N -c C, each under `perf record -a` of
 sched_switch, sched_wakeup and accept4's return. For each run: ab's first burst (the C - 1
 connections ab opens at the first response) as the workers accepted it, the moment each worker
@@ -111,17 +112,23 @@ def _ms(t: float, t0: float) -> str:
 
 
 def main() -> None:
-    kind, workers, sleep_s, c, n = (sys.argv[1], int(sys.argv[2]), float(sys.argv[3]),
-                                    int(sys.argv[4]), int(sys.argv[5]))
-    rounds = int(sys.argv[6]) if len(sys.argv) > 6 else 3
+    argv = sys.argv[1:]
+    threads = None
+    if "--threads" in argv:
+        at = argv.index("--threads")
+        threads = int(argv[at + 1])
+        del argv[at:at + 2]
+    kind, workers, sleep_s, c, n = (argv[0], int(argv[1]), float(argv[2]), int(argv[3]),
+                                    int(argv[4]))
+    rounds = int(argv[5]) if len(argv) > 5 else 3
     if not (TRACEFS / "events").is_dir():
         subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], check=True)
-    spec = ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers)
+    spec = ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers, threads=threads)
     with running_server(spec) as srv, tempfile.TemporaryDirectory() as tmp:
         url = f"http://127.0.0.1:{srv.port}/"
         pids = srv.pids()
         worker_pids = pids[1:] if len(pids) > 1 else pids
-        run_ab(url, requests=200, concurrency=c)  # warm up
+        run_ab(url, requests=max(200, c), concurrency=c)  # warm up
         data = Path(tmp) / "perf.data"
         for i in range(rounds):
             perf = subprocess.Popen(["perf", "record", "-q", "-e", EVENTS, "-a", "-m", "1024",

@@ -1,0 +1,80 @@
+"""The race between workers for ab's first burst (`asim.sim.race`, measurements 39): where
+several workers that keep what they accept shared the burst, the prediction carries the other
+extreme, one worker taking all of it; one worker, or sync workers, have no such race."""
+
+from __future__ import annotations
+
+import pytest
+
+from asim.grid import predict
+from asim.sim.conn import AcceptQueue, Backlog, Conn
+from asim.sim.costs import DEFAULT_COSTS
+from asim.sim.model import simulate
+from asim.sim.race import condition, other_branches, worker_race
+from asim.sim.spec import Scenario
+
+
+def gthread(concurrency: int) -> Scenario:
+    return Scenario(server="django-gthread", workers=2, threads=8, sleep_s=0.05,
+                    concurrency=concurrency, requests=600, cores=2)
+
+
+def test_two_gthread_workers_share_the_first_burst_and_predict_the_other_extreme():
+    p = predict(gthread(300), costs=DEFAULT_COSTS)[0]
+    assert p.branch.startswith("the workers accept ab's first 301 connections as ")
+    (lopsided,) = p.alternatives
+    assert lopsided.condition.startswith("one worker accepts all of ab's first 301 connections")
+    # One worker's 8 threads at 50 ms serve at most 160 requests/s, while it holds 301
+    # connections the other worker idles: the run is slower.
+    assert lopsided.prediction.report.requests_per_second < (
+        0.9 * p.report.requests_per_second)
+
+
+@pytest.mark.parametrize("server", ["django-gthread", "django-asgi"])
+def test_the_other_branch_gives_the_whole_burst_to_one_worker(server):
+    scenario = Scenario(server=server, workers=2, threads=8 if server == "django-gthread" else None,
+                        sleep_s=0.05, concurrency=50, requests=200, cores=2)
+    run = simulate(scenario, costs=DEFAULT_COSTS, keep_records=False)
+    assert sum(run.first_burst_split) == 51  # connection 0, the burst of 49, 0's successor
+    assert worker_race(run)
+    for worker in (0, 1):
+        other = simulate(scenario, costs=DEFAULT_COSTS, keep_records=False,
+                         backlog=Backlog(first_burst_worker=worker))
+        expected = (51, 0) if worker == 0 else (0, 51)
+        assert other.first_burst_split == expected
+        assert "one worker accepts all" in condition(other)
+        assert other.report.complete_requests == 200
+
+
+@pytest.mark.parametrize("scenario", [
+    Scenario(server="django-gthread", workers=1, threads=8, sleep_s=0.05, concurrency=300,
+             requests=600, cores=2),
+    Scenario(server="django-asgi", workers=1, sleep_s=0.05, concurrency=50, requests=200,
+             cores=2),
+    Scenario(server="django", workers=3, sleep_s=0.05, concurrency=50, requests=200, cores=2),
+    Scenario(server="aiohttp", sleep_s=0.05, concurrency=50, requests=200, cores=2),
+])
+def test_one_worker_or_sync_workers_have_no_race_between_workers(scenario):
+    run = simulate(scenario, costs=DEFAULT_COSTS, keep_records=False)
+    assert run.first_burst_split == ()
+    assert not worker_race(run)
+    assert other_branches(scenario, run, costs=DEFAULT_COSTS) == ()
+
+
+def test_a_split_that_moves_the_rate_little_gives_no_branch():
+    # Ten clients: each worker's threads hold its few connections either way.
+    p = predict(gthread(10), costs=DEFAULT_COSTS)[0]
+    assert p.alternatives == ()
+    assert p.branch is None
+
+
+def test_accept_leaves_the_burst_to_its_worker_and_counts_each_workers_share():
+    queue = AcceptQueue(10)
+    queue.first_burst_worker = 1
+    burst, later = Conn(0, 0.0), Conn(1, 0.0)
+    burst.first_burst = True
+    assert queue.offer(burst) and queue.offer(later)
+    assert not queue.ready_for(0) and queue.take(0) is None
+    assert queue.ready_for(1) and queue.take(1) is burst
+    assert queue.take(0) is later  # not of the burst: any worker takes it
+    assert queue.burst_taken == [0, 1]
