@@ -70,7 +70,7 @@ def test_a_split_that_moves_the_rate_little_gives_no_branch():
 
 def test_accept_leaves_the_burst_to_its_worker_and_counts_each_workers_share():
     queue = AcceptQueue(10)
-    queue.first_burst_worker = 1
+    queue.first_burst_worker, queue.reserved = 1, True
     burst, later = Conn(0, 0.0), Conn(1, 0.0)
     burst.first_burst = True
     assert queue.offer(burst) and queue.offer(later)
@@ -78,3 +78,28 @@ def test_accept_leaves_the_burst_to_its_worker_and_counts_each_workers_share():
     assert queue.ready_for(1) and queue.take(1) is burst
     assert queue.take(0) is later  # not of the burst: any worker takes it
     assert queue.burst_taken == [0, 1]
+
+
+def test_a_run_that_gave_one_worker_the_whole_burst_predicts_an_even_share():
+    scenario = gthread(300)
+    lopsided = simulate(scenario, costs=DEFAULT_COSTS, keep_records=False,
+                        backlog=Backlog(first_burst_worker=1))
+    assert lopsided.first_burst_split == (0, 301)
+    (even,) = other_branches(scenario, lopsided, costs=DEFAULT_COSTS)
+    # ab's slots dealt out in turn: slot 0 twice (connection 0 and its successor)
+    assert even.run.first_burst_split == (151, 150)
+    assert even.condition.startswith("the workers accept ab's first 301 connections as 151 / 150")
+    assert even.run.report.requests_per_second > 1.1 * lopsided.report.requests_per_second
+
+
+def test_an_even_share_deals_ab_s_slots_out_in_turn():
+    queue = AcceptQueue(10)
+    queue.first_burst_shared, queue.reserved = 2, True
+    conns = [Conn(slot, 0.0) for slot in (0, 1, 2)]
+    for conn in conns:
+        conn.first_burst = True
+        queue.offer(conn)
+    assert queue.take(1) is None  # slot 0 is worker 0's
+    assert queue.take(0) is conns[0]
+    assert queue.take(0) is None and queue.take(1) is conns[1]
+    assert queue.burst_taken == [1, 1]

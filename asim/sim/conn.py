@@ -113,21 +113,31 @@ class AcceptQueue(deque):
         self.admit_first_burst = False
         self.burst_capacity: int | None = None
         self.first_burst_worker: int | None = None  # the only worker that takes the burst
+        self.first_burst_shared: int | None = None  # or so many workers deal it out evenly
+        self.reserved = False  # either is set: the burst's connections have owners
         self.burst_taken: list[int] = []  # connections of the first burst each worker took
+
+    def _owner(self, conn: Conn) -> int | None:
+        """The worker that takes ``conn`` on a branch of the workers' race, or None (any)."""
+        if not (self.reserved and conn.first_burst):
+            return None
+        if self.first_burst_worker is not None:
+            return self.first_burst_worker
+        return conn.slot % self.first_burst_shared  # ab's slots dealt out in turn
 
     def ready_for(self, worker: int) -> bool:
         """Whether accept() by worker ``worker`` would return a connection (see `take`)."""
-        return bool(self) and (self.first_burst_worker in (None, worker)
-                               or not self[0].first_burst)
+        return bool(self) and self._owner(self[0]) in (None, worker)
 
     def take(self, worker: int) -> Conn | None:
         """accept() by worker ``worker`` (its index among the server's processes): the
         longest-queued connection, or None when the queue is empty or its head belongs to ab's
-        first burst and another worker takes all of it (``first_burst_worker``)."""
+        first burst and another worker takes it on this branch of the workers' race: all of the
+        burst (``first_burst_worker``), or every W-th of ab's slots (``first_burst_shared`` W)."""
         if not self:
             return None
         burst = self[0].first_burst
-        if burst and self.first_burst_worker not in (None, worker):
+        if burst and self.reserved and self._owner(self[0]) not in (None, worker):
             return None
         if burst:
             taken = self.burst_taken
@@ -171,13 +181,15 @@ class Backlog:
     server keeps up with none of the burst; the retransmitted SYNs and every later connection
     see the whole queue); ``first_burst_worker``: of several workers behind the socket, only
     this one accepts the connections of ab's first burst (the others find the queue empty while
-    one of them is at its head). See `asim.sim.race`.
+    one of them is at its head); ``first_burst_shared``: so many workers share the burst evenly,
+    ab's slot s going to worker s mod W. See `asim.sim.race`.
     """
 
     capacity: int | None = None
     admit_first_burst: bool = False
     burst_capacity: int | None = None
     first_burst_worker: int | None = None
+    first_burst_shared: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("capacity", "burst_capacity"):
@@ -193,6 +205,8 @@ class Backlog:
         queue.admit_first_burst = self.admit_first_burst
         queue.burst_capacity = self.burst_capacity
         queue.first_burst_worker = self.first_burst_worker
+        queue.first_burst_shared = self.first_burst_shared
+        queue.reserved = self.first_burst_worker is not None or bool(self.first_burst_shared)
 
 
 def near_backlog(peak: int, capacity: int) -> bool:

@@ -224,11 +224,11 @@ class EventLoopServer:
         """accept() would return a connection (not only one of ab's first burst that another
         worker takes, on that branch of the workers' race: `asim.sim.race`)."""
         queue = self.accept_queue
-        return bool(queue) and (queue.first_burst_worker is None or queue.ready_for(self.index))
+        return bool(queue) and (not queue.reserved or queue.ready_for(self.index))
 
     def _iterate(self) -> None:
         queue = self.accept_queue
-        if self._ready or self._io or (queue and (queue.first_burst_worker is None
+        if self._ready or self._io or (queue and (not queue.reserved
                                                   or queue.ready_for(self.index))):
             self._poll()
             return

@@ -29,18 +29,19 @@ follows one branch; `other_branches` simulates the other one:
   timing of one burst: that is no race, and no other branch is given. Neither is one for a run
   nowhere near the backlog.
 
-The second race is between workers that keep the connections they accept (gthread's and
-uvicorn's processes; a sync worker takes one connection at a time and has no such race). ab's
-first burst goes to whichever worker is on a core while it arrives: the worker already running
-keeps accepting, while a worker woken by the first SYN waits for a core, since ab is not
-preempted by it (docs/notes/measurements.md section 39). Real runs split the burst anywhere from
-evenly to all to one worker, and the split sets the run: gthread with 2 workers of 8 threads at
-C = 300, 50 ms, measured 281.0, 256.5 and 234.5 requests/s with splits of 137 / 162, 179 / 120
-and 60 / 239, and the model given each split 299.2, 272.0 and 230.0. The model's run shares the
-burst as its own scheduling does (usually near evenly); where the workers shared it, the other
-branch is the other extreme: the worker that took most of it takes all of it
-(`asim.sim.conn.Backlog.first_burst_worker`), given when it moves the rate by `SPLIT_EDGE` or
-more. A measured point between the two extremes lies on neither branch.
+The second race is between workers that keep the connections they accept (gthread's and uvicorn's
+processes; a sync worker takes one connection at a time and has no such race). ab's first burst goes
+to whichever worker is on a core while it arrives: the worker already running keeps accepting, while
+a worker woken by the first SYN waits for a core, since ab is not preempted by it
+(docs/notes/measurements.md section 39). Real runs split the burst anywhere from evenly to all to
+one worker, and the split sets the run: gthread with 2 workers of 8 threads at C = 300, 50 ms,
+measured 281.0, 256.5 and 234.5 requests/s with splits of 137 / 162, 179 / 120 and 60 / 239, and the
+model given near splits (151 / 150, 181 / 120, 241 / 60) 299.2, 272.0 and 230.0. The model's run
+shares the burst as its own scheduling does (usually near evenly, sometimes all to one); the other
+branch is the other extreme: where the run's split lies nearer an even share, the worker that took
+most of it takes all of it (`asim.sim.conn.Backlog.first_burst_worker`); where it lies nearer all to
+one, the workers share it evenly (`first_burst_shared`). It is given when it moves the rate by
+`SPLIT_EDGE` or more. A measured point between the two extremes lies on neither branch.
 """
 
 from __future__ import annotations
@@ -148,7 +149,12 @@ def other_branches(
             branches.append(Branch(condition=condition(other), run=other))
     if worker_race(run):
         split = run.first_burst_split
-        other = what_if(Backlog(first_burst_worker=split.index(max(split))))
+        busiest = max(split) / sum(split)
+        if busiest < (1 + 1 / len(split)) / 2:
+            # nearer an even share: the other extreme is all of it to the busiest worker
+            other = what_if(Backlog(first_burst_worker=split.index(max(split))))
+        else:  # nearer all to one: the other extreme is an even share
+            other = what_if(Backlog(first_burst_shared=len(split)))
         rate, other_rate = run.report.requests_per_second, (
             0.0 if other is None else other.report.requests_per_second)
         if other is not None and abs(other_rate - rate) >= SPLIT_EDGE * rate:
@@ -157,10 +163,9 @@ def other_branches(
 
 
 def worker_race(run: SimRun) -> bool:
-    """True when several workers shared ab's first burst in ``run``: real runs split it any
-    way between them, from evenly to all to one (see the module)."""
-    split = run.first_burst_split
-    return len(split) > 1 and max(split) < sum(split)
+    """True when several workers that keep what they accept met ab's first burst in ``run``:
+    real runs split it any way between them, from evenly to all to one (see the module)."""
+    return len(run.first_burst_split) > 1
 
 
 def _burst_unaccepted(run: SimRun, probe: Callable[[Backlog], SimRun | None]) -> (

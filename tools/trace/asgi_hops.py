@@ -1,6 +1,6 @@
 """How long Django's sync_to_async round trips take under uvicorn when requests overlap.
 
-    .venv/bin/python tools/trace/asgi_hops.py [async|sync] SLEEP C N
+    .venv/bin/python tools/trace/asgi_hops.py VIEW SLEEP C N   (VIEW: async or sync)
 
 Starts uvicorn (one worker) on asgi_segments_app.py, the lab's Django application with the loop
 thread's clocks read at every boundary of a request, warms it with 200 requests at C, runs
