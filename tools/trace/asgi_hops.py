@@ -3,32 +3,22 @@
     .venv/bin/python tools/trace/asgi_hops.py VIEW SLEEP C N   (VIEW: async or sync)
 
 Starts uvicorn (one worker) on asgi_segments_app.py, the lab's Django application with the loop
-thread's clocks read at every boundary of a request, warms it with 200 requests at C, runs
-ab -n N -c C, and prints, over the requests after the warm-up: the wall time of each round trip
-(from the loop handing the call to the request's thread to the loop taking the result back) by
-its place in the request, and the wall time from the application called to the view's sleep and
-from the view waking to the application's return. At C = 1 a trip lasts its CPU; under load the
-difference is the time the trip waited for the interpreter's lock or for the loop
-(docs/notes/measurements.md 39).
+thread's clocks read at every boundary of a request, warms it with 200 requests at C, runs ab -n
+N -c C, and prints, over the requests after the warm-up: the wall time of each round trip (from
+the loop handing the call to the request's thread to the loop taking the result back) by its
+place in the request, and the wall time from the application called to the view's sleep and from
+the view waking to the application's return (the async view's asyncio.sleep; a sync view sleeps
+in its thread, inside one of the round trips, and these two show "-"). At C = 1 a trip lasts its
+CPU; under load the difference is the time the trip waited for the interpreter's lock or for the
+loop (docs/notes/measurements.md 39).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-from common import HOST, Server, _wait_ready, ab
-
-from asim.lab.procs import free_port
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+from asgi_segments import traced_run
 
 
 def quantiles(values: list[float]) -> str:
@@ -40,26 +30,9 @@ def quantiles(values: list[float]) -> str:
 
 def main() -> None:
     view, sleep_s, c, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    port = free_port()
-    out = Path(tempfile.mkdtemp()) / "segments.jsonl"
-    env = {**os.environ, "ASIM_SLEEP_S": repr(sleep_s), "ASIM_DJANGO_VIEW": view,
-           "ASIM_SEGMENTS_OUT": str(out), "PYTHONPATH": f"{ROOT}:{HERE}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "asgi_segments_app:application", "--host", HOST,
-         "--port", str(port), "--workers", "1", "--loop", "asyncio", "--http", "h11",
-         "--no-access-log", "--log-level", "warning"], env=env, cwd=HERE,
-        start_new_session=True)
-    try:
-        _wait_ready(port, proc)
-        srv = Server("django-asgi", port, proc.pid)
-        ab(srv, 200, c)
-        run = ab(srv, n, c)
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=20)
+    run, events = traced_run(view, sleep_s, c, n)
     rate = f"{run.report.requests_per_second:.1f} requests/s" if run.report else "ab failed"
     print(f"ab -n {n} -c {c}, {view} view, sleep {sleep_s:g} s: {rate}")
-    events = [json.loads(line) for line in out.read_text().splitlines()]
     by_request: dict[int, list] = {}
     for number, name, cpu, wall in events:
         by_request.setdefault(number, []).append((name, cpu, wall))

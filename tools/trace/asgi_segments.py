@@ -29,12 +29,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 
-def main() -> None:
-    view = sys.argv[1] if len(sys.argv) > 1 else "async"
-    requests = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+def traced_run(view: str, sleep_s: float, c: int, n: int):
+    """uvicorn (one worker) on asgi_segments_app.py with the view sleeping ``sleep_s``, 200
+    requests at ``c`` to warm it, then ab -n ``n`` -c ``c``: that run and every traced event
+    (request number, mark, loop CPU clock, wall clock)."""
     port = free_port()
     out = Path(tempfile.mkdtemp()) / "segments.jsonl"
-    env = {**os.environ, "ASIM_SLEEP_S": "0.001", "ASIM_DJANGO_VIEW": view,
+    env = {**os.environ, "ASIM_SLEEP_S": repr(sleep_s), "ASIM_DJANGO_VIEW": view,
            "ASIM_SEGMENTS_OUT": str(out), "PYTHONPATH": f"{ROOT}:{HERE}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "asgi_segments_app:application", "--host", HOST,
@@ -44,12 +45,18 @@ def main() -> None:
     try:
         _wait_ready(port, proc)
         srv = Server("django-asgi", port, proc.pid)
-        ab(srv, 200, 1)
-        ab(srv, requests, 1)
+        ab(srv, 200, c)
+        run = ab(srv, n, c)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=20)
-    events = [json.loads(line) for line in out.read_text().splitlines()]
+    return run, [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def main() -> None:
+    view = sys.argv[1] if len(sys.argv) > 1 else "async"
+    requests = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    _, events = traced_run(view, 0.001, 1, requests)
     by_request: dict[int, list] = {}
     for number, name, cpu, wall in events:
         by_request.setdefault(number, []).append((name, cpu, wall))
