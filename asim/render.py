@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from asim.calibration.file import Calibration
-from asim.grid import Prediction
+from asim.grid import Alternative, Prediction
 from asim.sim.abreport import PERCENTS
 from asim.sim.conn import near_backlog
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S, Scenario
@@ -112,16 +112,29 @@ def bottleneck_cell(p: Prediction) -> str:
     return f"{_bound(p, '≤')}{name} {share} %"
 
 
-def rows(points: Sequence[Prediction]) -> list[tuple[Prediction, bool]]:
-    """The table's rows: each point, then its alternatives (marked True), one row each."""
-    return [(q, q is not p) for p in points for q in (p, *(a.prediction for a in p.alternatives))]
+def rows(points: Sequence[Prediction]) -> list[tuple[Prediction, str | None]]:
+    """The table's rows: each point (label None), then its alternatives, one row each, labelled
+    with their branch in a few words."""
+    out: list[tuple[Prediction, str | None]] = []
+    for p in points:
+        out.append((p, None))
+        out += [(a.prediction, _branch_label(a)) for a in p.alternatives]
+    return out
 
 
-def row_cell(column: Column, p: Prediction, alternative: bool) -> str:
+def _branch_label(a: Alternative) -> str:
+    if a.condition.startswith("one worker accepts all"):
+        return "one worker takes the burst"
+    if a.condition.startswith("the workers accept"):
+        return "workers share the burst"
+    return "SYNs lost" if a.prediction.syns_dropped else "no SYN lost"
+
+
+def row_cell(column: Column, p: Prediction, alternative: str | None) -> str:
     """``column``'s cell of a row; an alternative's row names its branch in the server column
     (the note under the table says it in words)."""
     if alternative and column.header == "server":
-        return ALTERNATIVE_MARK + ("SYNs lost" if p.syns_dropped else "no SYN lost")
+        return ALTERNATIVE_MARK + alternative
     return column.cell(p)
 
 
@@ -278,8 +291,9 @@ def backlog_note(points: Sequence[Prediction]) -> str | None:
 
 
 def alternatives_note(points: Sequence[Prediction]) -> str | None:
-    """One sentence on the rows marked `ALTERNATIVE_MARK`: which branch of the race at the
-    listen backlog the model's run takes, and the other one."""
+    """One sentence on the rows marked `ALTERNATIVE_MARK`: which branch of a race (at the
+    listen backlog, or between workers for ab's first burst) the model's run takes, and the
+    other one."""
     raced = [p for p in points if p.alternatives]
     if not raced:
         return None

@@ -103,3 +103,10 @@ def test_an_even_share_deals_ab_s_slots_out_in_turn():
     assert queue.take(0) is conns[0]
     assert queue.take(0) is None and queue.take(1) is conns[1]
     assert queue.burst_taken == [1, 1]
+
+
+def test_the_table_names_the_workers_branch():
+    from asim.render import rows
+
+    p = predict(gthread(300), costs=DEFAULT_COSTS)[0]
+    assert [label for _, label in rows([p])] == [None, "one worker takes the burst"]
