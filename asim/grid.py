@@ -145,11 +145,13 @@ class Alternative:
     deterministic model follows one branch of a race that real runs take either way.
 
     ``condition`` says in a few words what happens on this branch (e.g. "first burst
-    overflows the listen backlog (30 SYNs retried after 1 s)"); ``prediction`` is the point as
-    predicted on it (same scenario and method).
+    overflows the listen backlog (30 SYNs retried after 1 s)"), ``label`` in fewer (a table's
+    row: "SYNs lost", "one worker takes the burst"); ``prediction`` is the point as predicted on
+    it (same scenario and method).
     """
 
     condition: str
+    label: str
     prediction: Prediction
 
     def to_dict(self) -> dict[str, object]:
@@ -253,7 +255,7 @@ def predict(
                                         exact=exact)
                 memory_mb = server_memory_mb(s, memory)
                 alternatives = tuple(
-                    Alternative(condition=b.condition,
+                    Alternative(condition=b.condition, label=b.label,
                                 prediction=simulated(b.run, memory_mb=memory_mb))
                     for b in others
                 )

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from asim.calibration.file import Calibration
-from asim.grid import Alternative, Prediction
+from asim.grid import Prediction
 from asim.sim.abreport import PERCENTS
 from asim.sim.conn import near_backlog
 from asim.sim.spec import CPU_DOMINATED_SLEEP_S, Scenario
@@ -118,16 +118,8 @@ def rows(points: Sequence[Prediction]) -> list[tuple[Prediction, str | None]]:
     out: list[tuple[Prediction, str | None]] = []
     for p in points:
         out.append((p, None))
-        out += [(a.prediction, _branch_label(a)) for a in p.alternatives]
+        out += [(a.prediction, a.label) for a in p.alternatives]
     return out
-
-
-def _branch_label(a: Alternative) -> str:
-    if a.condition.startswith("one worker accepts all"):
-        return "one worker takes the burst"
-    if a.condition.startswith("the workers accept"):
-        return "workers share the burst"
-    return "SYNs lost" if a.prediction.syns_dropped else "no SYN lost"
 
 
 def row_cell(column: Column, p: Prediction, alternative: str | None) -> str:

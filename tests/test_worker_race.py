@@ -70,7 +70,7 @@ def test_a_split_that_moves_the_rate_little_gives_no_branch():
 
 def test_accept_leaves_the_burst_to_its_worker_and_counts_each_workers_share():
     queue = AcceptQueue(10)
-    queue.first_burst_worker, queue.reserved = 1, True
+    Backlog(first_burst_worker=1).apply(queue)
     burst, later = Conn(0, 0.0), Conn(1, 0.0)
     burst.first_burst = True
     assert queue.offer(burst) and queue.offer(later)
@@ -94,7 +94,7 @@ def test_a_run_that_gave_one_worker_the_whole_burst_predicts_an_even_share():
 
 def test_an_even_share_deals_ab_s_slots_out_in_turn():
     queue = AcceptQueue(10)
-    queue.first_burst_shared, queue.reserved = 2, True
+    Backlog(first_burst_shared=2).apply(queue)
     conns = [Conn(slot, 0.0) for slot in (0, 1, 2)]
     for conn in conns:
         conn.first_burst = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 NOT_YET = -1.0
@@ -112,34 +113,26 @@ class AcceptQueue(deque):
         self.burst_size = 0  # connections of the first burst (their first SYNs)
         self.admit_first_burst = False
         self.burst_capacity: int | None = None
-        self.first_burst_worker: int | None = None  # the only worker that takes the burst
-        self.first_burst_shared: int | None = None  # or so many workers deal it out evenly
-        self.reserved = False  # either is set: the burst's connections have owners
+        # On a branch of the workers' race (`Backlog`): ab's slot -> the worker that accepts
+        # that slot's connections of the first burst; None: any worker.
+        self.burst_owner: Callable[[int], int] | None = None
         self.burst_taken: list[int] = []  # connections of the first burst each worker took
 
-    def _owner(self, conn: Conn) -> int | None:
-        """The worker that takes ``conn`` on a branch of the workers' race, or None (any)."""
-        if not (self.reserved and conn.first_burst):
-            return None
-        if self.first_burst_worker is not None:
-            return self.first_burst_worker
-        return conn.slot % self.first_burst_shared  # ab's slots dealt out in turn
-
     def ready_for(self, worker: int) -> bool:
-        """Whether accept() by worker ``worker`` would return a connection (see `take`)."""
-        return bool(self) and self._owner(self[0]) in (None, worker)
+        """Whether accept() by worker ``worker`` (its index among the server's processes) would
+        return a connection: the queue holds one, and its head is not a connection of ab's first
+        burst that another worker takes on this branch of the workers' race."""
+        if not self:
+            return False
+        head = self[0]
+        return self.burst_owner is None or not head.first_burst or (
+            self.burst_owner(head.slot) == worker)
 
     def take(self, worker: int) -> Conn | None:
-        """accept() by worker ``worker`` (its index among the server's processes): the
-        longest-queued connection, or None when the queue is empty or its head belongs to ab's
-        first burst and another worker takes it on this branch of the workers' race: all of the
-        burst (``first_burst_worker``), or every W-th of ab's slots (``first_burst_shared`` W)."""
-        if not self:
+        """accept() by worker ``worker``: the longest-queued connection, or None (`ready_for`)."""
+        if not self.ready_for(worker):
             return None
-        burst = self[0].first_burst
-        if burst and self.reserved and self._owner(self[0]) not in (None, worker):
-            return None
-        if burst:
+        if self[0].first_burst:
             taken = self.burst_taken
             while len(taken) <= worker:
                 taken.append(0)
@@ -204,9 +197,12 @@ class Backlog:
             queue.capacity = self.capacity
         queue.admit_first_burst = self.admit_first_burst
         queue.burst_capacity = self.burst_capacity
-        queue.first_burst_worker = self.first_burst_worker
-        queue.first_burst_shared = self.first_burst_shared
-        queue.reserved = self.first_burst_worker is not None or bool(self.first_burst_shared)
+        if self.first_burst_worker is not None:
+            worker = self.first_burst_worker
+            queue.burst_owner = lambda _slot: worker
+        elif self.first_burst_shared:
+            workers = self.first_burst_shared
+            queue.burst_owner = lambda slot: slot % workers  # ab's slots dealt out in turn
 
 
 def near_backlog(peak: int, capacity: int) -> bool:

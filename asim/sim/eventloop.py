@@ -220,16 +220,8 @@ class EventLoopServer:
             self._wake_token += 1
             call_later(self.env, self.costs.wakeup_s, self._poll)
 
-    def _listener_ready(self) -> bool:
-        """accept() would return a connection (not only one of ab's first burst that another
-        worker takes, on that branch of the workers' race: `asim.sim.race`)."""
-        queue = self.accept_queue
-        return bool(queue) and (not queue.reserved or queue.ready_for(self.index))
-
     def _iterate(self) -> None:
-        queue = self.accept_queue
-        if self._ready or self._io or (queue and (not queue.reserved
-                                                  or queue.ready_for(self.index))):
+        if self._ready or self._io or self.accept_queue.ready_for(self.index):
             self._poll()
             return
         if self._timers:
@@ -254,7 +246,7 @@ class EventLoopServer:
 
     def _poll(self) -> None:
         self.iterations += 1
-        if self._listener_ready():
+        if self.accept_queue.ready_for(self.index):
             self._ready.append((self._accept, None))
         while self._io:
             conn = self._io.popleft()

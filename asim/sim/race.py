@@ -61,9 +61,11 @@ SPLIT_EDGE = 0.03
 
 @dataclass(frozen=True, kw_only=True)
 class Branch:
-    """One outcome of the race: what happens on it, in a few words, and the run that takes it."""
+    """One outcome of the race: what happens on it, in a few words, in fewer (``label``, for a
+    table's row), and the run that takes it."""
 
     condition: str
+    label: str
     run: SimRun
 
 
@@ -146,19 +148,24 @@ def other_branches(
             other = what_if(Backlog(capacity=max(1, min(int(BACKLOG_EDGE * cap), peak - 1))))
         # A what-if that changed nothing: the run is not on a knife's edge after all.
         if other is not None and other.syns_dropped != run.syns_dropped:
-            branches.append(Branch(condition=condition(other), run=other))
+            branches.append(Branch(condition=condition(other),
+                                   label="SYNs lost" if other.syns_dropped else "no SYN lost",
+                                   run=other))
     if worker_race(run):
         split = run.first_burst_split
         busiest = max(split) / sum(split)
         if busiest < (1 + 1 / len(split)) / 2:
             # nearer an even share: the other extreme is all of it to the busiest worker
             other = what_if(Backlog(first_burst_worker=split.index(max(split))))
+            label = "one worker takes the burst"
         else:  # nearer all to one: the other extreme is an even share
             other = what_if(Backlog(first_burst_shared=len(split)))
-        rate, other_rate = run.report.requests_per_second, (
-            0.0 if other is None else other.report.requests_per_second)
-        if other is not None and abs(other_rate - rate) >= SPLIT_EDGE * rate:
-            branches.append(Branch(condition=condition(other), run=other))
+            label = "workers share the burst"
+        rate = run.report.requests_per_second
+        if other is not None and abs(other.report.requests_per_second - rate) >= (
+            SPLIT_EDGE * rate
+        ):
+            branches.append(Branch(condition=condition(other), label=label, run=other))
     return tuple(branches)
 
 
