@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from asim.errors import AsimError, InputError, SweepError
-from asim.limits import parse_numbers
+from asim.limits import CALIBRATION_ROUNDS, MAX_CALIBRATION_ROUNDS, parse_numbers
 from asim.sim.shapes import BLOCKING, NAMES, THREADS, WORKERS, choices_help, shape, takers
 from asim.validate.tasks import BUILTIN_TASKS
 
@@ -172,9 +172,12 @@ def calibrate(
     servers: str = typer.Option("all", help="The new shapes to calibrate after aiohttp and "
                                 "Django: all (about 22 s more), first (none: aiohttp and Django "
                                 "alone), or a comma list such as django-asgi,django-asgi-sync."),
+    rounds: int = typer.Option(CALIBRATION_ROUNDS, help="Interleaved rounds of aiohttp's and "
+                               "Django's runs; each run's medians over them are fitted. A round "
+                               "takes about 7 s; more rounds pin the cold extras closer."),
 ) -> None:
     """Measure this machine's per-request costs with the real servers and ab, fit the model to
-    those runs and check that it reproduces them (about 70 s)."""
+    those runs and check that it reproduces them (about 85 s)."""
     from pathlib import Path
 
     from asim.calibration.file import default_path, load, save
@@ -188,8 +191,10 @@ def calibrate(
     from asim.calibration.shapes_fit import parse_servers, summary_lines
 
     chosen = parse_servers(servers)
+    if not 2 <= rounds <= MAX_CALIBRATION_ROUNDS:
+        raise InputError(f"--rounds must be between 2 and {MAX_CALIBRATION_ROUNDS}, got {rounds}")
     cal = (run_refit(load(Path(refit)), progress, jobs=None) if refit
-           else run_calibrate(progress=progress, servers=chosen))
+           else run_calibrate(progress=progress, servers=chosen, rounds=rounds))
     save(cal, path)
     typer.echo(f"wrote {path}")
     if cal.check is not None:

@@ -16,6 +16,9 @@ from asim.errors import InputError
 # Under gunicorn's 30 s worker timeout and ab's 30 s poll timeout (ab -s): a longer sleep is
 # no longer a server under load but a server that ab and gunicorn give up on.
 MAX_SLEEP_S = 25.0
+# `asim calibrate --rounds`: interleaved rounds of the first stage's runs (asim.calibration.fit);
+# two at least, since a run's spread needs two, and at most ~4 minutes of them.
+CALIBRATION_ROUNDS, MAX_CALIBRATION_ROUNDS = 6, 50
 
 
 def check_sleeps(sleeps_s: Sequence[float], *, option: str = "--sleep") -> list[float]:

@@ -15,8 +15,9 @@ import sys
 import pytest
 
 from asim.calibration.file import load, save
-from asim.calibration.fit import calibrate
+from asim.calibration.fit import ROUNDS, calibrate
 from asim.lab.abrun import run_ab
+from asim.lab.measure import CpuPlan, measure_rounds
 from asim.lab.procs import ServerSpec, running_server
 from asim.sim.model import ab_report
 from asim.sim.spec import Scenario
@@ -54,8 +55,10 @@ def test_fitted_costs_are_positive_and_physically_plausible(calibration):
         measured["django cold"]["server_cpu_us_per_request"]
     )
     assert calibration.machine["cores"] >= 1
-    # Every measurement repeats its ab run and records how far the repeats lay apart.
-    assert all(r["rps_spread_pct"] >= 0 for r in measured.values() if isinstance(r, dict))
+    # Every measurement repeats its ab run, once per round, and records how far they lay apart.
+    runs = [r for r in measured.values() if isinstance(r, dict)]
+    assert all(r["rps_spread_pct"] >= 0 for r in runs)
+    assert all(r["repeats"] == ROUNDS == len(r["every_rps"]) for r in runs)
     assert calibration.cpu_spread_pct() is not None
 
 
@@ -126,3 +129,17 @@ def test_calibration_measures_the_servers_memory(calibration, tmp_path):
     assert 1 < loop.connection_kb < 100  # KiB per connection, not bytes and not MiB
     back = load(save(calibration, tmp_path / "cal.json"))
     assert back.memory.to_dict() == calibration.memory.to_dict()
+
+
+def test_interleaved_rounds_measure_each_plan_with_its_own_concurrency():
+    # Two plans on one server (sleep 20 ms): at C = 5 five sleeps overlap, at C = 1 none do.
+    plans = [CpuPlan(name=f"c{c}", kind="aiohttp", sleep_s=0.02, requests=20, concurrency=c)
+             for c in (1, 5)]
+    runs = measure_rounds(plans, 2)
+    assert set(runs) == {"c1", "c5"}
+    for name, c in (("c1", 1), ("c5", 5)):
+        run = runs[name]
+        assert (run.repeats, len(run.every_rps), run.concurrency) == (2, 2, c)
+        assert run.requests_per_second <= c / 0.02 * CLOCK_SLACK
+        assert run.server_cpu_s > 0 and run.ab_cpu_s > 0
+    assert runs["c5"].requests_per_second > 3 * runs["c1"].requests_per_second

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from asim.calibration.file import Calibration, Check, RunCheck, load, save
-from asim.calibration.fit import REQUIRED, fit, plan, refit
+from asim.calibration.fit import REQUIRED, expected_range, fit, plan, refit, rps_tolerance
 from asim.calibration.knobs import KNOBS, TRACED, apply, knob_values, model_outcome
 from asim.errors import CalibrationError
 from asim.lab.measure import CpuRun
@@ -207,3 +207,21 @@ def test_recorded_runs_keep_what_the_file_holds():
     runs, ts_over, aio_over = cal.recorded_runs()
     assert runs["django herd"].workers == 3 and runs["django herd"].rps_spread_pct == 19.8
     assert ts_over == pytest.approx(137.7e-6) and aio_over == pytest.approx(201.6e-6)
+
+
+@pytest.mark.parametrize(("n", "d2"), [(2, 1.128), (3, 1.693), (6, 2.534), (12, 3.258)])
+def test_expected_range_is_the_quality_control_d2_constant(n, d2):
+    assert expected_range(n) == pytest.approx(d2, abs=1e-3)
+
+
+def test_a_run_measured_in_more_rounds_is_judged_by_the_spread_three_would_show():
+    def run(repeats: int, spread_pct: float) -> CpuRun:
+        return CpuRun(server="aiohttp", sleep_s=0.0, requests=1000, concurrency=1, workers=1,
+                      requests_per_second=3000.0, server_cpu_s=2e-4, ab_cpu_s=5e-5,
+                      time_per_request_ms=0.33, repeats=repeats, rps_spread_pct=spread_pct)
+
+    assert rps_tolerance(run(3, 15.0)) == pytest.approx(0.15)
+    # six draws span 2.534 / 1.693 = 1.5 times what three do, on average
+    assert rps_tolerance(run(6, 15.0)) == pytest.approx(0.15 * 1.693 / 2.534, rel=1e-3)
+    assert rps_tolerance(run(6, 2.0)) == 0.03  # the floor
+    assert rps_tolerance(run(1, 0.0)) == 0.03

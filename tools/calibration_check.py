@@ -1,9 +1,9 @@
 """Issue 11's calibration goal, measured: `asim calibrate` three times in a row, then one table.
 
-    .venv/bin/python tools/calibration_check.py [OUT_DIR] [--runs 3] [--analyse]
+    .venv/bin/python tools/calibration_check.py [OUT_DIR] [--runs 3] [--rounds R] [--analyse]
 
 Each pass runs the real `asim calibrate --out OUT_DIR/calibration-<i>.json` (a subprocess, as a
-user runs it; about a minute each). The goal:
+user runs it; about a minute each; ``--rounds R`` is passed on). The goal:
 - every calibration run reproduced within max(3 %, its repeats' spread) in every pass (3 of 3);
 - every fitted parameter within 15 % of each other across the passes (max / min - 1).
 Beside the second part, the machine's own spread: each freely fitted parameter next to the
@@ -75,11 +75,12 @@ PINNED_BY: dict[str, tuple[str, Callable[[Calibration], float]]] = {
 IDLE_LOAD = 0.5  # a 1-minute load average above this: the machine is shared
 
 
-def calibrate(path: Path) -> float:
-    """One real `asim calibrate` into ``path``; its wall time in seconds."""
+def calibrate(path: Path, extra: list[str]) -> float:
+    """One real `asim calibrate` into ``path`` (with ``extra`` options); its wall time in
+    seconds."""
     t0 = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "asim", "calibrate", "--out", str(path)],
+    out = subprocess.run([sys.executable, "-m", "asim", "calibrate", "--out", str(path), *extra],
                          env=env, text=True, capture_output=True)
     if out.returncode != 0:
         sys.exit(f"asim calibrate failed ({out.returncode}): {out.stderr.strip()[-500:]}")
@@ -183,14 +184,16 @@ def table(cals: list[Calibration]) -> bool:
 
 def main() -> None:
     args = sys.argv[1:]
-    unknown = [a for a in args if a.startswith("-") and a not in ("--runs", "--analyse")]
+    valued = ("--runs", "--rounds")
+    unknown = [a for a in args if a.startswith("-") and a not in (*valued, "--analyse")]
     if unknown:  # never start three calibrations on a mistyped option
         print(__doc__.split("\n\n")[1] if "-h" in unknown or "--help" in unknown
               else f"calibration_check.py: unknown option {unknown[0]}", file=sys.stderr)
         sys.exit(0 if unknown[0] in ("-h", "--help") else 2)
     passes = int(args[args.index("--runs") + 1]) if "--runs" in args else 3
+    extra = ["--rounds", args[args.index("--rounds") + 1]] if "--rounds" in args else []
     positional = [a for i, a in enumerate(args)
-                  if not a.startswith("--") and (i == 0 or args[i - 1] != "--runs")]
+                  if not a.startswith("--") and (i == 0 or args[i - 1] not in valued)]
     out = Path(positional[0]) if positional else ROOT / "results" / time.strftime(
         "calibration-check-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
@@ -201,7 +204,7 @@ def main() -> None:
             load1 > IDLE_LOAD) else ""
         print(f"load average at the start: {load1:.2f}{shared}", flush=True)
         for i, path in enumerate(paths):
-            wall = calibrate(path)
+            wall = calibrate(path, extra)
             print(f"pass {i + 1}: asim calibrate took {wall:.0f} s -> {path}", flush=True)
         print()
     ok = table([load(p) for p in paths])

@@ -57,7 +57,7 @@ class RunCheck:
     measured_rps: float
     model_rps: float
     spread_pct: float | None
-    tolerance_pct: float  # max(3 %, spread)
+    tolerance_pct: float  # max(3 %, spread over three repeats), `fit.rps_tolerance`
     server_cpu_error_pct: float
     ab_cpu_error_pct: float
 

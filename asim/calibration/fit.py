@@ -19,7 +19,7 @@ depends on it strongly:
 The fit. Every run is simulated with the model (`asim.sim.model.simulate` of a Scenario built
 from the run) and `scipy.optimize.least_squares` minimises, over the parameters of
 `asim.calibration.knobs.KNOBS` (bounded), the runs' relative errors of
-- requests per second, each divided by the run's tolerance max(3 %, its repeats' spread): this
+- requests per second, each divided by the run's tolerance (`rps_tolerance`): this
   is what the self-check judges, so every run counts by how well it is known;
 - CPU per request (model: the CPU its threads were given, `SimRun.server_cpu_s`, `ab_cpu_s`),
   which pins what RPS cannot separate (the cold penalties hardly move a 51 ms cycle; ab's CPU
@@ -83,8 +83,9 @@ Fixed, not fitted (the runs cannot separate them, or they are measured directly;
   files that hold those runs (a 10 ms sleep overshoots more than a 1 ms one);
 - ``worker_boot_s`` (replacing a killed worker): no calibration run kills one.
 
-Every ab command is repeated (`REPEATS`) on one server and the medians are kept; the spread of the
-repeats' RPS is recorded and sets that run's tolerance. After the fit every run is simulated once
+Every ab command is run `ROUNDS` times, interleaved with the other runs of the same server kind
+(`asim.lab.measure.measure_rounds`), and the medians are kept; the spread of the rounds' RPS is
+recorded and sets that run's tolerance. After the fit every run is simulated once
 more and the residuals are recorded (`Check`): a run whose RPS the model misses by more than its
 tolerance fails the calibration's self-check, and `asim predict` says so.
 """
@@ -93,13 +94,16 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.integrate import quad
 from scipy.optimize import least_squares
+from scipy.stats import norm
 
 from asim.calibration.file import Calibration, Check, RunCheck, now_text, run_record
 from asim.calibration.knobs import (
@@ -117,23 +121,34 @@ from asim.calibration.knobs import (
 from asim.calibration.simpool import NICE, OutcomePool
 from asim.errors import CalibrationError
 from asim.lab.facts import machine_facts
-from asim.lab.measure import CpuRun, asyncio_sleep_overshoot_s, measure_cpu, time_sleep_overshoot_s
+from asim.lab.measure import (
+    CpuPlan,
+    CpuRun,
+    asyncio_sleep_overshoot_s,
+    measure_rounds,
+    time_sleep_overshoot_s,
+)
 from asim.lab.memory import calibration_runs as memory_calibration_runs
 from asim.lab.procs import DeferredStops
+from asim.limits import CALIBRATION_ROUNDS
 from asim.sim.costs import DEFAULT_COSTS, Costs
 from asim.sim.memory import fitted_memory
 
-WARM_N, COLD_N, MID_N, ONE_MS_N, SAT_N, SAT_C = 1000, 30, 200, 300, 5000, 50
-HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 3000
+# Requests per ab run (one round's piece of each measurement; about 0.3-1.5 s each). Shorter
+# saturated pieces scatter more than the median needs: 2000 requests at C = 50 fell into a
+# slow cluster (~70 % of the rate) in 2-3 runs of 12 (docs/notes/measurements.md, section 41).
+WARM_N, COLD_N, MID_N, ONE_MS_N, SAT_N, SAT_C = 1000, 30, 150, 200, 5000, 50
+HERD_WORKERS, OVER_WORKERS, OVER_C, OVER_N = 3, 3, 10, 2000
 COLD_SLEEP_S, MID_SLEEP_S, ONE_MS_SLEEP_S = 0.05, 0.005, 0.001
-REPEATS = 3  # ab runs per measurement, back to back on one server; the model takes the medians
+# Interleaved rounds per server (`measure`); the model takes each run's medians over them.
+ROUNDS = CALIBRATION_ROUNDS
 
 # The fit simulates at most this many requests of a run (the self-check then simulates all of
 # them): the oversubscribed workers never repeat exactly and are simulated request by request,
 # and with 1000 instead of 3000 requests the model's RPS moves by 0.2 % (the saturated loop's
 # by 0.3 %, C = 1 runs not at all), far inside the tolerance.
 FIT_MAX_REQUESTS = 1000
-RPS_TOLERANCE = 0.03  # a run is reproduced within max(3 %, its repeats' spread)
+RPS_TOLERANCE = 0.03  # a run is reproduced within max(3 %, its spread), `rps_tolerance`
 CPU_TOLERANCE = 0.10  # weight of the CPU-per-request residuals (see the module docstring)
 AB_CPU_TOLERANCE = 0.30
 # How far a weakly identified parameter may stray from its prior for the cost of one run off
@@ -180,8 +195,26 @@ REQUIRED = ("aiohttp warm", "aiohttp cold", "aiohttp saturated", "django warm", 
 
 
 def rps_tolerance(run: CpuRun) -> float:
-    """How close the model must come to the run's RPS: max(3 %, the repeats' spread)."""
-    return max(RPS_TOLERANCE, (run.rps_spread_pct or 0.0) / 100)
+    """How close the model must come to the run's RPS: max(3 %, the spread of three repeats).
+
+    The spread is the range of the run's repeats (max - min over the median). A range grows with
+    the number of draws, so the range of more than three is scaled to what three would show on
+    average: by the ratio of the expected ranges of 3 and of n normal draws (`expected_range`;
+    6 rounds: 0.67). More rounds thus pin the median closer without loosening the check."""
+    spread = (run.rps_spread_pct or 0.0) / 100
+    if run.repeats > 3:
+        spread *= expected_range(3) / expected_range(run.repeats)
+    return max(RPS_TOLERANCE, spread)
+
+
+@functools.cache
+def expected_range(n: int) -> float:
+    """The expected range (max - min) of ``n`` independent standard normal draws (the d2
+    constant of quality control: 1.128 for 2, 1.693 for 3, 2.534 for 6)."""
+    if n < 2:
+        return 0.0
+    value, _err = quad(lambda x: 1 - norm.cdf(x) ** n - norm.sf(x) ** n, -np.inf, np.inf)
+    return float(value)
 
 
 class _Objective:
@@ -436,10 +469,11 @@ def _measured(runs: dict[str, CpuRun], ts_over: float, aio_over: float) -> dict[
 
 
 def calibrate(progress: Callable[[str], None] = lambda _msg: None,
-              servers: Sequence[str] | None = None, *, jobs: int | None = None) -> Calibration:
+              servers: Sequence[str] | None = None, *, jobs: int | None = None,
+              rounds: int = ROUNDS) -> Calibration:
     """Measure this machine and fit the model's costs: aiohttp's and Django's, then those of
     ``servers`` among the new shapes (`asim.calibration.shapes_fit`; default all of them, ()
-    none); the servers' memory too.
+    none); the servers' memory too. ``rounds``: the first stage's interleaved rounds (`measure`).
 
     The fits measure nothing, and the memory runs measure memory, not time: the fits run in a
     background thread, their simulations in ``jobs`` processes (default one per core,
@@ -450,7 +484,7 @@ def calibrate(progress: Callable[[str], None] = lambda _msg: None,
     from asim.calibration import shapes_fit  # it builds on this module
 
     with DeferredStops() as stops:
-        runs, ts_over, aio_over = measure(progress, stops)
+        runs, ts_over, aio_over = measure(progress, stops, rounds=rounds)
         shape_runs = shapes_fit.measure(shapes_fit.SERVERS if servers is None else servers,
                                         progress, stops)
     machine = machine_facts()
@@ -515,24 +549,25 @@ def refit(calibration: Calibration, progress: Callable[[str], None] = lambda _ms
     ), progress)
 
 
-def measure(progress: Callable[[str], None], stops: DeferredStops | None = None) -> (
-    tuple[dict[str, CpuRun], float, float]
-):
+def measure(progress: Callable[[str], None], stops: DeferredStops | None = None, *,
+            rounds: int = ROUNDS) -> tuple[dict[str, CpuRun], float, float]:
     """The real runs calibration fits on, and the two sleep overshoots (first, while no server
-    runs). Each server starts while the one before shuts down; ``stops`` (default: its own)
-    holds the last one's stop, so that the next stage's first server can start meanwhile."""
+    runs). aiohttp's runs, then Django's, each in ``rounds`` interleaved rounds
+    (`asim.lab.measure.measure_rounds`); Django's servers start while aiohttp's shut down, and
+    ``stops`` (default: its own) holds Django's, so that the next stage's first server can start
+    meanwhile."""
     progress("sleep overshoots")
     ts_over, aio_over = time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
     runs: dict[str, CpuRun] = {}
     with contextlib.ExitStack() as own:
         stops = stops or own.enter_context(DeferredStops())
-        for p in plan():
-            workers = f", {p.workers} workers" if p.workers > 1 else ""
-            progress(f"{p.name}: ab -n {p.requests} -c {p.concurrency}, sleep {p.sleep_s:g} s"
-                     f"{workers}, {REPEATS} runs")
-            runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests,
-                                       concurrency=p.concurrency, workers=p.workers,
-                                       repeats=REPEATS, stops=stops)
+        for server in (AIOHTTP, DJANGO):
+            plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests,
+                             concurrency=p.concurrency, workers=p.workers)
+                     for p in plan() if p.server == server]
+            progress(f"{server}, {rounds} rounds of: " + "; ".join(
+                f"{p.name} (ab -n {p.requests} -c {p.concurrency})" for p in plans))
+            runs.update(measure_rounds(plans, rounds, stops=stops))
     return runs, ts_over, aio_over
 
 
@@ -552,7 +587,7 @@ def check_lines(check: Check) -> list[str]:
         )
     if check.passed:
         lines.append(f"  self-check passed: the model reproduces every calibration run within "
-                     f"max({RPS_TOLERANCE * 100:.0f} %, its repeats' spread).")
+                     f"max({RPS_TOLERANCE * 100:.0f} %, its spread over three repeats).")
     else:
         lines.append(f"  SELF-CHECK FAILED: {check.summary()}. Predictions of CPU-dominated "
                      "points inherit these errors; the machine may have changed speed during "

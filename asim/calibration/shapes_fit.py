@@ -25,8 +25,8 @@ measurements.md section 27.5; with one of the two runs only, every round trip co
 others (`KNOBS`: the loop's hand-off, gthread's accept, Django's CPU on the loop, the loop's
 side of the sync view's round trip, the per-request thread's cold penalty) are fitted like the first
 stage: every run is simulated and `scipy.optimize.least_squares` minimises its relative errors of
-RPS (over the run's tolerance, max(3 %, the repeats' spread)) and of the server's CPU per request
-(over `asim.calibration.fit.CPU_TOLERANCE`). A knob is fitted only when a run pins it (the
+RPS (over the run's tolerance, `asim.calibration.fit.rps_tolerance`) and of the server's CPU per
+request (over `asim.calibration.fit.CPU_TOLERANCE`). A knob is fitted only when a run pins it (the
 hand-off only with the executor's run: Django's round trips charge no hand-off of their own, the
 loop's CPU of a trip is part of Django's); the others keep their built-in values.
 
@@ -46,10 +46,10 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from asim.calibration.file import ROUND_TRIPS, Calibration, RunCheck, read_run, run_record
-from asim.calibration.fit import CPU_TOLERANCE, REPEATS, check, rps_tolerance
+from asim.calibration.fit import CPU_TOLERANCE, check, rps_tolerance
 from asim.calibration.knobs import Knob, model_outcome
 from asim.errors import CalibrationError, InputError
-from asim.lab.measure import CpuRun, measure_cpu
+from asim.lab.measure import CpuPlan, CpuRun, measure_rounds
 from asim.lab.procs import DeferredStops
 from asim.sim.costs import DEFAULT_COSTS, DJANGO_ASGI_ROUND_TRIPS, UNCALIBRATED, Costs
 from asim.sim.shapes import NAMES, shape
@@ -59,7 +59,8 @@ EXECUTOR, GTHREAD, ASGI, ASGI_SYNC = ("aiohttp-executor", "django-gthread", "dja
 SERVERS = (EXECUTOR, GTHREAD, ASGI, ASGI_SYNC)  # the shapes with costs of their own
 FIRST = "first"  # --servers first: the first stage alone (aiohttp's and Django's runs)
 ALL = "all"
-WARM_N, ASGI_N, COLD_N = 1000, 300, 20  # ~0.6-1.2 s per repeat at C = 1
+WARM_N, ASGI_N, COLD_N = 1000, 300, 20  # ~0.6-1.2 s per round at C = 1
+ROUNDS = 3  # interleaved rounds of the second stage's runs (`asim.lab.measure.measure_rounds`)
 COLD_SLEEP_S = 0.05
 
 
@@ -120,17 +121,17 @@ def plan(servers: Sequence[str]) -> tuple[ShapeRun, ...]:
 
 def measure(servers: Sequence[str], progress: Callable[[str], None],
             stops: DeferredStops | None = None) -> dict[str, CpuRun]:
-    """The second stage's real runs for ``servers``; each server starts while the one before
-    (the first stage's last, with its ``stops``) shuts down."""
-    runs = {}
+    """The second stage's real runs for ``servers``, in `ROUNDS` interleaved rounds; its servers
+    start while the first stage's (with its ``stops``) shut down."""
+    plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests)
+             for p in plan(servers)]
+    if not plans:
+        return {}
+    progress(f"{ROUNDS} rounds of: " + "; ".join(
+        f"{p.name} (ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s)" for p in plans))
     with contextlib.ExitStack() as own:
         stops = stops or own.enter_context(DeferredStops())
-        for p in plan(servers):
-            progress(f"{p.name}: {p.server}, ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s, "
-                     f"{REPEATS} runs")
-            runs[p.name] = measure_cpu(p.server, p.sleep_s, p.requests, repeats=REPEATS,
-                                       every_thread=True, stops=stops)
-    return runs
+        return measure_rounds(plans, ROUNDS, every_thread=True, stops=stops)
 
 
 def _others_s(run: CpuRun) -> float:

@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +92,129 @@ def children_cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+@dataclass(frozen=True, kw_only=True)
+class CpuPlan:
+    """One measurement of `measure_rounds`: ``ab -n requests -c concurrency`` against a server
+    of ``kind`` whose handler sleeps ``sleep_s``."""
+
+    name: str
+    kind: str
+    sleep_s: float
+    requests: int
+    concurrency: int = 1
+    workers: int = 1
+    threads: int | None = None
+
+    @property
+    def server(self) -> ServerSpec:
+        return ServerSpec(kind=self.kind, sleep_s=self.sleep_s, workers=self.workers,
+                          threads=self.threads)
+
+
+# One ab run of a `measure_rounds` piece: RPS, CPU per request of the server, of ab and of the
+# server's main threads, time per request (ms).
+@dataclass(frozen=True)
+class _Piece:
+    rps: float
+    server_cpu_s: float
+    ab_cpu_s: float
+    main_cpu_s: float
+    time_per_request_ms: float
+    requests: int
+
+
+def measure_rounds(
+    plans: Sequence[CpuPlan],
+    rounds: int,
+    *,
+    every_thread: bool = False,
+    stops: DeferredStops | None = None,
+) -> dict[str, CpuRun]:
+    """Measure every plan ``rounds`` times, interleaved: each round runs one ab of every plan in
+    order, and each plan's result holds the medians of its rounds (throughput, CPU per request
+    of both sides) with their spread.
+
+    One ab run of a second or less moves by 10-30 % from the next on this machine, mostly
+    independently of it (docs/notes/measurements.md, section 41): the median of several keeps
+    one slow or fast run from becoming the model's constant. Interleaving puts the pieces of
+    every plan in the same minute, so that a slower stretch of the machine falls on all of them
+    alike and does not become the difference between two of them (a warm run's CPU above the
+    saturated run's is what pins the loop's select() round, a cold run's above the warm one's
+    the cold extras).
+
+    Plans that need the same server share it: each distinct server starts once, then each first
+    serves a short concurrent burst (`WARMUP_N` requests at `WARMUP_C`): a fresh aiohttp process
+    that has only seen one request at a time takes two page faults per request (glibc serves
+    asyncio's 256 KiB recv buffer with mmap until a burst raises its dynamic mmap threshold) and
+    runs ~5-7 % slower than the same process after any burst, which is the state every measured
+    run after the first of a validate series is in (docs/notes/measurements.md, section 12).
+    The servers that are not measured wait idle.
+
+    ``every_thread`` (the shapes with thread pools or per-request threads): the server's CPU is
+    read from the processes' CPU-time clocks, which count the threads that ended during the run,
+    and the main threads' CPU is measured too (``main_cpu_s``).
+
+    ``stops``: the servers of the measurements before, told to stop: these start while they
+    shut down, and they are gone before the first warm-up; these are left to ``stops`` in
+    turn."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    server_cpu = process_cpu_s if every_thread else group_cpu_s
+    pieces: dict[str, list[_Piece]] = {p.name: [] for p in plans}
+    with contextlib.ExitStack() as stack:
+        servers: dict[ServerSpec, RunningServer] = {}
+        for plan in plans:
+            if plan.server not in servers:
+                servers[plan.server] = stack.enter_context(
+                    running_server(plan.server, stops=stops))
+        if stops is not None:
+            stops.wait()
+        for srv in servers.values():
+            run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C).checked()
+        for _ in range(rounds):
+            for plan in plans:
+                srv = servers[plan.server]
+                main_before = main_threads_cpu_s(srv)
+                srv_before, ab_before = server_cpu(srv), children_cpu_s()
+                report = run_ab(srv.url, requests=plan.requests,
+                                concurrency=plan.concurrency).checked()
+                srv_after, ab_after = server_cpu(srv), children_cpu_s()
+                main_after = main_threads_cpu_s(srv)
+                done = report.complete_requests
+                pieces[plan.name].append(_Piece(
+                    rps=report.requests_per_second,
+                    server_cpu_s=(srv_after - srv_before) / done,
+                    ab_cpu_s=(ab_after - ab_before) / done,
+                    main_cpu_s=(main_after - main_before) / done,
+                    time_per_request_ms=report.time_per_request_ms,
+                    requests=done,
+                ))
+    return {p.name: _cpu_run(p, pieces[p.name], every_thread=every_thread) for p in plans}
+
+
+def _cpu_run(plan: CpuPlan, pieces: Sequence[_Piece], *, every_thread: bool) -> CpuRun:
+    def median(field: str) -> float:
+        return statistics.median(getattr(piece, field) for piece in pieces)
+
+    rps = median("rps")
+    every_rps = tuple(piece.rps for piece in pieces)
+    return CpuRun(
+        server=plan.kind,
+        sleep_s=plan.sleep_s,
+        requests=pieces[-1].requests,
+        concurrency=plan.concurrency,
+        workers=plan.workers,
+        requests_per_second=rps,
+        server_cpu_s=median("server_cpu_s"),
+        ab_cpu_s=median("ab_cpu_s"),
+        time_per_request_ms=median("time_per_request_ms"),
+        repeats=len(pieces),
+        rps_spread_pct=(max(every_rps) - min(every_rps)) / rps * 100 if rps > 0 else None,
+        every_rps=every_rps,
+        main_cpu_s=median("main_cpu_s") if every_thread else None,
+    )
+
+
 def measure_cpu(
     kind: str,
     sleep_s: float,
@@ -102,66 +227,11 @@ def measure_cpu(
     every_thread: bool = False,
     stops: DeferredStops | None = None,
 ) -> CpuRun:
-    """Run the real server and ab -n requests -c concurrency ``repeats`` times back to back;
-    the median of each measure (throughput, CPU per request of both sides) over the repeats.
-
-    One run of a few hundred milliseconds moves by 10-30 % on this machine from one run to the
-    next (docs/notes/measurements.md, section 6); the median of a few keeps one slow or fast
-    run from becoming the model's constant.
-
-    The server first serves a short concurrent burst (`WARMUP_N` requests at `WARMUP_C`): a
-    fresh aiohttp process that has only seen one request at a time takes two page faults per
-    request (glibc serves asyncio's 256 KiB recv buffer with mmap until a burst raises its
-    dynamic mmap threshold) and runs ~5-7 % slower than the same process after any burst, which
-    is the state every measured run after the first of a validate series is in
-    (docs/notes/measurements.md, section 12).
-
-    ``every_thread`` (the shapes with thread pools or per-request threads): the server's CPU is
-    read from the processes' CPU-time clocks, which count the threads that ended during the run,
-    and the main threads' CPU is measured too (``main_cpu_s``).
-
-    ``stops``: the servers of the measurements before, told to stop: this one starts while they
-    shut down, and they are gone before its warm-up; it is left to ``stops`` in turn."""
-    runs: list[tuple[float, float, float, float, float]] = []
-    server_cpu = process_cpu_s if every_thread else group_cpu_s
-    spec = ServerSpec(kind=kind, sleep_s=sleep_s, workers=workers, threads=threads)
-    with running_server(spec, stops=stops) as srv:
-        if stops is not None:
-            stops.wait()
-        run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C).checked()
-        for _ in range(repeats):
-            main_before = main_threads_cpu_s(srv)
-            srv_before, ab_before = server_cpu(srv), children_cpu_s()
-            report = run_ab(srv.url, requests=requests, concurrency=concurrency).checked()
-            srv_after, ab_after = server_cpu(srv), children_cpu_s()
-            main_after = main_threads_cpu_s(srv)
-            done = report.complete_requests
-            runs.append((
-                report.requests_per_second,
-                (srv_after - srv_before) / done,
-                (ab_after - ab_before) / done,
-                report.time_per_request_ms,
-                (main_after - main_before) / done,
-            ))
-    rps, server_cpu_s, ab_cpu_s, tpr_ms, main_cpu_s = (
-        statistics.median(col) for col in zip(*runs, strict=True)
-    )
-    every_rps = [r[0] for r in runs]
-    return CpuRun(
-        server=kind,
-        sleep_s=sleep_s,
-        requests=done,
-        concurrency=concurrency,
-        workers=workers,
-        requests_per_second=rps,
-        server_cpu_s=server_cpu_s,
-        ab_cpu_s=ab_cpu_s,
-        time_per_request_ms=tpr_ms,
-        repeats=repeats,
-        rps_spread_pct=(max(every_rps) - min(every_rps)) / rps * 100 if rps > 0 else None,
-        every_rps=tuple(every_rps),
-        main_cpu_s=main_cpu_s if every_thread else None,
-    )
+    """Run the real server and ab -n requests -c concurrency ``repeats`` times back to back:
+    `measure_rounds` of one plan."""
+    plan = CpuPlan(name=kind, kind=kind, sleep_s=sleep_s, requests=requests,
+                   concurrency=concurrency, workers=workers, threads=threads)
+    return measure_rounds([plan], repeats, every_thread=every_thread, stops=stops)[kind]
 
 
 def time_sleep_overshoot_s(n: int = 100, sleep_s: float = 0.01) -> float:

@@ -77,13 +77,13 @@ def references(measured: Mapping[str, object]) -> tuple[Reference, ...]:
 def measure(refs: Sequence[Reference], when: str, root: Path) -> list[DriftCheck]:
     """Measure ``refs`` now as the calibration did (`asim.lab.measure.measure_cpu`), each check
     appended to ``root``'s drift file as soon as it is known."""
-    from asim.calibration.fit import REPEATS
+    from asim.calibration.fit import ROUNDS
     from asim.lab.measure import measure_cpu
 
     checks = []
     for ref in refs:
         run = measure_cpu(ref.server, 0.0, ref.requests, concurrency=ref.concurrency,
-                          repeats=REPEATS)
+                          repeats=ROUNDS)
         check = DriftCheck(name=ref.name, when=when,
                            measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
                            calibrated_rps=ref.calibrated_rps,
