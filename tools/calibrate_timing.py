@@ -67,7 +67,7 @@ def summary() -> list[str]:
     def first(text: str) -> float:
         return next(t for t, m in EVENTS if text in m)
 
-    stage2 = next((t for t, m in EVENTS if m.startswith("executor warm:")), None)
+    stage2 = next((t for t, m in EVENTS if "rounds of: executor warm" in m), None)
     tail = min(first("fitting"), first("memory:"))
     sums: dict[str, dict[str, float]] = {"first stage": {}, "second stage": {}}
     for t, m in EVENTS:

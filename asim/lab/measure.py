@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from asim.errors import InputError
 from asim.lab.abrun import run_ab
 from asim.lab.procs import DeferredStops, RunningServer, ServerSpec, running_server
 
@@ -158,7 +159,7 @@ def measure_rounds(
     shut down, and they are gone before the first warm-up; these are left to ``stops`` in
     turn."""
     if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
+        raise InputError(f"rounds must be >= 1, got {rounds}")
     server_cpu = process_cpu_s if every_thread else group_cpu_s
     pieces: dict[str, list[_Piece]] = {p.name: [] for p in plans}
     with contextlib.ExitStack() as stack:
