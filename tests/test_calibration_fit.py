@@ -30,7 +30,7 @@ FIXED_VALUES = {name: value for name, (value, _) in TRACED.items()}
 TRUTH = apply(DEFAULT_COSTS, {
     "ab_cpu_s": 45e-6, "loop_cpu_s": 105e-6, "loop_iteration_cpu_s": 15e-6, **FIXED_VALUES,
     "loop_cold_cpu_s": 600e-6, "worker_cpu_s": 430e-6, "worker_cold_cpu_s": 900e-6,
-    **PRIORS,
+    "cold_onset_s": 3e-3, **PRIORS,
     # The model never charges ab a cold start at C = 1 (the server still runs when ab wakes),
     # so the fit fixes it from the measured difference, which for these runs is 0.
     "ab_cold_cpu_s": 0.0,

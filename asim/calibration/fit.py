@@ -37,7 +37,9 @@ What the runs identify, and what they do not (docs/notes/measurements.md, "Which
 runs identify"). Over the 19 calibration files recorded in figures/, each fitted with every
 parameter free, the median standard error (`Check.uncertainty_pct`) is 4-21 % for the loop's and
 the worker's CPU per request, the cold extras, the loop's select() round and ab's per-request
-CPU: these are fitted freely. It is 45-144 % for the cold time constant, ab's poll, the
+CPU: these are fitted freely, and so is the idle time before the cold extras start to grow
+(`cold_onset_s`, which the 1 and 5 ms runs pin against the 50 ms runs, section 44). It is
+45-144 % for the cold time constant, ab's poll, the
 switching loss, the herd cost, the wake-up latency and the two overshoots: a C = 1 cycle is CPU
 plus wake-ups plus the sleep's overshoot, the CPU is known to ~10 %, and these are small
 remainders that trade against each other within the runs' noise (three calibrations minutes
@@ -316,6 +318,7 @@ def initial_guess(runs: dict[str, CpuRun]) -> dict[str, float]:
         "loop_cold_cpu_s": max(ac.server_cpu_s - aw.server_cpu_s, 10e-6),
         "worker_cpu_s": d["worker_cpu_s"] * worker_scale,
         "worker_cold_cpu_s": max(dc.server_cpu_s - dw.server_cpu_s, 10e-6),
+        "cold_onset_s": 2e-3,  # inside the 1-5 ms runs' gaps, where the runs can move it
         **{k.name: k.prior for k in KNOBS if k.prior is not None},
     }
 

@@ -57,6 +57,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob(name="loop_cold_cpu_s", unit=1e-6, lo=0.0, hi=5000.0, servers=_LOOP),
     Knob(name="worker_cpu_s", unit=1e-6, lo=1.0, hi=5000.0, servers=_WORKER),  # WORKER_SHARES
     Knob(name="worker_cold_cpu_s", unit=1e-6, lo=0.0, hi=5000.0, servers=_WORKER),
+    # The idle time before the cold extras start to grow: the 1 and 5 ms runs pin it against
+    # the 50 ms runs (docs/notes/measurements.md section 44: 3.9-4.4 ms in three calibrations).
+    Knob(name="cold_onset_s", unit=1e-3, lo=0.0, hi=20.0),
     # Weakly identified (standard error 45-144 %): held near a prior.
     Knob(name="ab_poll_cpu_s", unit=1e-6, lo=0.0, hi=500.0, prior=33e-6,
          source=f"{_POOLED} (33 us; standard error 60 %)"),

@@ -58,7 +58,8 @@ class AbClient:
         self.concurrency = concurrency
         self.keepalive = keepalive
         self.on_finished = on_finished
-        self.thread = Thread("ab", cold_s=costs.ab_cold_cpu_s, tau_s=costs.cold_tau_s)
+        self.thread = Thread("ab", cold_s=costs.ab_cold_cpu_s, tau_s=costs.cold_tau_s,
+                             onset_s=costs.cold_onset_s)
         self.server: ServerModel | None = None  # the server `begin` runs against
         self.started = 0
         self.done = 0

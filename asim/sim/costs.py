@@ -71,7 +71,8 @@ class Costs:
     meanwhile: it needs 1 / (1 - switch_loss) times its CPU (a fraction, not seconds).
     ``*_cold_cpu_s`` is the extra CPU a thread needs for its first burst after a long time off
     the CPU while the whole machine idled (cold caches, idle cores), reached with time constant
-    ``cold_tau_s`` (see `machine.Thread`).
+    ``cold_tau_s`` once the idle time exceeds ``cold_onset_s`` (see `machine.Thread`; 0: from
+    the first microsecond, as the built-in costs have it).
     ``time_sleep_overshoot_s`` is how much longer than asked time.sleep lasts;
     ``timer_overshoot_s`` how late epoll_wait returns after its (whole-millisecond, rounded up)
     timeout: together with the rounding the loop models, that is asyncio.sleep's overshoot.
@@ -108,6 +109,7 @@ class Costs:
     asgi_view_thread_cpu_s: float = 340e-6
     asgi_view_handoff_cpu_s: float = 84e-6
     cold_tau_s: float = 0.016
+    cold_onset_s: float = 0.0
     switch_loss: float = 0.2
     wakeup_s: float = 18e-6
     timer_overshoot_s: float = 98e-6

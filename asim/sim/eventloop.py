@@ -125,7 +125,8 @@ class EventLoopServer:
         self.costs = costs
         self.sleep_s = sleep_s
         self.blocking = blocking
-        self.thread = Thread("event loop", cold_s=costs.loop_cold_cpu_s, tau_s=costs.cold_tau_s)
+        self.thread = Thread("event loop", cold_s=costs.loop_cold_cpu_s, tau_s=costs.cold_tau_s,
+                             onset_s=costs.cold_onset_s)
         self.backlog = backlog
         self.client = client
         # Linux holds backlog + 1 connections; a group of loops shares one listening socket.
@@ -151,7 +152,7 @@ class EventLoopServer:
         # The requests' own threads as far as their round trips' CPU goes: one request's trips
         # follow each other, and a thread that idled (a sleep between two trips) starts cold.
         self._trip_thread = Thread("round trips", cold_s=0.0 if pool is None else pool.cold_s,
-                                   tau_s=costs.cold_tau_s)
+                                   tau_s=costs.cold_tau_s, onset_s=costs.cold_onset_s)
         self._next_step, self._then_step = self._run_next, self._then  # bound once (hot path)
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select

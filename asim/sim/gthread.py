@@ -36,7 +36,7 @@ class GthreadWorker:
         self.index = index
         self.gil = Gil(env, cpu, handoff_s=costs.wakeup_s)
         self.main = Thread(f"gthread-{index}", cold_s=costs.worker_cold_cpu_s,
-                           tau_s=costs.cold_tau_s)
+                           tau_s=costs.cold_tau_s, onset_s=costs.cold_onset_s)
         self.pool = ThreadPool(env, self.gil, costs, threads=threads, name=f"gthread-{index}",
                                cold_s=costs.worker_cold_cpu_s, holds=holds)
         self.asleep = True  # the main thread is in select()

@@ -116,7 +116,7 @@ class ThreadPool:
             self._later(self.costs.wakeup_s, self._take, (self._idle.pop(),))
         elif len(self.threads) < self.max_threads:
             thread = Thread(f"{self.name}-{len(self.threads)}", cold_s=self.cold_s,
-                            tau_s=self.costs.cold_tau_s)
+                            tau_s=self.costs.cold_tau_s, onset_s=self.costs.cold_onset_s)
             self.threads.append(thread)
             call_later(self.env, self.costs.wakeup_s, self._take, thread)
 

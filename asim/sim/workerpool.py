@@ -44,7 +44,8 @@ class Worker:
         self.notified = 0.0  # last heartbeat to the arbiter
         self.doomed = False
         self.thread = Thread(
-            f"worker {index}", cold_s=costs.worker_cold_cpu_s, tau_s=costs.cold_tau_s
+            f"worker {index}", cold_s=costs.worker_cold_cpu_s, tau_s=costs.cold_tau_s,
+            onset_s=costs.cold_onset_s,
         )
         # A wake-up from select() runs select() and accept() only: it neither pays the view's
         # cold-cache penalty nor warms the caches the next request needs.
