@@ -179,21 +179,27 @@ def _burst_unaccepted(run: SimRun, probe: Callable[[Backlog], SimRun | None]) ->
     Backlog | None
 ):
     """The backlog of the branch in which the server accepts none of ab's first burst while it
-    arrives: the burst loses as many SYNs as it holds connections beyond the queue. The model's
-    server drains the queue while the burst arrives, so the burst's first SYNs are held to a
-    smaller queue, the largest below the burst's peak at which the model's burst loses at least
-    that many (bisection over ``probe``'s runs: fewer drops the larger the queue)."""
+    arrives: the burst loses as many SYNs as it holds connections beyond the queue, or fewer
+    (measured runs lost up to that many, docs/notes/measurements.md sections 31.1 and 45). The
+    model's server drains the queue while the burst arrives, so the burst's first SYNs are held
+    to a smaller queue, the largest below the burst's peak at which the model's burst loses at
+    least that many (bisection over ``probe``'s runs: fewer drops the larger the queue); where
+    even the smallest queue probed loses fewer, as a fast server's burst does, the queue at
+    which it loses the most, if it loses any."""
     excess = _burst_excess(run)
     lo, hi = 1, max(1, run.first_burst_peak - 1)
     found = None
+    most: tuple[int, Backlog | None] = (0, None)
     while lo <= hi:
         mid = (lo + hi) // 2
         other = probe(Backlog(burst_capacity=mid))
+        if other is not None and other.first_burst_dropped > most[0]:
+            most = (other.first_burst_dropped, Backlog(burst_capacity=mid))
         if other is not None and other.first_burst_dropped >= excess:
             found, lo = Backlog(burst_capacity=mid), mid + 1
         else:
             hi = mid - 1
-    return found
+    return found if found is not None else most[1]
 
 
 def _burst_excess(run: SimRun) -> int:
