@@ -7,9 +7,10 @@ offset between the two clocks, read around each run; perf refuses CLOCK_REALTIME
     .venv/bin/python tools/trace/worker_phases.py [SLEEP] [-n 2000] [--rounds 3]
 
 For each phase of a request (accept -> parsed -> view -> view returned -> close seen -> the next
-accept) it prints the mean wall time and the mean time the worker was on a CPU in it, and the
-worker's CPU per request from its schedstat for comparison: the phases cover the whole run, so
-their on-CPU times add up to the worker's CPU. Needs perf and the tracefs (root); run it on an
+accept) it prints the mean wall time, the mean time the worker was on a CPU in it, the time ab
+was, and the time neither was (wake-up latencies, timer slack: the whole machine waiting), and
+the worker's CPU per request from its schedstat for comparison: the phases cover the whole run,
+so the worker's on-CPU times add up to its CPU. Needs perf and the tracefs (root); run it on an
 otherwise idle machine (docs/notes/measurements.md section 45).
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from loop_gaps import EVENT, TRACEFS, _overlap, parse
 
 from asim.lab.abrun import run_ab
-from asim.lab.measure import group_cpu_s
+from asim.lab.measure import children_cpu_s, group_cpu_s
 from asim.lab.procs import ServerSpec, running_server
 from asim.servers.trace import read_trace
 
@@ -42,6 +43,25 @@ def clock_offset_s() -> float:
         m1 = time.monotonic_ns()
         reads.append((m1 - m0, r - (m0 + m1) // 2))
     return min(reads)[1] / 1e9
+
+
+def union(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list:
+    """The sorted, disjoint union of two lists of intervals."""
+    out: list[list[float]] = []
+    for lo, hi in sorted(a + b):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
+
+
+def ab_pid(text: str) -> int | None:
+    """The pid of ab in `perf script` lines of sched_switch (its comm is ``ab``)."""
+    for line in text.splitlines():
+        if "prev_comm=ab prev_pid=" in line:
+            return int(line.split("prev_comm=ab prev_pid=")[1].split()[0])
+    return None
 
 
 def phase_bounds(rows, offset_s: float) -> list[list[tuple[float, float]]]:
@@ -79,20 +99,26 @@ def main() -> None:
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(0.5)  # perf attaches
                 offset_s = clock_offset_s()
-                cpu0 = group_cpu_s(srv)
+                cpu0, ab0 = group_cpu_s(srv), children_cpu_s()
                 run = run_ab(url, requests=args.n, concurrency=1)
                 cpu_per_request = (group_cpu_s(srv) - cpu0) / args.n
+                ab_per_request = (children_cpu_s() - ab0) / args.n
                 perf.send_signal(2)
                 perf.wait()
                 text = subprocess.run(["perf", "script", "-i", str(data)],
                                       capture_output=True, text=True).stdout
                 on_cpu, _, _, _ = parse(text, worker)
+                ab = ab_pid(text)
+                ab_cpu = parse(text, ab)[0] if ab is not None else []
+                either = union(on_cpu, ab_cpu)
                 stats = subprocess.run(["perf", "report", "-i", str(data), "--stats"],
                                        capture_output=True, text=True).stdout
                 lost = [line.strip() for line in stats.splitlines() if "LOST" in line.upper()]
                 if lost:
                     print(f"perf lost events ({'; '.join(lost)}): on-CPU times are lower bounds")
                 index = ([a for a, _ in on_cpu], [])
+                ab_index = ([a for a, _ in ab_cpu], [])
+                either_index = ([a for a, _ in either], [])
                 with open(trace, "rb") as f:
                     f.seek(mark)
                     part = Path(tmp) / "part.tsv"
@@ -103,19 +129,28 @@ def main() -> None:
                 bounds = phase_bounds(rows, offset_s)
                 walls = {p: [] for p in PHASES}
                 cpus = {p: [] for p in PHASES}
+                abs_ = {p: [] for p in PHASES}
+                idle = {p: [] for p in PHASES}
                 for request in bounds:
                     for name, (lo, hi) in zip(PHASES, request, strict=True):
                         walls[name].append(hi - lo)
                         cpus[name].append(_overlap(on_cpu, index, lo, hi))
+                        abs_[name].append(_overlap(ab_cpu, ab_index, lo, hi))
+                        idle[name].append(hi - lo - _overlap(either, either_index, lo, hi))
                 rps = run.report.requests_per_second if run.report else float("nan")
                 on_total = sum(statistics.mean(v) for v in cpus.values())
+                ab_total = sum(statistics.mean(v) for v in abs_.values())
                 print(f"{rps:.0f} req/s; worker CPU per request {cpu_per_request * 1e6:.0f} us"
                       f" (schedstat), {on_total * 1e6:.0f} us on a CPU inside the phases"
-                      f" (sched_switch), {len(bounds)} requests")
+                      f" (sched_switch); ab {ab_per_request * 1e6:.0f} us (rusage),"
+                      f" {ab_total * 1e6:.0f} us; {len(bounds)} requests (a round whose two"
+                      " numbers disagree lost switch events)")
                 for name in PHASES:
                     print(f"  {name:28s} wall mean {statistics.mean(walls[name]) * 1e6:6.1f}"
                           f" median {statistics.median(walls[name]) * 1e6:6.1f},"
-                          f" on CPU mean {statistics.mean(cpus[name]) * 1e6:6.1f} us")
+                          f" worker on CPU {statistics.mean(cpus[name]) * 1e6:6.1f},"
+                          f" ab {statistics.mean(abs_[name]) * 1e6:5.1f},"
+                          f" neither {statistics.mean(idle[name]) * 1e6:5.1f} us")
 
 
 if __name__ == "__main__":
