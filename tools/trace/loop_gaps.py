@@ -22,12 +22,13 @@ Needs perf and the tracefs (mounted here if missing; root). Run it on an otherwi
 from __future__ import annotations
 
 import bisect
+import contextlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,29 +164,50 @@ def parse(text: str, pid: int) -> tuple[list, list, dict[int, list]]:
             [runnable[i] for i in order], idle)
 
 
-def measure(sleep_s: float, concurrencies: list[int], requests: int, rounds: int) -> None:
+@contextlib.contextmanager
+def recording(data: Path, *, clock: str | None = None) -> Iterator[None]:
+    """perf records sched_switch on every core into ``data`` while the block runs (``clock``:
+    perf's -k, e.g. CLOCK_MONOTONIC). 1024 pages of ring buffer per core: the default loses
+    switch events when ab and a server switch tens of thousands of times a second."""
+    argv = ["perf", "record", "-q", "-e", EVENT, "-a", "-m", "1024", "-o", str(data)]
+    if clock is not None:
+        argv[-2:-2] = ["-k", clock]
+    perf = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # perf attaches
+    try:
+        yield
+    finally:
+        perf.send_signal(2)
+        perf.wait()
+
+
+def switches(data: Path) -> tuple[str, list[str]]:
+    """The `perf script` lines of ``data`` and the LOST records of its statistics (none when
+    perf kept every event it saw)."""
+    text = subprocess.run(["perf", "script", "-i", str(data)], capture_output=True,
+                          text=True).stdout
+    stats = subprocess.run(["perf", "report", "-i", str(data), "--stats"],
+                           capture_output=True, text=True).stdout
+    return text, [line.strip() for line in stats.splitlines() if "LOST" in line.upper()]
+
+
+def mount_tracefs() -> None:
+    """Mount the tracefs perf's tracepoints need, unless it is there."""
     if not (TRACEFS / "events").is_dir():
         subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], check=True)
+
+
+def measure(sleep_s: float, concurrencies: list[int], requests: int, rounds: int) -> None:
+    mount_tracefs()
     with server("aiohttp", sleep_s) as srv, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "perf.data"
         ab(srv, 500, max(concurrencies))  # warm up
         for _ in range(rounds):
             for c in concurrencies:
-                # 1024 pages of ring buffer per core: the default loses switch events when
-                # ab and the loop switch tens of thousands of times a second
-                perf = subprocess.Popen(["perf", "record", "-q", "-e", EVENT, "-a", "-m", "1024",
-                                         "-o", str(data)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-                time.sleep(0.5)  # perf attaches
-                run = ab(srv, requests, c)
-                perf.send_signal(2)
-                perf.wait()
-                text = subprocess.run(["perf", "script", "-i", str(data)], capture_output=True,
-                                      text=True).stdout
+                with recording(data):
+                    run = ab(srv, requests, c)
+                text, lost = switches(data)
                 on_cpu, cores_of, runnable, idle = parse(text, srv.pid)
-                stats = subprocess.run(["perf", "report", "-i", str(data), "--stats"],
-                                       capture_output=True, text=True).stdout
-                lost = [line.strip() for line in stats.splitlines() if "LOST" in line.upper()]
                 if lost:
                     print(f"C {c}: perf lost events ({'; '.join(lost)}): the stretches that"
                           " lost a switch are dropped")

@@ -17,10 +17,14 @@ the thread's timer slack: docs/notes/measurements.md section 45.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from worker_phases import PHASES, phase_bounds
 
 from asim.lab.abrun import run_ab
 from asim.lab.measure import group_cpu_s
@@ -31,19 +35,29 @@ HERE = Path(__file__).resolve().parent
 
 
 def phases(trace: Path) -> dict[str, float]:
-    """Median microseconds of each phase of the traced C = 1 requests."""
-    rows = [r for r in read_trace(trace) if r.server == "django"
-            and None not in (r.accept_us, r.recv_us, r.start_us, r.end_us, r.close_us)]
-    rows.sort(key=lambda r: r.accept_us)
-    pairs = zip(rows, rows[1:], strict=False)
-    return {
-        "accept -> parsed": statistics.median(r.recv_us - r.accept_us for r in rows),
-        "parsed -> view": statistics.median(r.start_us - r.recv_us for r in rows),
-        "view": statistics.median(r.end_us - r.start_us for r in rows),
-        "view returned -> close seen": statistics.median(r.close_us - r.end_us for r in rows),
-        "close seen -> next accept": statistics.median(
-            b.accept_us - a.close_us for a, b in pairs if 0 < b.accept_us - a.close_us < 5000),
-    }
+    """Median microseconds of each phase of the traced C = 1 requests (`worker_phases.PHASES`;
+    the last, to the next accept, only where that came within 5 ms: not across rounds)."""
+    rows = sorted((r for r in read_trace(trace) if r.server == "django"
+                   and None not in (r.accept_us, r.recv_us, r.start_us, r.end_us, r.close_us)),
+                  key=lambda r: r.accept_us)
+    lengths_us = [[(hi - lo) * 1e6 for lo, hi in request] for request in phase_bounds(rows, 0.0)]
+    out = {name: statistics.median(r[i] for r in lengths_us) for i, name in enumerate(PHASES)}
+    out[PHASES[-1]] = statistics.median(r[-1] for r in lengths_us if 0 < r[-1] < 5000)
+    return out
+
+
+@contextlib.contextmanager
+def _on_pythonpath(folder: Path) -> Iterator[None]:
+    """``folder`` first on PYTHONPATH for the processes started in the block."""
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(folder), old) if p)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
 
 
 def main() -> None:
@@ -54,38 +68,26 @@ def main() -> None:
     spec = ServerSpec(kind="django", sleep_s=0.0, workers=1)
     with tempfile.TemporaryDirectory() as tmp:
         traces = {"as is": Path(tmp) / "as-is.tsv", "no-op": Path(tmp) / "no-op.tsv"}
-        old_path = os.environ.get("PYTHONPATH")
-        with running_server(spec, trace_file=traces["as is"]) as as_is:
-            os.environ["PYTHONPATH"] = os.pathsep.join(
-                p for p in (str(HERE / "sleep0_site"), old_path) if p)
-            try:
-                noop_cm = running_server(spec, trace_file=traces["no-op"])
-                noop = noop_cm.__enter__()
-            finally:
-                if old_path is None:
-                    os.environ.pop("PYTHONPATH", None)
-                else:
-                    os.environ["PYTHONPATH"] = old_path
-            try:
-                servers = {"as is": as_is, "no-op": noop}
-                for srv in servers.values():  # warm-up
-                    run_ab(f"http://127.0.0.1:{srv.port}/", requests=500, concurrency=1)
-                marks = {name: path.stat().st_size for name, path in traces.items()}
-                rps: dict[tuple[int, str], list[float]] = {}
-                cpu: dict[tuple[int, str], list[float]] = {}
-                for c in (1, 10):
-                    for _ in range(args.rounds):
-                        for name, srv in servers.items():
-                            before = group_cpu_s(srv)
-                            run = run_ab(f"http://127.0.0.1:{srv.port}/", requests=args.n,
-                                         concurrency=c)
-                            cpu.setdefault((c, name), []).append(
-                                (group_cpu_s(srv) - before) / args.n)
-                            rps.setdefault((c, name), []).append(run.report.requests_per_second)
-                    if c == 1:
-                        ends = {name: path.stat().st_size for name, path in traces.items()}
-            finally:
-                noop_cm.__exit__(None, None, None)
+        with contextlib.ExitStack() as stack:
+            as_is = stack.enter_context(running_server(spec, trace_file=traces["as is"]))
+            with _on_pythonpath(HERE / "sleep0_site"):
+                noop = stack.enter_context(running_server(spec, trace_file=traces["no-op"]))
+            servers = {"as is": as_is, "no-op": noop}
+            for srv in servers.values():  # warm-up
+                run_ab(f"http://127.0.0.1:{srv.port}/", requests=500, concurrency=1)
+            marks = {name: path.stat().st_size for name, path in traces.items()}
+            rps: dict[tuple[int, str], list[float]] = {}
+            cpu: dict[tuple[int, str], list[float]] = {}
+            for c in (1, 10):
+                for _ in range(args.rounds):
+                    for name, srv in servers.items():
+                        before = group_cpu_s(srv)
+                        run = run_ab(f"http://127.0.0.1:{srv.port}/", requests=args.n,
+                                     concurrency=c)
+                        cpu.setdefault((c, name), []).append((group_cpu_s(srv) - before) / args.n)
+                        rps.setdefault((c, name), []).append(run.report.requests_per_second)
+                if c == 1:
+                    ends = {name: path.stat().st_size for name, path in traces.items()}
         for c in (1, 10):
             a, b = rps[(c, "as is")], rps[(c, "no-op")]
             ratios = [y / x for x, y in zip(a, b, strict=True)]

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from loop_gaps import EVENT, TRACEFS, _overlap, parse
+from loop_gaps import _idle_prefix, _overlap, mount_tracefs, parse, recording, switches
 
 from asim.lab.abrun import run_ab
 from asim.lab.measure import children_cpu_s, group_cpu_s
@@ -81,8 +80,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if not (TRACEFS / "events").is_dir():
-        subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], check=True)
+    mount_tracefs()
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "trace.tsv"
         data = Path(tmp) / "perf.data"
@@ -93,32 +91,20 @@ def main() -> None:
             worker = [r.pid for r in read_trace(trace) if r.server == "django"][-1]
             for _ in range(args.rounds):
                 mark = trace.stat().st_size
-                perf = subprocess.Popen(
-                    ["perf", "record", "-q", "-e", EVENT, "-a", "-m", "1024", "-k",
-                     "CLOCK_MONOTONIC", "-o", str(data)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(0.5)  # perf attaches
-                offset_s = clock_offset_s()
-                cpu0, ab0 = group_cpu_s(srv), children_cpu_s()
-                run = run_ab(url, requests=args.n, concurrency=1)
-                cpu_per_request = (group_cpu_s(srv) - cpu0) / args.n
-                ab_per_request = (children_cpu_s() - ab0) / args.n
-                perf.send_signal(2)
-                perf.wait()
-                text = subprocess.run(["perf", "script", "-i", str(data)],
-                                      capture_output=True, text=True).stdout
-                on_cpu, _, _, _ = parse(text, worker)
+                with recording(data, clock="CLOCK_MONOTONIC"):
+                    offset_s = clock_offset_s()
+                    cpu0, ab0 = group_cpu_s(srv), children_cpu_s()
+                    run = run_ab(url, requests=args.n, concurrency=1)
+                    cpu_per_request = (group_cpu_s(srv) - cpu0) / args.n
+                    ab_per_request = (children_cpu_s() - ab0) / args.n
+                text, lost = switches(data)
+                if lost:
+                    print(f"perf lost events ({'; '.join(lost)}): on-CPU times are lower bounds")
+                on_cpu = parse(text, worker)[0]
                 ab = ab_pid(text)
                 ab_cpu = parse(text, ab)[0] if ab is not None else []
                 either = union(on_cpu, ab_cpu)
-                stats = subprocess.run(["perf", "report", "-i", str(data), "--stats"],
-                                       capture_output=True, text=True).stdout
-                lost = [line.strip() for line in stats.splitlines() if "LOST" in line.upper()]
-                if lost:
-                    print(f"perf lost events ({'; '.join(lost)}): on-CPU times are lower bounds")
-                index = ([a for a, _ in on_cpu], [])
-                ab_index = ([a for a, _ in ab_cpu], [])
-                either_index = ([a for a, _ in either], [])
+                index, ab_index, either_index = map(_idle_prefix, (on_cpu, ab_cpu, either))
                 with open(trace, "rb") as f:
                     f.seek(mark)
                     part = Path(tmp) / "part.tsv"
