@@ -58,9 +58,7 @@ def main() -> None:
     ts_over, aio_over = time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
     runs = {}
     for server in (AIOHTTP, DJANGO):
-        plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests,
-                         concurrency=p.concurrency, workers=p.workers)
-                 for p in plan() if p.server == server]
+        plans = [p.cpu_plan() for p in plan() if p.server == server]
         plans += [p for p in POINTS if p.kind == server]
         print(f"{server}: {args.rounds} rounds of {len(plans)} runs", flush=True)
         runs.update(measure_rounds(plans, args.rounds))

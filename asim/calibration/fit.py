@@ -170,6 +170,12 @@ class PlannedRun:
     concurrency: int = 1
     workers: int = 1
 
+    def cpu_plan(self) -> CpuPlan:
+        """The run as `asim.lab.measure.measure_rounds` measures it."""
+        return CpuPlan(name=self.name, kind=self.server, sleep_s=self.sleep_s,
+                       requests=self.requests, concurrency=self.concurrency,
+                       workers=self.workers)
+
 
 def plan() -> tuple[PlannedRun, ...]:
     """The calibration runs (read at call time, so a tool may scale the -n constants)."""
@@ -565,9 +571,7 @@ def measure(progress: Callable[[str], None], stops: DeferredStops | None = None,
     with contextlib.ExitStack() as own:
         stops = stops or own.enter_context(DeferredStops())
         for server in (AIOHTTP, DJANGO):
-            plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests,
-                             concurrency=p.concurrency, workers=p.workers)
-                     for p in plan() if p.server == server]
+            plans = [p.cpu_plan() for p in plan() if p.server == server]
             progress(f"{server}, {rounds} rounds of: " + "; ".join(
                 f"{p.name} (ab -n {p.requests} -c {p.concurrency})" for p in plans))
             runs.update(measure_rounds(plans, rounds, stops=stops))

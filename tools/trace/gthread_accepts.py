@@ -20,26 +20,15 @@ import argparse
 import collections
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from common import ab
-from loop_gaps import mount_tracefs
+from loop_gaps import mount_tracefs, recording
 
 from asim.lab.procs import ServerSpec, group_members, running_server
 
 EVENTS = ("syscalls:sys_exit_accept4", "syscalls:sys_enter_close")
 WORKERS, THREADS = 2, 8
-
-
-def record(pids: list[int], data: Path) -> subprocess.Popen:
-    argv = ["perf", "record", "-q", "-m", "1024", "-o", str(data),
-            "-p", ",".join(map(str, pids))]
-    for event in EVENTS:
-        argv += ["-e", event]
-    perf = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)  # perf attaches
-    return perf
 
 
 def held(data: Path, workers: list[int]) -> tuple[collections.Counter, dict, dict, str]:
@@ -90,10 +79,8 @@ def main() -> None:
         data = Path(tmp) / "perf.data"
         ab(srv, 100, args.c)  # every pool thread made, both workers warm
         for _ in range(args.runs):
-            perf = record(workers, data)
-            run = ab(srv, args.n, args.c)
-            perf.send_signal(2)
-            perf.wait()
+            with recording(data, events=EVENTS, pids=workers):
+                run = ab(srv, args.n, args.c)
             accepted, peak, splits, order = held(data, workers)
             report = run.checked()
             print(f"ab -n {args.n} -c {args.c}: {report.requests_per_second:.1f} requests/s, "

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,13 +165,18 @@ def parse(text: str, pid: int) -> tuple[list, list, dict[int, list]]:
 
 
 @contextlib.contextmanager
-def recording(data: Path, *, clock: str | None = None) -> Iterator[None]:
-    """perf records sched_switch on every core into ``data`` while the block runs (``clock``:
-    perf's -k, e.g. CLOCK_MONOTONIC). 1024 pages of ring buffer per core: the default loses
-    switch events when ab and a server switch tens of thousands of times a second."""
-    argv = ["perf", "record", "-q", "-e", EVENT, "-a", "-m", "1024", "-o", str(data)]
+def recording(data: Path, *, clock: str | None = None, events: Sequence[str] = (EVENT,),
+              pids: Sequence[int] = ()) -> Iterator[None]:
+    """perf records ``events`` (default sched_switch) into ``data`` while the block runs, on
+    every core or, given ``pids``, in those processes' threads (``clock``: perf's -k, e.g.
+    CLOCK_MONOTONIC). 1024 pages of ring buffer per core: the default loses switch events when
+    ab and a server switch tens of thousands of times a second."""
+    argv = ["perf", "record", "-q", "-m", "1024", "-o", str(data)]
+    argv += ["-p", ",".join(map(str, pids))] if pids else ["-a"]
+    for event in events:
+        argv += ["-e", event]
     if clock is not None:
-        argv[-2:-2] = ["-k", clock]
+        argv += ["-k", clock]
     perf = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # perf attaches
     try:
