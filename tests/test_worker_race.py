@@ -4,14 +4,24 @@ extreme, one worker taking all of it; one worker, or sync workers, have no such 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from asim.calibration.file import load
 from asim.grid import predict
 from asim.sim.conn import AcceptQueue, Backlog, Conn
 from asim.sim.costs import DEFAULT_COSTS
 from asim.sim.model import simulate
-from asim.sim.race import condition, other_branches, worker_race
+from asim.sim.race import SPLIT_EDGE, condition, other_branches, worker_race
 from asim.sim.spec import Scenario
+from asim.validate.compare import METRICS_BY_KEY, Branch, compare
+from asim.validate.fidelity import BAND_WIDEN
+from asim.validate.store import ResultsDir
+
+ROOT = Path(__file__).resolve().parents[1]
+GTHREAD_C10 = "django-gthread-w2-t8-s0.05-c10-n600"
+P100 = METRICS_BY_KEY["p100"]
 
 
 def gthread(concurrency: int) -> Scenario:
@@ -61,11 +71,44 @@ def test_one_worker_or_sync_workers_have_no_race_between_workers(scenario):
     assert other_branches(scenario, run, costs=DEFAULT_COSTS) == ()
 
 
-def test_a_split_that_moves_the_rate_little_gives_no_branch():
-    # Ten clients: each worker's threads hold its few connections either way.
-    p = predict(gthread(10), costs=DEFAULT_COSTS)[0]
+def test_a_split_that_moves_neither_the_rate_nor_the_slowest_request_gives_no_branch():
+    # Six clients: ab's first burst and its neighbours, 7 connections, fit in one worker's 8
+    # threads either way.
+    p = predict(gthread(6), costs=DEFAULT_COSTS)[0]
     assert p.alternatives == ()
     assert p.branch is None
+
+
+def test_a_worker_given_more_connections_than_threads_is_a_branch_of_the_slowest_request():
+    # Ten clients: all 11 of the first burst's connections to one worker of 8 threads leave
+    # three waiting for a thread, one of them a whole sleep: the rate hardly moves, the slowest
+    # request takes about two sleeps.
+    p = predict(gthread(10), costs=DEFAULT_COSTS)[0]
+    (lopsided,) = p.alternatives
+    assert lopsided.condition.startswith("one worker accepts all of ab's first 11 connections")
+    other = lopsided.prediction.report
+    rate = p.report.requests_per_second
+    assert abs(other.requests_per_second - rate) < SPLIT_EDGE * rate
+    assert p.report.percentiles_ms[100] < 60
+    assert other.percentiles_ms[100] >= 100
+
+
+def test_the_tail_branch_is_the_one_the_measured_slowest_requests_match():
+    # figures/shapes-12: the real runs of 2 gthread workers of 8 threads at 50 ms, C = 10 had a
+    # slowest request of 60-102 ms at 187 requests/s; both branches' rates lie within their
+    # spread's reach, so the slowest request tells the outcome.
+    folder = ResultsDir.open(ROOT / "figures" / "shapes-12")
+    costs = load(ROOT / "figures" / "shapes-12" / "calibration.json").costs
+    scenario = gthread(10)
+    run = simulate(scenario, costs=costs, keep_records=False)
+    (tail,) = other_branches(scenario, run, costs=costs)
+    point = next(c for c in compare(
+        folder.read_plan(), folder.read_predictions(), folder.records(),
+        {GTHREAD_C10: (Branch(condition=tail.condition, report=tail.run.report),)},
+    ) if c.point.id == GTHREAD_C10)
+    assert point.matched().condition == tail.condition
+    low, high = point.observed_range(P100)
+    assert low <= point.predicted_value(P100) <= high * (1 + BAND_WIDEN)
 
 
 def test_accept_leaves_the_burst_to_its_worker_and_counts_each_workers_share():
