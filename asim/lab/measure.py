@@ -19,7 +19,13 @@ from pathlib import Path
 
 from asim.errors import InputError
 from asim.lab.abrun import run_ab
-from asim.lab.procs import DeferredStops, RunningServer, ServerSpec, running_server
+from asim.lab.procs import (
+    DeferredStops,
+    RunningServer,
+    ServerSpec,
+    raise_pending_interrupt,
+    running_server,
+)
 
 WARMUP_N, WARMUP_C = 50, 10  # the burst every calibration server serves before it is measured
 
@@ -174,6 +180,7 @@ def measure_rounds(
             run_ab(srv.url, requests=WARMUP_N, concurrency=WARMUP_C).checked()
         for _ in range(rounds):
             for plan in plans:
+                raise_pending_interrupt()
                 srv = servers[plan.server]
                 main_before = main_threads_cpu_s(srv)
                 srv_before, ab_before = server_cpu(srv), children_cpu_s()

@@ -503,14 +503,28 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+# The signals each open `sigterm_raises` block received, innermost last.
+_RECEIVED: list[list[int]] = []
+
+
+def raise_pending_interrupt() -> None:
+    """Raise now the KeyboardInterrupt of a signal whose own one Python swallowed (see
+    `sigterm_raises`): a long run calls this between its steps so that it stops at the next."""
+    for received in _RECEIVED:
+        if received:
+            raise KeyboardInterrupt(f"signal {received[0]}")
+
+
 @contextlib.contextmanager
 def sigterm_raises() -> Iterator[None]:
-    """While inside, SIGTERM to this process raises KeyboardInterrupt so ``finally`` runs.
+    """While inside, SIGTERM to this process raises KeyboardInterrupt so ``finally`` runs, and so
+    does SIGINT, as Python's own handler would.
 
-    Only in the main thread, where Python delivers signals; an outer handler is restored after.
-    A signal that lands where Python ignores exceptions (a finaliser: logging's lock release
-    printed "Exception ignored" and a validate run went on to the end) is raised again when the
-    block ends, so the run still stops as interrupted.
+    Only in the main thread, where Python delivers signals; the outer handlers are restored
+    after. A signal that lands where Python ignores exceptions (a finaliser or an at-fork hook:
+    logging's lock release printed "Exception ignored" and a validate run went on to the end,
+    with SIGTERM and with Ctrl-C alike) is raised again at the next `raise_pending_interrupt`, or
+    when the block ends, so the run still stops as interrupted.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -525,12 +539,17 @@ def sigterm_raises() -> Iterator[None]:
         if not (received and isinstance(info.exc_value, KeyboardInterrupt)):
             hook(info)  # not ours: printed as before
 
-    previous, hook = signal.signal(signal.SIGTERM, interrupt), sys.unraisablehook
+    caught = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, interrupt) for sig in caught}
+    hook = sys.unraisablehook
     sys.unraisablehook = unraisable  # ours is raised again below: no "Exception ignored" text
+    _RECEIVED.append(received)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _RECEIVED.pop()  # blocks nest: the innermost ends first
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sys.unraisablehook = hook
     if received:  # the block ended normally: its KeyboardInterrupt was swallowed
         raise KeyboardInterrupt(f"signal {received[0]}")

@@ -263,7 +263,7 @@ def _measure_group(
 ) -> tuple[int, int]:
     from asim.lab.abrun import run_ab
     from asim.lab.memory import PeakSampler
-    from asim.lab.procs import ServerSpec, running_server
+    from asim.lab.procs import ServerSpec, raise_pending_interrupt, running_server
 
     first = items[0][0]
     spec = ServerSpec(kind=first.server, sleep_s=first.sleep_s, workers=first.workers,
@@ -272,6 +272,7 @@ def _measure_group(
     measured = failed = in_a_row = 0
     with running_server(spec, log_dir=store.root / LOG_DIR) as server:
         for point, repeat in items:
+            raise_pending_interrupt()
             listener.run_started(point, repeat)
             with PeakSampler(server.pids) as memory:
                 run = run_ab(
