@@ -45,13 +45,13 @@ one, the workers share it evenly (`first_burst_shared`). It is given when it mov
 between the two extremes lies on neither branch.
 
 The tail. A gthread worker that holds more connections than it has threads leaves one request
-waiting for a thread for a whole sleep: 2 workers of 8 threads at C = 10, 50 ms, measured a
-slowest request of 60-110 ms in three folders (figures/shapes-12 to -14), with 9 or 10 of the 10
-connections on one worker at times (docs/notes/measurements.md section 46), where the even
-split's slowest is 53 ms. All of ab's first burst to one worker is such a run: its rate is 1.5 % lower (one
-request in 600 waits 50 ms more), its slowest request 103 ms. The real workers' split wanders
-during the run as well (runs of up to 15 accepts by one worker, section 46), which a
-deterministic model does not do (section 49): the branch stands for both.
+waiting for a thread for a whole sleep: 2 workers of 8 threads at C = 10, 50 ms, measured a slowest
+request of 60-110 ms in three folders (figures/shapes-12 to -14), with 9 or 10 of the 10 connections
+on one worker at times (docs/notes/measurements.md section 46), where the even split's slowest is
+53 ms. All of ab's first burst to one worker is such a run: its rate is 1.5 % lower (one request in
+600 waits 50 ms more), its slowest request 103 ms. The real workers' split wanders during the run as
+well (runs of up to 15 accepts by one worker, section 46), which a deterministic model does not do
+(section 49): the branch stands for both.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import statistics
 import sys
 import tempfile
@@ -42,6 +43,7 @@ from asim.sim.model import simulate
 from asim.sim.spec import Scenario
 
 WAKEUP, SWITCH = "sched:sched_wakeup", "sched:sched_switch"
+CORES = os.cpu_count() or 1  # a core not yet seen in the trace counts as idle
 
 
 def events(text: str) -> list[tuple[float, int, str, dict[str, str]]]:
@@ -81,7 +83,7 @@ def waits(evs, kinds: dict[int, str]) -> dict[str, dict[str, list[float]]]:
             pid = int(f["pid"])
             if pid not in kinds or pid in running.values() or pid in woken:
                 continue
-            idle = any(p == 0 for p in running.values()) or len(running) < 2
+            idle = any(p == 0 for p in running.values()) or len(running) < CORES
             woken[pid] = (t, "core idle" if idle else "both busy")
     return out
 

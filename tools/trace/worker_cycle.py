@@ -45,23 +45,21 @@ def model(workers: int, sleep_s: float, concurrency: int, requests: int, path: s
     stamps: dict[int, list[list[float]]] = collections.defaultdict(list)
     pool = workerpool.WorkerPoolServer
 
-    def stamped(name: str, index: int, at: int):
+    def stamped(name: str, at: int):
+        """``name`` wrapped to stamp column ``at`` of its worker's current row."""
         method = getattr(pool, name)
 
         def wrapper(self, arg):
             worker = arg if isinstance(arg, workerpool.Worker) else arg.worker
-            if worker is not None:
-                rows = stamps[worker.index]
-                if index == 0:
-                    rows.append([self.env.now * 1e6, None, None, None])
-                elif rows and rows[-1][at] is None:
-                    rows[-1][at] = self.env.now * 1e6
+            rows = stamps[worker.index] if worker is not None else None
+            if rows and rows[-1][at] is None:
+                rows[-1][at] = self.env.now * 1e6
             return method(self, arg)
         return wrapper
 
-    pool._view = stamped("_view", 1, 1)  # the view starts: the request's CPU is done
-    pool._respond = stamped("_respond", 2, 2)  # the sleep is over
-    pool._closed = stamped("_closed", 3, 3)  # the client's close handled
+    pool._view = stamped("_view", 1)  # the view starts: the request's CPU is done
+    pool._respond = stamped("_respond", 2)  # the sleep is over
+    pool._closed = stamped("_closed", 3)  # the client's close handled
     accept = pool._accept
 
     def accepted(self, worker):
