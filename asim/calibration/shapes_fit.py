@@ -30,16 +30,29 @@ request (over `asim.calibration.fit.CPU_TOLERANCE`). A knob is fitted only when 
 hand-off only with the executor's run: Django's round trips charge no hand-off of their own, the
 loop's CPU of a trip is part of Django's); the others keep their built-in values.
 
-The runs, the fitted costs and the fit's figures go to the calibration file's ``shapes`` section,
-and the runs' residuals join the file's self-check (``check``) like the first stage's. A file
-without the section follows the built-in costs for these shapes.
+The machine's speed between the stages. The second stage's costs are fitted on top of the first
+stage's, so a change of the machine's speed between the two stages (this machine's moves by
+10-40 % within minutes) would go into them whole: the executor's hand-off came out anywhere from
+10 to 276 us in six calibrations of one machine (docs/notes/measurements.md section 52). So the
+first stage's two warm runs are measured again in the second stage's rounds (`REFERENCES`), and
+the second stage's runs are put back at the first stage's speed before the fit: the part of
+each connection's cycle that is not the handler's sleep shrinks by the references' RPS ratio
+(first stage over second, the geometric mean of the two), the CPU per request by their CPU ratio
+(`speed`, `at_first_speed`).
+
+The runs, the references, the speed ratios, the fitted costs and the fit's figures go to the
+calibration file's ``shapes`` section (the runs as measured, before the speed ratios), and the
+runs' residuals join the file's self-check (``check``) like the first stage's. A file without the
+section follows the built-in costs for these shapes; one without references fits its runs as
+measured.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -59,8 +72,8 @@ EXECUTOR, GTHREAD, ASGI, ASGI_SYNC = ("aiohttp-executor", "django-gthread", "dja
 SERVERS = (EXECUTOR, GTHREAD, ASGI, ASGI_SYNC)  # the shapes with costs of their own
 FIRST = "first"  # --servers first: the first stage alone (aiohttp's and Django's runs)
 ALL = "all"
-WARM_N, ASGI_N, COLD_N = 1000, 300, 20  # ~0.6-1.2 s per round at C = 1
-ROUNDS = 3  # interleaved rounds of the second stage's runs (`asim.lab.measure.measure_rounds`)
+WARM_N, ASGI_N, COLD_N = 500, 150, 10  # ~0.3-0.6 s per round at C = 1
+ROUNDS = 6  # interleaved rounds of the second stage's runs (`asim.lab.measure.measure_rounds`)
 COLD_SLEEP_S = 0.05
 
 
@@ -81,6 +94,15 @@ PLAN = (
     ShapeRun(name="asgi-sync warm", server=ASGI_SYNC, sleep_s=0.0, requests=ASGI_N),
     ShapeRun(name="asgi-sync cold", server=ASGI_SYNC, sleep_s=COLD_SLEEP_S, requests=COLD_N),
 )
+
+# The first stage's warm runs (`asim.calibration.fit.plan`), measured again beside the second
+# stage's runs: the machine's speed in the second stage against the first's.
+AIOHTTP, DJANGO = "aiohttp", "django"
+REFERENCES = (
+    ShapeRun(name="aiohttp warm", server=AIOHTTP, sleep_s=0.0, requests=WARM_N),
+    ShapeRun(name="django warm", server=DJANGO, sleep_s=0.0, requests=WARM_N),
+)
+REFERENCE_SUFFIX = " again"  # a reference run's name in the second stage: "aiohttp warm again"
 
 _ASGI = frozenset({ASGI, ASGI_SYNC})
 KNOBS: tuple[Knob, ...] = (
@@ -121,17 +143,85 @@ def plan(servers: Sequence[str]) -> tuple[ShapeRun, ...]:
 
 def measure(servers: Sequence[str], progress: Callable[[str], None],
             stops: DeferredStops | None = None) -> dict[str, CpuRun]:
-    """The second stage's real runs for ``servers``, in `ROUNDS` interleaved rounds; its servers
+    """The second stage's real runs for ``servers`` and the first stage's warm runs again
+    (`REFERENCES`, named with `REFERENCE_SUFFIX`), in `ROUNDS` interleaved rounds; its servers
     start while the first stage's (with its ``stops``) shut down."""
-    plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests)
-             for p in plan(servers)]
-    if not plans:
+    runs = plan(servers)
+    if not runs:
         return {}
+    plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests)
+             for p in runs]
+    plans += [CpuPlan(name=p.name + REFERENCE_SUFFIX, kind=p.server, sleep_s=p.sleep_s,
+                      requests=p.requests) for p in REFERENCES]
     progress(f"{ROUNDS} rounds of: " + "; ".join(
         f"{p.name} (ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s)" for p in plans))
     with contextlib.ExitStack() as own:
         stops = stops or own.enter_context(DeferredStops())
         return measure_rounds(plans, ROUNDS, every_thread=True, stops=stops)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Speed:
+    """The first stage's speed over the second's, from the warm runs measured in both: ``rps``
+    is the ratio of their requests per second (first over second; `at_first_speed` divides the
+    busy part of a second-stage run's cycle by it), ``cpu`` of their CPU per request (it
+    multiplies a second-stage run's)."""
+
+    rps: float = 1.0
+    cpu: float = 1.0
+    references: tuple[str, ...] = ()  # the reference runs it was measured with (none: 1, 1)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"rps_ratio": round(self.rps, 4), "cpu_ratio": round(self.cpu, 4),
+                "references": list(self.references)}
+
+
+def _geometric_mean(values: Sequence[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def speed(first: Mapping[str, CpuRun], again: Mapping[str, CpuRun]) -> Speed:
+    """The first stage's speed over the second's, from each reference measured in both stages
+    (``first``: the first stage's runs, ``again``: the second's references): the first stage's
+    requests per second over the second's, and its server CPU per request over the second's,
+    each the geometric mean over the references."""
+    pairs = [(first[p.name], again[p.name + REFERENCE_SUFFIX]) for p in REFERENCES
+             if p.name in first and p.name + REFERENCE_SUFFIX in again]
+    if not pairs:
+        return Speed()
+    return Speed(
+        rps=_geometric_mean([a.requests_per_second / b.requests_per_second for a, b in pairs]),
+        cpu=_geometric_mean([a.server_cpu_s / b.server_cpu_s for a, b in pairs]),
+        references=tuple(b.server for _, b in pairs),
+    )
+
+
+def at_first_speed(run: CpuRun, ratio: Speed) -> CpuRun:
+    """A second-stage run as it would have measured at the first stage's speed: its CPU per
+    request times ``ratio.cpu``, and each connection's cycle (concurrency over requests per
+    second) less the handler's sleep, which no speed moves, divided by ``ratio.rps``."""
+
+    def faster(rps: float) -> float:
+        cycle_s = run.concurrency / rps
+        busy_s = max(cycle_s - run.sleep_s, 0.0)
+        return run.concurrency / (cycle_s - busy_s + busy_s / ratio.rps)
+
+    rps = faster(run.requests_per_second)
+    return replace(
+        run,
+        requests_per_second=rps,
+        time_per_request_ms=run.time_per_request_ms * run.requests_per_second / rps,
+        every_rps=tuple(faster(v) for v in run.every_rps),
+        server_cpu_s=run.server_cpu_s * ratio.cpu,
+        main_cpu_s=None if run.main_cpu_s is None else run.main_cpu_s * ratio.cpu,
+    )
+
+
+def split_references(runs: Mapping[str, CpuRun]) -> tuple[dict[str, CpuRun], dict[str, CpuRun]]:
+    """The second stage's runs apart from its reference runs: (shape runs, references)."""
+    shape_runs = {n: r for n, r in runs.items() if not n.endswith(REFERENCE_SUFFIX)}
+    references = {n: r for n, r in runs.items() if n.endswith(REFERENCE_SUFFIX)}
+    return shape_runs, references
 
 
 def _others_s(run: CpuRun) -> float:
@@ -265,34 +355,57 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
 
 
 def recorded_runs(calibration: Calibration) -> dict[str, CpuRun]:
-    """The second stage's runs a calibration file recorded (none without a ``shapes`` section),
-    checked field by field."""
-    measured = calibration.shapes.get("measured", {})
+    """The second stage's runs a calibration file recorded, its references among them (none
+    without a ``shapes`` section), checked field by field."""
     where = f"{calibration.path or 'the calibration'}: shapes"
-    if not isinstance(measured, dict):
-        raise CalibrationError(f"{where}: 'measured' must be an object")
     runs = {}
-    for name, r in measured.items():
-        if not isinstance(r, dict):
-            raise CalibrationError(f"{where}: measured run {name!r} must be an object")
-        runs[name] = read_run(r, f"{where}: measured run {name!r}", servers=SERVERS,
-                              main_cpu=True)
+    for key, servers in (("measured", SERVERS), ("references", (AIOHTTP, DJANGO))):
+        measured = calibration.shapes.get(key, {})
+        if not isinstance(measured, dict):
+            raise CalibrationError(f"{where}: {key!r} must be an object")
+        for name, r in measured.items():
+            if not isinstance(r, dict):
+                raise CalibrationError(f"{where}: {key} run {name!r} must be an object")
+            runs[name] = read_run(r, f"{where}: {key} run {name!r}", servers=servers,
+                                  main_cpu=key == "measured")
     return runs
+
+
+def _first_stage_runs(calibration: Calibration) -> dict[str, CpuRun]:
+    """The first stage's runs ``calibration`` recorded (none if it recorded none readable)."""
+    try:
+        return calibration.recorded_runs()[0]
+    except CalibrationError:
+        return {}
 
 
 def extend(calibration: Calibration, runs: dict[str, CpuRun],
            progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
-    """``calibration`` (the first stage's) with the second stage fitted to ``runs`` on top:
-    its costs, its ``shapes`` section, and its runs in the self-check. No runs: unchanged."""
-    if not runs:
+    """``calibration`` (the first stage's) with the second stage fitted to ``runs`` (with their
+    references, `measure`) on top: its costs, its ``shapes`` section, and its runs in the
+    self-check. No runs: unchanged."""
+    shape_runs, references = split_references(runs)
+    if not shape_runs:
         return calibration
+    ratio = speed(_first_stage_runs(calibration), references)
+    if ratio.references:
+        progress(f"the second stage ran at {1 / ratio.rps:.2f} times the first stage's requests "
+                 f"per second ({', '.join(ratio.references)} warm measured in both): its runs "
+                 "are put back at the first stage's speed before the fit")
     # Costs of the new shapes start from the built-in values, never from an older file's.
     first = replace(calibration.costs, **{n: getattr(DEFAULT_COSTS, n) for n in UNCALIBRATED})
-    result = fit_shapes(runs, first, progress)
+    result = fit_shapes({n: at_first_speed(r, ratio) for n, r in shape_runs.items()}, first,
+                        progress)
+    section = {
+        **result.section,
+        "measured": {name: run_record(run, main_cpu=True) for name, run in shape_runs.items()},
+        "references": {name: run_record(run) for name, run in references.items()},
+        "speed": ratio.to_dict(),
+    }
     check_block = calibration.check
     if check_block is not None:
         check_block = replace(check_block, runs=check_block.runs + result.check_runs)
-    return replace(calibration, costs=result.costs, shapes=result.section, check=check_block)
+    return replace(calibration, costs=result.costs, shapes=section, check=check_block)
 
 
 def refit(calibration: Calibration, refitted: Calibration,
@@ -323,4 +436,11 @@ def summary_lines(calibration: Calibration) -> list[str]:
     lines = [f"  the new shapes' costs ({servers}; {section.get('simulations', 0)} simulations, "
              f"{section.get('fit_seconds', 0):.1f} s):"]
     lines += [f"    {part}" for part in parts]
+    ratio = section.get("speed")
+    if isinstance(ratio, dict) and ratio.get("references"):
+        rps = ratio.get("rps_ratio", 1.0)
+        lines.append(f"    fitted at the first stage's speed: its warm runs measured again beside "
+                     f"these ran at {1 / rps:.2f} times its requests per second, so the busy "
+                     f"part of these runs' cycles was divided by {rps:.3f} and their CPU per "
+                     f"request multiplied by {ratio.get('cpu_ratio', 1.0):.3f}")
     return lines
