@@ -1,6 +1,6 @@
 """CPU-dominated hold-out points measured in the same rounds as the calibration runs.
 
-    .venv/bin/python tools/interleaved_holdout.py [--rounds 6] [--out FILE.json]
+    .venv/bin/python tools/interleaved_holdout.py [--rounds 6] [--shapes] [--out FILE.json]
 
 `asim validate` measures its points minutes after `asim calibrate`, and this machine's speed moves
 by 10-40 % in that time, so a CPU-dominated point's error there is the model's and the drift's
@@ -14,6 +14,15 @@ point predicted with them. Prints the calibration's self-check, then per point: 
 median RPS with its rounds' spread, the model's, the error, and the server's and ab's CPU per
 request measured and modelled. ``--out`` keeps the measured runs and the fitted costs. An
 otherwise idle machine; about two minutes (docs/notes/measurements.md section 48).
+
+``--shapes`` does the same for the shapes hold-out's CPU-dominated points (`asim validate
+shapes`: the executor's default pool, gthread with one worker of four threads, Django's async and
+sync views under uvicorn with one worker, each at sleep 0, C = 20): the second stage's runs
+(`asim.calibration.shapes_fit.plan`) with the first stage's warm runs again (its references) and
+these points in the same rounds, all six servers running at once; the second stage is fitted on
+top of the first stage's fit as `asim calibrate` fits it (its runs put back at the first stage's
+speed by the references), and the points are put back the same way before they are compared;
+about three minutes more (section 52).
 """
 
 from __future__ import annotations
@@ -27,8 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from asim.calibration import shapes_fit  # noqa: E402
 from asim.calibration.fit import AIOHTTP, DJANGO, check_lines, fit, plan  # noqa: E402
-from asim.calibration.knobs import model_outcome  # noqa: E402
 from asim.calibration.simpool import OutcomePool  # noqa: E402
 from asim.lab.measure import (  # noqa: E402
     CpuPlan,
@@ -36,6 +45,9 @@ from asim.lab.measure import (  # noqa: E402
     measure_rounds,
     time_sleep_overshoot_s,
 )
+from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED  # noqa: E402
+from asim.sim.model import simulate  # noqa: E402
+from asim.sim.spec import Scenario  # noqa: E402
 
 N = 2000
 POINTS = (
@@ -49,10 +61,45 @@ POINTS = (
             workers=4),
 )
 
+SHAPES_N = 2000
+SHAPE_POINTS = (
+    CpuPlan(name="executor s0 C20", kind=shapes_fit.EXECUTOR, sleep_s=0.0, requests=SHAPES_N,
+            concurrency=20),
+    CpuPlan(name="gthread w1 t4 s0 C20", kind=shapes_fit.GTHREAD, sleep_s=0.0,
+            requests=SHAPES_N, concurrency=20, threads=4),
+    CpuPlan(name="asgi w1 s0 C20", kind=shapes_fit.ASGI, sleep_s=0.0, requests=SHAPES_N // 4,
+            concurrency=20),
+    CpuPlan(name="asgi-sync w1 s0 C20", kind=shapes_fit.ASGI_SYNC, sleep_s=0.0,
+            requests=SHAPES_N // 4, concurrency=20),
+)
+
+
+def _predicted(point: CpuPlan, costs) -> tuple[float, float, float]:
+    """The model's RPS and server and ab CPU per request (s) for one point."""
+    sim = simulate(Scenario(server=point.kind, sleep_s=point.sleep_s,
+                            concurrency=point.concurrency, requests=point.requests,
+                            workers=point.workers, threads=point.threads),
+                   costs=costs, keep_records=False)
+    return sim.report.requests_per_second, sim.server_cpu_s, sim.ab_cpu_s
+
+
+def _print_points(points, runs, costs) -> None:
+    print(f"\n{'point':20} {'measured RPS':>12} {'spread':>7} {'model':>8} {'error':>7}"
+          f"   server CPU us/req measured / model   ab CPU us/req measured / model")
+    for point in points:
+        run = runs[point.name]
+        rps, server_s, ab_s = _predicted(point, costs)
+        error = (rps / run.requests_per_second - 1) * 100
+        print(f"{point.name:20} {run.requests_per_second:12.1f} {run.rps_spread_pct:6.1f}% "
+              f"{rps:8.1f} {error:+6.1f}%   "
+              f"{run.server_cpu_s * 1e6:8.0f} / {server_s * 1e6:5.0f}"
+              f"{'':22}{run.ab_cpu_s * 1e6:6.0f} / {ab_s * 1e6:5.0f}")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--shapes", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     ts_over, aio_over = time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
@@ -62,27 +109,49 @@ def main() -> None:
         plans += [p for p in POINTS if p.kind == server]
         print(f"{server}: {args.rounds} rounds of {len(plans)} runs", flush=True)
         runs.update(measure_rounds(plans, args.rounds))
+    shape_runs = {}
+    if args.shapes:
+        plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests)
+                 for p in shapes_fit.plan(shapes_fit.SERVERS)]
+        plans += [CpuPlan(name=p.name + shapes_fit.REFERENCE_SUFFIX, kind=p.server,
+                          sleep_s=p.sleep_s, requests=p.requests) for p in shapes_fit.REFERENCES]
+        plans += SHAPE_POINTS
+        print(f"the shapes: {args.rounds} rounds of {len(plans)} runs", flush=True)
+        shape_runs = measure_rounds(plans, args.rounds, every_thread=True)
+        runs.update(shape_runs)
     calibration_runs = {p.name: runs[p.name] for p in plan()}
     with OutcomePool(None) as pool:
         result = fit(calibration_runs, ts_over, aio_over, pool=pool)
     print("\n".join(check_lines(result.check)))
-    print(f"\n{'point':20} {'measured RPS':>12} {'spread':>7} {'model':>8} {'error':>7}"
-          f"   server CPU us/req measured / model   ab CPU us/req measured / model")
-    for point in POINTS:
-        run = runs[point.name]
-        out = model_outcome(run, result.costs)
-        error = (out.requests_per_second / run.requests_per_second - 1) * 100
-        print(f"{point.name:20} {run.requests_per_second:12.1f} {run.rps_spread_pct:6.1f}% "
-              f"{out.requests_per_second:8.1f} {error:+6.1f}%   "
-              f"{run.server_cpu_s * 1e6:8.0f} / {out.server_cpu_s * 1e6:5.0f}"
-              f"{'':22}{run.ab_cpu_s * 1e6:6.0f} / {out.ab_cpu_s * 1e6:5.0f}")
+    _print_points(POINTS, runs, result.costs)
+    costs = result.costs
+    if shape_runs:
+        first = dataclasses.replace(result.costs, **{n: getattr(DEFAULT_COSTS, n)
+                                                     for n in UNCALIBRATED})
+        ratio = shapes_fit.speed(calibration_runs, shape_runs)
+        print(f"\nthe shapes' rounds against the first stage's: requests per second x "
+              f"{1 / ratio.rps:.3f}, CPU per request x {1 / ratio.cpu:.3f}; their runs and points "
+              "are put back at the first stage's speed")
+        second = {p.name: shapes_fit.at_first_speed(shape_runs[p.name], ratio)
+                  for p in shapes_fit.plan(shapes_fit.SERVERS)}
+        for point in SHAPE_POINTS:
+            runs[point.name] = shapes_fit.at_first_speed(shape_runs[point.name], ratio)
+        shaped = shapes_fit.fit_shapes(second, first)
+        costs = shaped.costs
+        print("\nthe second stage's runs: measured RPS (spread), model, error, within tolerance")
+        for row in shaped.check_runs:
+            print(f"  {row.name:16} {row.measured_rps:8.1f} ({row.spread_pct or 0:.1f} %) "
+                  f"{row.model_rps:8.1f} {row.error_pct:+6.1f} % "
+                  f"{'yes' if abs(row.error_pct) <= row.tolerance_pct else 'NO'}")
+        _print_points(SHAPE_POINTS, runs, costs)
     if args.out:
         args.out.write_text(json.dumps({
             "runs": {name: {"requests_per_second": r.requests_per_second,
                             "every_rps": list(r.every_rps or ()),
-                            "server_cpu_s": r.server_cpu_s, "ab_cpu_s": r.ab_cpu_s}
+                            "server_cpu_s": r.server_cpu_s, "ab_cpu_s": r.ab_cpu_s,
+                            "main_cpu_s": r.main_cpu_s}
                      for name, r in runs.items()},
-            "costs": dataclasses.asdict(result.costs),
+            "costs": dataclasses.asdict(costs),
         }, indent=1) + "\n")
 
 
