@@ -1,12 +1,13 @@
 """How often a server's threads and ab block per request, measured and in the model.
 
-    .venv/bin/python tools/trace/blocks.py [--server aiohttp] [--rounds 5] [--requests 2000]
-        [--calibration FILE] [SLEEP:C ...]
+    .venv/bin/python tools/trace/blocks.py [--server aiohttp] [--threads T] [--rounds 5]
+        [--requests 2000] [--calibration FILE] [SLEEP:C ...]
 
 A thread blocks when it waits for an event with nothing to run (select() or epoll_wait that does
 not return at once, a read with no data); the kernel counts each such sleep as a voluntary
 context switch. One server of a single process (``--server``: aiohttp, aiohttp-executor,
-aiohttp-mixed, django-gthread with one worker; warmed as `asim calibrate` warms it), then for each
+aiohttp-mixed, django-gthread with one worker; ``--threads`` for the executor's pool or gthread's
+threads; warmed as `asim calibrate` warms it), then for each
 SLEEP:C (default 0:1 0:10 0.001:10 0.002:10) in interleaved rounds one ``ab -n N -c C``: the
 voluntary switches (/proc/<pid>/task/*/status) and CPU (schedstat) of its main thread and of its
 other live threads, and ab's voluntary switches and CPU (getrusage of the finished child), per
@@ -73,12 +74,12 @@ def measure(srv: Server, concurrency: int, requests: int) -> dict[str, float]:
     return row
 
 
-def model(costs: Costs, server: str, sleep_s: float, concurrency: int,
-          requests: int) -> dict[str, float]:
+def model(costs: Costs, server: str, sleep_s: float, concurrency: int, requests: int,
+          threads: int | None = None) -> dict[str, float]:
     """The model's wake-ups and CPU (us) per request by thread: the main thread (the event loop,
     or gthread's worker), the others (pool threads) summed, and ab."""
     wakes: Counter[str] = Counter()
-    threads: list[machine.Thread] = []
+    made: list[machine.Thread] = []
     run_with, init = machine.Cpu.run_with, machine.Thread.__init__
 
     def counting(cpu, thread, cpu_s, fn, args):
@@ -88,16 +89,17 @@ def model(costs: Costs, server: str, sleep_s: float, concurrency: int,
 
     def recording(thread, *args, **kwargs):
         init(thread, *args, **kwargs)
-        threads.append(thread)
+        made.append(thread)
 
     machine.Cpu.run_with, machine.Thread.__init__ = counting, recording
     try:
         sim = simulate(Scenario(server=server, sleep_s=sleep_s, concurrency=concurrency,
-                                requests=requests), costs=costs, fast_forward=False)
+                                requests=requests, threads=threads), costs=costs,
+                       fast_forward=False)
     finally:
         machine.Cpu.run_with, machine.Thread.__init__ = run_with, init
     busy: defaultdict[str, float] = defaultdict(float)
-    for thread in threads:
+    for thread in made:
         busy[_role(thread.name)] += thread.busy_s
     row = {"rps": sim.report.requests_per_second}
     for key in ("main", "others", "ab"):
@@ -117,6 +119,7 @@ def _role(name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", choices=SERVERS, default="aiohttp")
+    parser.add_argument("--threads", type=int)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--calibration", type=Path)
@@ -126,7 +129,7 @@ def main() -> None:
     costs = load(args.calibration).costs if args.calibration else DEFAULT_COSTS
     rows: dict[tuple[float, int], list[dict[str, float]]] = {p: [] for p in points}
     for sleep_s in sorted({s for s, _ in points}):
-        spec = ServerSpec(kind=args.server, sleep_s=sleep_s)
+        spec = ServerSpec(kind=args.server, sleep_s=sleep_s, threads=args.threads)
         with running_server(spec) as running:
             srv = Server(args.server, running.port, running.pid)
             ab(srv, WARMUP_N, WARMUP_C)
@@ -135,12 +138,13 @@ def main() -> None:
                     if point[0] == sleep_s:
                         rows[point].append(measure(srv, point[1], args.requests))
     keys = ("rps", "main blocks", "main us", "others blocks", "others us", "ab blocks", "ab us")
-    print(f"{args.server}, per request, medians of {args.rounds} rounds (ab -n {args.requests}); "
-          f"model: {args.calibration or 'built-in costs'}")
+    threads = f" ({args.threads} threads)" if args.threads else ""
+    print(f"{args.server}{threads}, per request, medians of {args.rounds} rounds "
+          f"(ab -n {args.requests}); model: {args.calibration or 'built-in costs'}")
     print("sleep, C          | " + " | ".join(f"{k:>13s}" for k in keys))
     for point, runs in rows.items():
         measured = {k: statistics.median(r[k] for r in runs) for k in keys}
-        sim = model(costs, args.server, point[0], point[1], args.requests)
+        sim = model(costs, args.server, point[0], point[1], args.requests, args.threads)
         print(f"{point[0] * 1e3:g} ms, C {point[1]:<3d} real | "
               + " | ".join(f"{measured[k]:13.2f}" for k in keys))
         print(f"{'':12s} model | " + " | ".join(f"{sim[k]:13.2f}" for k in keys))
