@@ -177,7 +177,7 @@ def calibrate(
                                "takes about 7 s; more rounds pin the cold extras closer."),
 ) -> None:
     """Measure this machine's per-request costs with the real servers and ab, fit the model to
-    those runs and check that it reproduces them (about 85 s)."""
+    those runs and check that it reproduces them (about 95 s)."""
     from pathlib import Path
 
     from asim.calibration.file import default_path, load, save
