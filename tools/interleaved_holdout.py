@@ -45,7 +45,6 @@ from asim.lab.measure import (  # noqa: E402
     measure_rounds,
     time_sleep_overshoot_s,
 )
-from asim.sim.costs import DEFAULT_COSTS, UNCALIBRATED  # noqa: E402
 from asim.sim.model import simulate  # noqa: E402
 from asim.sim.spec import Scenario  # noqa: E402
 
@@ -111,11 +110,7 @@ def main() -> None:
         runs.update(measure_rounds(plans, args.rounds))
     shape_runs = {}
     if args.shapes:
-        plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests)
-                 for p in shapes_fit.plan(shapes_fit.SERVERS)]
-        plans += [CpuPlan(name=p.name + shapes_fit.REFERENCE_SUFFIX, kind=p.server,
-                          sleep_s=p.sleep_s, requests=p.requests) for p in shapes_fit.REFERENCES]
-        plans += SHAPE_POINTS
+        plans = shapes_fit.cpu_plans(shapes_fit.SERVERS) + list(SHAPE_POINTS)
         print(f"the shapes: {args.rounds} rounds of {len(plans)} runs", flush=True)
         shape_runs = measure_rounds(plans, args.rounds, every_thread=True)
         runs.update(shape_runs)
@@ -126,17 +121,13 @@ def main() -> None:
     _print_points(POINTS, runs, result.costs)
     costs = result.costs
     if shape_runs:
-        first = dataclasses.replace(result.costs, **{n: getattr(DEFAULT_COSTS, n)
-                                                     for n in UNCALIBRATED})
-        ratio = shapes_fit.speed(calibration_runs, shape_runs)
+        second = {p.name: shape_runs[p.name] for p in shapes_fit.cpu_plans(shapes_fit.SERVERS)}
+        shaped, ratio = shapes_fit.fit_at_first_speed(calibration_runs, result.costs, second)
         print(f"\nthe shapes' rounds against the first stage's: requests per second x "
               f"{1 / ratio.rps:.3f}, CPU per request x {1 / ratio.cpu:.3f}; their runs and points "
               "are put back at the first stage's speed")
-        second = {p.name: shapes_fit.at_first_speed(shape_runs[p.name], ratio)
-                  for p in shapes_fit.plan(shapes_fit.SERVERS)}
         for point in SHAPE_POINTS:
             runs[point.name] = shapes_fit.at_first_speed(shape_runs[point.name], ratio)
-        shaped = shapes_fit.fit_shapes(second, first)
         costs = shaped.costs
         print("\nthe second stage's runs: measured RPS (spread), model, error, within tolerance")
         for row in shaped.check_runs:

@@ -50,7 +50,7 @@ measured.
 from __future__ import annotations
 
 import contextlib
-import math
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -60,7 +60,7 @@ from scipy.optimize import least_squares
 
 from asim.calibration.file import ROUND_TRIPS, Calibration, RunCheck, read_run, run_record
 from asim.calibration.fit import CPU_TOLERANCE, check, rps_tolerance
-from asim.calibration.knobs import Knob, model_outcome
+from asim.calibration.knobs import AIOHTTP, DJANGO, Knob, model_outcome
 from asim.errors import CalibrationError, InputError
 from asim.lab.measure import CpuPlan, CpuRun, measure_rounds
 from asim.lab.procs import DeferredStops
@@ -97,7 +97,6 @@ PLAN = (
 
 # The first stage's warm runs (`asim.calibration.fit.plan`), measured again beside the second
 # stage's runs: the machine's speed in the second stage against the first's.
-AIOHTTP, DJANGO = "aiohttp", "django"
 REFERENCES = (
     ShapeRun(name="aiohttp warm", server=AIOHTTP, sleep_s=0.0, requests=WARM_N),
     ShapeRun(name="django warm", server=DJANGO, sleep_s=0.0, requests=WARM_N),
@@ -141,18 +140,24 @@ def plan(servers: Sequence[str]) -> tuple[ShapeRun, ...]:
     return tuple(p for p in PLAN if p.server in servers)
 
 
+def cpu_plans(servers: Sequence[str]) -> list[CpuPlan]:
+    """What the second stage measures for ``servers``: their runs and the first stage's warm runs
+    again (`REFERENCES`, named with `REFERENCE_SUFFIX`); nothing when no run is planned."""
+    planned = plan(servers)
+    if not planned:
+        return []
+    return [CpuPlan(name=p.name + suffix, kind=p.server, sleep_s=p.sleep_s, requests=p.requests)
+            for runs, suffix in ((planned, ""), (REFERENCES, REFERENCE_SUFFIX)) for p in runs]
+
+
 def measure(servers: Sequence[str], progress: Callable[[str], None],
             stops: DeferredStops | None = None) -> dict[str, CpuRun]:
-    """The second stage's real runs for ``servers`` and the first stage's warm runs again
-    (`REFERENCES`, named with `REFERENCE_SUFFIX`), in `ROUNDS` interleaved rounds; its servers
-    start while the first stage's (with its ``stops``) shut down."""
-    runs = plan(servers)
-    if not runs:
+    """The second stage's real runs for ``servers`` with their references (`cpu_plans`), in
+    `ROUNDS` interleaved rounds; its servers start while the first stage's (with its ``stops``)
+    shut down."""
+    plans = cpu_plans(servers)
+    if not plans:
         return {}
-    plans = [CpuPlan(name=p.name, kind=p.server, sleep_s=p.sleep_s, requests=p.requests)
-             for p in runs]
-    plans += [CpuPlan(name=p.name + REFERENCE_SUFFIX, kind=p.server, sleep_s=p.sleep_s,
-                      requests=p.requests) for p in REFERENCES]
     progress(f"{ROUNDS} rounds of: " + "; ".join(
         f"{p.name} (ab -n {p.requests} -c 1, sleep {p.sleep_s:g} s)" for p in plans))
     with contextlib.ExitStack() as own:
@@ -176,10 +181,6 @@ class Speed:
                 "references": list(self.references)}
 
 
-def _geometric_mean(values: Sequence[float]) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
 def speed(first: Mapping[str, CpuRun], again: Mapping[str, CpuRun]) -> Speed:
     """The first stage's speed over the second's, from each reference measured in both stages
     (``first``: the first stage's runs, ``again``: the second's references): the first stage's
@@ -190,8 +191,9 @@ def speed(first: Mapping[str, CpuRun], again: Mapping[str, CpuRun]) -> Speed:
     if not pairs:
         return Speed()
     return Speed(
-        rps=_geometric_mean([a.requests_per_second / b.requests_per_second for a, b in pairs]),
-        cpu=_geometric_mean([a.server_cpu_s / b.server_cpu_s for a, b in pairs]),
+        rps=statistics.geometric_mean(a.requests_per_second / b.requests_per_second
+                                      for a, b in pairs),
+        cpu=statistics.geometric_mean(a.server_cpu_s / b.server_cpu_s for a, b in pairs),
         references=tuple(b.server for _, b in pairs),
     )
 
@@ -379,21 +381,21 @@ def _first_stage_runs(calibration: Calibration) -> dict[str, CpuRun]:
         return {}
 
 
-def extend(calibration: Calibration, runs: dict[str, CpuRun],
-           progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
-    """``calibration`` (the first stage's) with the second stage fitted to ``runs`` (with their
-    references, `measure`) on top: its costs, its ``shapes`` section, and its runs in the
-    self-check. No runs: unchanged."""
+def fit_at_first_speed(
+    first_runs: Mapping[str, CpuRun], costs: Costs, runs: Mapping[str, CpuRun],
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> tuple[ShapesFit, Speed]:
+    """The second stage fitted to ``runs`` (with their references, `measure`) on top of the first
+    stage's ``costs``, its runs put back at the speed of ``first_runs`` (the first stage's
+    runs); the section keeps the runs as measured, the references and the speed ratios."""
     shape_runs, references = split_references(runs)
-    if not shape_runs:
-        return calibration
-    ratio = speed(_first_stage_runs(calibration), references)
+    ratio = speed(first_runs, references)
     if ratio.references:
         progress(f"the second stage ran at {1 / ratio.rps:.2f} times the first stage's requests "
                  f"per second ({', '.join(ratio.references)} warm measured in both): its runs "
                  "are put back at the first stage's speed before the fit")
     # Costs of the new shapes start from the built-in values, never from an older file's.
-    first = replace(calibration.costs, **{n: getattr(DEFAULT_COSTS, n) for n in UNCALIBRATED})
+    first = replace(costs, **{n: getattr(DEFAULT_COSTS, n) for n in UNCALIBRATED})
     result = fit_shapes({n: at_first_speed(r, ratio) for n, r in shape_runs.items()}, first,
                         progress)
     section = {
@@ -402,10 +404,22 @@ def extend(calibration: Calibration, runs: dict[str, CpuRun],
         "references": {name: run_record(run) for name, run in references.items()},
         "speed": ratio.to_dict(),
     }
+    return replace(result, section=section), ratio
+
+
+def extend(calibration: Calibration, runs: dict[str, CpuRun],
+           progress: Callable[[str], None] = lambda _msg: None) -> Calibration:
+    """``calibration`` (the first stage's) with the second stage fitted to ``runs`` (with their
+    references) on top (`fit_at_first_speed`): its costs, its ``shapes`` section, and its runs
+    in the self-check. No runs: unchanged."""
+    if not split_references(runs)[0]:
+        return calibration
+    result, _ = fit_at_first_speed(_first_stage_runs(calibration), calibration.costs, runs,
+                                   progress)
     check_block = calibration.check
     if check_block is not None:
         check_block = replace(check_block, runs=check_block.runs + result.check_runs)
-    return replace(calibration, costs=result.costs, shapes=section, check=check_block)
+    return replace(calibration, costs=result.costs, shapes=result.section, check=check_block)
 
 
 def refit(calibration: Calibration, refitted: Calibration,

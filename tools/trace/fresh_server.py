@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
+from threads import parse_shape
+
 from asim.lab.abrun import run_ab
 from asim.lab.measure import WARMUP_C, WARMUP_N
 from asim.lab.procs import ServerSpec, running_server
@@ -29,12 +31,8 @@ DEFAULT_POINTS = ("aiohttp:0:10", "django:0:10:workers=4", "aiohttp-executor:0:2
 
 def parse(text: str) -> tuple[ServerSpec, int]:
     """``KIND:SLEEP:C[:name=value,...]`` as a server and its concurrency."""
-    kind, sleep, concurrency, *rest = text.split(":")
-    options = {}
-    for item in filter(None, (rest[0] if rest else "").split(",")):
-        name, _, value = item.partition("=")
-        options[name] = int(value)
-    return ServerSpec(kind=kind, sleep_s=float(sleep), **options), int(concurrency)
+    kind, sleep, concurrency, *options = text.split(":")
+    return parse_shape(":".join([kind, *options]), float(sleep)), int(concurrency)
 
 
 def rps(url: str, requests: int, concurrency: int) -> float:

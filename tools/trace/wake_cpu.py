@@ -130,7 +130,7 @@ def main() -> None:
                 one_way(period_us * 1e-6, args.trips // 2))
         with _busy((1,)):
             rows["one-way every 200 us, core 1 busy"].append(one_way(200e-6, args.trips // 2))
-        _pin_all()
+        os.sched_setaffinity(0, {0, 1})  # the runs pinned this process: free it for the next
     print(f"medians of {args.rounds} interleaved rounds (us; min-max in brackets)")
     for name, values in rows.items():
         columns = ("side A CPU", "side B CPU", "round trip") if name.startswith("ping") else (
@@ -140,10 +140,6 @@ def main() -> None:
             us = [v * 1e6 for v in column]
             cells.append(f"{label} {statistics.median(us):6.1f} ({min(us):.1f}-{max(us):.1f})")
         print(f"{name:40s} " + ", ".join(cells))
-
-
-def _pin_all() -> None:
-    os.sched_setaffinity(0, {0, 1})
 
 
 if __name__ == "__main__":
