@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import simpy
 
+from asim.sim import threads
 from asim.sim.costs import DJANGO_ASGI_LOOP_SHARES, DJANGO_ASGI_ROUND_TRIPS, Costs
 from asim.sim.eventloop import LoopApp
 from asim.sim.machine import Cpu, Thread
@@ -41,6 +42,50 @@ def test_the_gil_runs_one_thread_of_a_process_at_a_time_on_many_cores():
         Gil(env, cpu, handoff_s=0.0).run(Thread(f"t{i}"), 1e-3, lambda: done.append(env.now))
     env.run()
     assert done == pytest.approx([1e-3, 1e-3])
+
+
+def test_a_burst_that_others_wait_on_pays_for_its_blocking_calls():
+    # Thread a makes 10 calls in its 1 ms burst; b waits from 0.5 ms on, so the half of a's
+    # calls made while b waited cost 5 x 10 us, added to b's burst, the next one under the lock.
+    env = simpy.Environment()
+    gil = Gil(env, Cpu(env, 2), handoff_s=0.0, release_cpu_s=10e-6)
+    done: dict[str, float] = {}
+    gil.run(Thread("a", calls_per_s=10 / 1e-3), 1e-3, lambda: done.setdefault("a", env.now))
+    env.run(until=0.5e-3)
+    gil.run(Thread("b", calls_per_s=10 / 1e-3), 1e-3, lambda: done.setdefault("b", env.now))
+    env.run()
+    assert done["a"] == pytest.approx(1e-3)
+    assert done["b"] == pytest.approx(2e-3 + 5 * 10e-6)
+    assert gil.released == pytest.approx(5)
+    assert gil.busy_s == pytest.approx(2e-3 + 5 * 10e-6)
+
+
+def test_a_burst_nobody_waits_on_pays_nothing_for_its_calls():
+    env = simpy.Environment()
+    gil = Gil(env, Cpu(env, 2), handoff_s=0.0, release_cpu_s=10e-6)
+    done: list[float] = []
+    for _ in range(2):
+        gil.run(Thread("a", calls_per_s=1e4), 1e-3, lambda: done.append(env.now))
+        env.run()
+    assert done == pytest.approx([1e-3, 2e-3])
+    assert gil.released == 0
+
+
+def test_gthread_under_load_pays_for_its_threads_calls_and_the_executor_hardly(monkeypatch):
+    # Sleep 0, C = 20: gthread's four threads and its main thread wait on each other's ten and
+    # more calls per request; the executor's pool threads seldom wait on the loop's calls
+    # (docs/notes/measurements.md section 53).
+    def slowdown(server, **options):
+        scenario = Scenario(server=server, sleep_s=0.0, concurrency=20, requests=2000,
+                            **options)
+        with_calls = simulate(scenario).report.requests_per_second
+        with monkeypatch.context() as patch:
+            patch.setattr(threads, "GIL_RELEASE_CPU_S", 0.0)
+            free = simulate(scenario).report.requests_per_second
+        return with_calls / free
+
+    assert slowdown("django-gthread", threads=4) < 0.93
+    assert slowdown("aiohttp-executor") > 0.95
 
 
 @pytest.mark.parametrize("threads", [1, 2, 4])

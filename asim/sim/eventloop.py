@@ -119,14 +119,18 @@ class EventLoopServer:
         gil: Gil | None = None,
         accept_queue: AcceptQueue | None = None,
         index: int = 0,
+        calls_per_s: float = 0.0,
+        trip_calls_per_s: float = 0.0,
     ) -> None:
         self.env = env
         self.cpu = cpu
         self.costs = costs
         self.sleep_s = sleep_s
         self.blocking = blocking
+        # calls_per_s: the loop thread's blocking calls, where it lets go of the GIL when there
+        # are threads beside it (`asim.sim.threads`); trip_calls_per_s: the round trips' thread's.
         self.thread = Thread("event loop", cold_s=costs.loop_cold_cpu_s, tau_s=costs.cold_tau_s,
-                             onset_s=costs.cold_onset_s)
+                             onset_s=costs.cold_onset_s, calls_per_s=calls_per_s)
         self.backlog = backlog
         self.client = client
         # Linux holds backlog + 1 connections; a group of loops shares one listening socket.
@@ -152,7 +156,8 @@ class EventLoopServer:
         # The requests' own threads as far as their round trips' CPU goes: one request's trips
         # follow each other, and a thread that idled (a sleep between two trips) starts cold.
         self._trip_thread = Thread("round trips", cold_s=0.0 if pool is None else pool.cold_s,
-                                   tau_s=costs.cold_tau_s, onset_s=costs.cold_onset_s)
+                                   tau_s=costs.cold_tau_s, onset_s=costs.cold_onset_s,
+                                   calls_per_s=trip_calls_per_s)
         self._next_step, self._then_step = self._run_next, self._then  # bound once (hot path)
         self._ready: deque[tuple[Callable, object]] = deque()
         self._io: deque[Conn] = deque()  # connections whose reader fired since the last select

@@ -22,7 +22,13 @@ from asim.sim.conn import AcceptQueue, Conn
 from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later
 from asim.sim.server import Client, ServerStats
-from asim.sim.threads import Gil, ThreadPool
+from asim.sim.threads import (
+    GTHREAD_MAIN_CALLS,
+    GTHREAD_POOL_CALLS,
+    Gil,
+    ThreadPool,
+    calls_per_s,
+)
 from asim.sim.usage import GIL, THREAD_POOL, Holds, Meter
 
 GUNICORN_BACKLOG = 2048
@@ -35,10 +41,13 @@ class GthreadWorker:
                  holds: Holds):
         self.index = index
         self.gil = Gil(env, cpu, handoff_s=costs.wakeup_s)
+        main_calls = calls_per_s(GTHREAD_MAIN_CALLS, costs.gthread_accept_cpu_s)
         self.main = Thread(f"gthread-{index}", cold_s=costs.worker_cold_cpu_s,
-                           tau_s=costs.cold_tau_s, onset_s=costs.cold_onset_s)
+                           tau_s=costs.cold_tau_s, onset_s=costs.cold_onset_s,
+                           calls_per_s=main_calls)
         self.pool = ThreadPool(env, self.gil, costs, threads=threads, name=f"gthread-{index}",
-                               cold_s=costs.worker_cold_cpu_s, holds=holds)
+                               cold_s=costs.worker_cold_cpu_s, holds=holds,
+                               calls_per_s=calls_per_s(GTHREAD_POOL_CALLS, costs.worker_cpu_s))
         self.asleep = True  # the main thread is in select()
         self.listener_ready = False
         self.readable: deque[Conn] = deque()  # kept-alive connections with a new request

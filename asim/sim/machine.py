@@ -182,14 +182,17 @@ class Thread:
     50 ms run's extra after 5 ms (docs/notes/measurements.md, sections 43 and 44).
     """
 
-    __slots__ = ("name", "cold_s", "tau_s", "onset_s", "idle_since", "busy_s")
+    __slots__ = ("name", "cold_s", "tau_s", "onset_s", "calls_per_s", "idle_since", "busy_s")
 
     def __init__(self, name: str, *, cold_s: float = 0.0, tau_s: float = 0.01,
-                 onset_s: float = 0.0) -> None:
+                 onset_s: float = 0.0, calls_per_s: float = 0.0) -> None:
         self.name = name
         self.cold_s = cold_s
         self.tau_s = tau_s
         self.onset_s = onset_s
+        # Blocking calls into the kernel per second of this thread's CPU: where a Python thread
+        # lets go of its process's GIL (`asim.sim.threads.Gil`).
+        self.calls_per_s = calls_per_s
         self.idle_since = -1.0  # never ran: no penalty for the very first burst
         self.busy_s = 0.0  # CPU this thread has been given (calibration compares it with /proc)
 

@@ -46,7 +46,15 @@ from asim.sim.networks import (
     worker_pool_network,
 )
 from asim.sim.server import Client, ServerModel
-from asim.sim.threads import Gil, ThreadPool
+from asim.sim.threads import (
+    ASGI_LOOP_CALLS,
+    ASGI_TRIP_CALLS,
+    EXECUTOR_ITEM_CALLS,
+    EXECUTOR_LOOP_CALLS,
+    Gil,
+    ThreadPool,
+    calls_per_s,
+)
 from asim.sim.workerpool import WorkerPoolServer
 
 if TYPE_CHECKING:
@@ -120,10 +128,12 @@ def _blocking_loop(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
 
 def _executor(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
     gil = Gil(env, cpu, handoff_s=costs.wakeup_s)
-    pool = ThreadPool(env, gil, costs, threads=scenario.threads, name="executor")
+    pool = ThreadPool(env, gil, costs, threads=scenario.threads, name="executor",
+                      calls_per_s=calls_per_s(EXECUTOR_ITEM_CALLS, costs.pool_item_cpu_s))
     app = LoopApp(sleep_in_pool=True, item_cpu_s=costs.pool_item_cpu_s)
+    loop_calls = calls_per_s(EXECUTOR_LOOP_CALLS, costs.loop_cpu_s + costs.loop_handoff_cpu_s)
     return EventLoopServer(env, cpu, costs, client=client, sleep_s=sleep_s, blocking=False,
-                           app=app, pool=pool, gil=gil)
+                           app=app, pool=pool, gil=gil, calls_per_s=loop_calls)
 
 
 def _mixed(env, cpu, costs, scenario, sleep_s, client) -> ServerModel:
@@ -146,15 +156,18 @@ def _asgi_loops(env, cpu, costs, scenario, sleep_s, client, *, sync_view: bool) 
                   trips_after=DJANGO_ASGI_TRIPS[2], view_item_cpu_s=costs.asgi_view_thread_cpu_s,
                   view_handoff_cpu_s=costs.asgi_view_handoff_cpu_s, keeps_http10=False)
     queue = AcceptQueue(UVICORN_BACKLOG + 1) if scenario.workers > 1 else None
+    loop_calls = calls_per_s(ASGI_LOOP_CALLS, costs.loop_cpu_s + costs.asgi_framework_cpu_s)
+    trip_calls = calls_per_s(ASGI_TRIP_CALLS, costs.asgi_thread_cpu_s)
+    view_calls = calls_per_s(ASGI_TRIP_CALLS, costs.asgi_view_thread_cpu_s)
     loops = []
     for index in range(scenario.workers):
         gil = Gil(env, cpu, handoff_s=costs.wakeup_s)
         pool = ThreadPool(env, gil, costs, threads=PER_REQUEST_THREADS, name=f"asgi-{index}",
-                          cold_s=costs.asgi_thread_cold_cpu_s)
+                          cold_s=costs.asgi_thread_cold_cpu_s, calls_per_s=view_calls)
         loops.append(EventLoopServer(
             env, cpu, costs, client=client, sleep_s=sleep_s, blocking=False,
             backlog=UVICORN_BACKLOG, app=app, pool=pool, gil=gil, accept_queue=queue,
-            index=index,
+            index=index, calls_per_s=loop_calls, trip_calls_per_s=trip_calls,
         ))
     return loops[0] if len(loops) == 1 else LoopGroup(loops)
 

@@ -6,6 +6,15 @@ the lock is woken by the kernel when the holder lets go (a futex wake, ``wakeup_
 blocked in time.sleep, select() or a queue holds no lock. Every burst of the model is shorter than
 CPython's 5 ms switch interval, so a burst keeps the lock until it ends.
 
+Within a burst the holder lets go of the lock around each blocking call it makes (recv, send,
+accept, epoll, close: ``Thread.calls_per_s``). While another thread waits, each such release
+signals the waiter's condition variable, a futex wake across cores; the holder is back from its
+call before the waiter runs and takes the lock again, and the waiter finds it taken and sleeps
+again. So a burst that others wait on costs ``release_cpu_s`` more per call it makes while they
+wait (`GIL_RELEASE_CPU_S`, docs/notes/measurements.md section 53): the model adds that to the
+lock's next burst, the one handed the lock, which keeps the lock's busy time and every core's
+CPU right (the CPU lands on the next holder's thread rather than the releasing one).
+
 `ThreadPool` is concurrent.futures.ThreadPoolExecutor (Python 3.11): work items wait in one FIFO
 queue; `submit` wakes an idle thread if there is one, otherwise starts a new thread while fewer
 than ``threads`` exist (threads are made lazily and never end); a thread that finishes an item
@@ -25,21 +34,55 @@ from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later, scheduler
 from asim.sim.usage import Holds
 
+# What one release of the GIL at a blocking call costs the holder while another thread waits for
+# it, from traces of gthread (one worker, 4 threads, sleep 0, C = 20; docs/notes/measurements.md
+# sections 52 and 53): its threads spent 242 us per request more CPU than the model's and blocked
+# 16.3 times per request more, 14.8 us per block; the waking side's share of a wake-up across
+# cores is 0.42 (11 of 26 us, section 52.1), 6.2 us per block; and the model's releases find a
+# waiter 23.5 times per request, every call the two kinds of thread make: 16.3 x 6.2 / 23.5.
+GIL_RELEASE_CPU_S = 4.3e-6
+
+# Blocking calls per request of each kind of thread that runs under a GIL: strace of the real
+# servers at sleep 0, C = 20 (tools/trace/syscalls.py; docs/notes/measurements.md 52.2 and 53),
+# the calls that let go of the GIL (not getpid, setsockopt or futex), time.sleep's own call
+# excluded (that is the thread's hold). A model turns each into `Thread.calls_per_s` over its
+# CPU per request.
+GTHREAD_MAIN_CALLS = 13.5  # ioctl 4, getsockname 2, epoll_wait, utimensat, accept4, ... close
+GTHREAD_POOL_CALLS = 10.0  # recvfrom, ioctl 2, epoll_create1/ctl/wait, sendto 2, write, close
+EXECUTOR_LOOP_CALLS = 9.9  # getsockname 2, epoll_ctl 2, recvfrom, accept4, ioctl, sendto, close
+EXECUTOR_ITEM_CALLS = 1.0  # call_soon_threadsafe's write to the loop's self-pipe
+ASGI_LOOP_CALLS = 19.6  # recvfrom 4, sendto 3, getsockname 3, epoll_wait 3, epoll_ctl 2, ...
+ASGI_TRIP_CALLS = 1.0  # per sync_to_async round trip: its call_soon_threadsafe
+
+
+def calls_per_s(calls: float, cpu_s: float) -> float:
+    """``calls`` blocking calls per request over ``cpu_s`` of CPU per request, per CPU second
+    (0 for a thread the model gives no CPU)."""
+    return calls / cpu_s if cpu_s > 0 else 0.0
+
 
 class Gil:
     """One process's interpreter lock over the machine's cores: ``run`` has `Cpu.run`'s
     signature, so a model runs a thread's burst through the lock where the process has more
     than one thread."""
 
-    def __init__(self, env: simpy.Environment, cpu: Cpu, *, handoff_s: float) -> None:
+    def __init__(self, env: simpy.Environment, cpu: Cpu, *, handoff_s: float,
+                 release_cpu_s: float | None = None) -> None:
         self.env = env
         self.cpu = cpu
         self.handoff_s = handoff_s
+        self.release_cpu_s = GIL_RELEASE_CPU_S if release_cpu_s is None else release_cpu_s
         self._later = scheduler(env)
         self._end = self._release  # bound once: every burst under the lock is handed it
         self._held = False
         self._waiting: deque[tuple[Thread, float, Callable, tuple]] = deque()
+        self._waited_since = 0.0  # when the longest of the present waiters began to wait
+        self._holder: Thread | None = None  # the thread of the burst under the lock
+        self._began = 0.0  # when that burst started, and its CPU
+        self._cpu_s = 0.0
+        self._owed_s = 0.0  # the releases' CPU, added to the next burst handed the lock
         self.contended = 0  # bursts that had to wait for the lock
+        self.released = 0.0  # blocking calls made while another thread waited
         self.busy_s = 0.0  # CPU run under the lock (its utilisation over a run)
 
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
@@ -49,23 +92,43 @@ class Gil:
         """`run` with the arguments as one tuple."""
         if self._held:
             self.contended += 1
+            if not self._waiting:
+                self._waited_since = self.env._now
             self._waiting.append((thread, cpu_s, fn, args))
             return
         self._held = True
-        self.busy_s += cpu_s
-        self.cpu.run_with(thread, cpu_s, self._end, (fn, args))
+        self._start(thread, cpu_s, fn, args)
 
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
+        self._holder = thread
+        self._began = self.env._now
+        self._cpu_s = cpu_s  # the burst's own CPU, whose calls count
+        cpu_s += self._owed_s
+        self._owed_s = 0.0
         self.busy_s += cpu_s
         self.cpu.run_with(thread, cpu_s, self._end, (fn, args))
 
     def _release(self, fn: Callable, args: tuple) -> None:
         if self._waiting:
+            calls_per_s = self._holder.calls_per_s  # type: ignore[union-attr]
+            if calls_per_s > 0:
+                # The calls of the part of the burst that others waited on.
+                now = self.env._now
+                span = now - self._began
+                waited = now - max(self._began, self._waited_since)
+                calls = calls_per_s * self._cpu_s * (waited / span if span > 0 else 1.0)
+                self.released += calls
+                self._owed_s += calls * self.release_cpu_s
             # The lock passes to the longest waiter, which the kernel has to wake first.
             self._later(self.handoff_s, self._start, self._waiting.popleft())
         else:
             self._held = False
         fn(*args)
+
+    def shift(self, dt: float) -> None:
+        """Move the times the lock holds ``dt`` seconds later (a skip ahead)."""
+        self._began += dt
+        self._waited_since += dt
 
 
 class ThreadPool:
@@ -80,6 +143,7 @@ class ThreadPool:
         threads: int,
         name: str = "pool",
         cold_s: float = 0.0,
+        calls_per_s: float = 0.0,
         holds: Holds | None = None,
     ) -> None:
         self.env = env
@@ -89,6 +153,7 @@ class ThreadPool:
         self.max_threads = threads
         self.name = name
         self.cold_s = cold_s
+        self.calls_per_s = calls_per_s  # each of its threads' (`Thread.calls_per_s`)
         self.threads: list[Thread] = []
         self._idle: deque[Thread] = deque()
         self._queue: deque[tuple[float, float, float, Callable, tuple]] = deque()
@@ -116,7 +181,8 @@ class ThreadPool:
             self._later(self.costs.wakeup_s, self._take, (self._idle.pop(),))
         elif len(self.threads) < self.max_threads:
             thread = Thread(f"{self.name}-{len(self.threads)}", cold_s=self.cold_s,
-                            tau_s=self.costs.cold_tau_s, onset_s=self.costs.cold_onset_s)
+                            tau_s=self.costs.cold_tau_s, onset_s=self.costs.cold_onset_s,
+                            calls_per_s=self.calls_per_s)
             self.threads.append(thread)
             call_later(self.env, self.costs.wakeup_s, self._take, thread)
 
@@ -152,6 +218,7 @@ class ThreadPool:
         self._take(thread)
 
     def shift(self, dt: float) -> None:
+        self.gil.shift(dt)
         for thread in self.threads:
             thread.shift(dt)
         for name in self._started:

@@ -53,10 +53,11 @@ class Server:
         return f"http://{HOST}:{self.port}/"
 
     def pids(self) -> list[int]:
-        """The processes that serve requests: the aiohttp process, or the gunicorn workers."""
+        """The processes that serve requests: the aiohttp process, the gunicorn workers, or
+        uvicorn's one process (one worker: no children)."""
         if self.kind.startswith("aiohttp"):
             return [self.pid]
-        return sorted(p for p in group_members(self.pid) if p != self.pid)
+        return sorted(p for p in group_members(self.pid) if p != self.pid) or [self.pid]
 
 
 @contextlib.contextmanager

@@ -2,13 +2,14 @@
 
     .venv/bin/python tools/trace/syscalls.py KIND C [--threads T] [--requests 1000]
 
-One server of a single process (aiohttp, aiohttp-executor, aiohttp-mixed, or django-gthread with
-one worker), sleep 0, warmed as `asim calibrate` warms it; then ``strace -f -p`` on its process
-(every thread) during one ``ab -n N -c C``. Printed: the calls per request by name, the main
-thread's and the others' apart. CPython lets go of the GIL around each blocking call, so the calls
-other than futex are where a thread hands the GIL over when others wait for it; the futex calls
-are those hand-overs and the pool's queue (their count under strace, which slows every call, is
-not the count without it). Root; an otherwise idle machine (docs/notes/measurements.md 52.2).
+One server of a single process (aiohttp, aiohttp-executor, aiohttp-mixed, django-gthread with one
+worker, or django-asgi / django-asgi-sync under uvicorn with one), sleep 0, warmed as `asim
+calibrate` warms it; then ``strace -f -p`` on its process (every thread) during one
+``ab -n N -c C``. Printed: the calls per request by name, the main thread's and the others' apart.
+CPython lets go of the GIL around each blocking call, so the calls other than futex are where a
+thread hands the GIL over when others wait for it; the futex calls are those hand-overs and the
+pool's queue (their count under strace, which slows every call, is not the count without it).
+Root; an otherwise idle machine (docs/notes/measurements.md 52.2 and 53.1).
 """
 
 from __future__ import annotations
