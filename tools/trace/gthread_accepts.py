@@ -77,7 +77,7 @@ def main() -> None:
     with running_server(spec) as srv, tempfile.TemporaryDirectory() as tmp:
         workers = sorted(p for p in group_members(srv.pid) if p != srv.pid)
         data = Path(tmp) / "perf.data"
-        ab(srv, 100, args.c)  # every pool thread made, both workers warm
+        ab(srv, max(100, args.c), args.c)  # every pool thread made, both workers warm
         for _ in range(args.runs):
             with recording(data, events=EVENTS, pids=workers):
                 run = ab(srv, args.n, args.c)
