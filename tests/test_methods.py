@@ -105,3 +105,17 @@ def test_cli_unknown_method_is_one_line():
     assert out.stderr.strip() == (
         "asim: error: unknown method 'magic'; choose from des, mva, bounds or all"
     )
+
+
+@pytest.mark.parametrize("threads", [1, 4, 16])
+def test_gthread_mva_serialises_a_workers_python_under_its_gil(threads):
+    # At sleep 0 one worker's threads take turns under its GIL: MVA's ceiling is one request
+    # per worker CPU plus accept, whatever the threads, and within 30 % of the simulation, which
+    # also pays the GIL's releases (docs/notes/measurements.md section 53).
+    costs = Costs()
+    sc = Scenario(server="django-gthread", workers=1, threads=threads, concurrency=20,
+                  sleep_s=0.0, requests=4000)
+    des, mva = predict(sc, method=["des", "mva"], costs=costs)
+    ceiling = 1 / (costs.worker_cpu_s + costs.gthread_accept_cpu_s)
+    assert mva.requests_per_second <= ceiling * (1 + 1e-9)
+    assert mva.requests_per_second == pytest.approx(des.requests_per_second, rel=0.3)

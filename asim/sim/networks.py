@@ -158,9 +158,23 @@ def _asgi_loops(scenario: Scenario, costs: Costs, *, sync_view: bool) -> Network
 
 
 def gthread_network(scenario: Scenario, costs: Costs) -> Network:
-    """gunicorn gthread: W × T threads, each held for a whole request like a sync worker, with
-    the main thread's accept added to the CPU (the GIL of each process is left out)."""
+    """gunicorn gthread: W × T threads, each held for a whole request like a sync worker. A
+    request's Python (its thread's and the main thread's accept) runs under its process's GIL,
+    so at most one per worker and one per core at a time; the threads are a flow-equivalent
+    server of that CPU and the sleep (as `workers_station` with fewer cores than workers). What
+    the GIL's releases cost while other threads wait (`asim.sim.threads`) depends on how many
+    wait and is left out, so the GIL's demand stays a lower bound (`--method bounds`)."""
     ab = Station.queue("ab", costs.ab_cpu_s)
-    hold_s = worker_hold_s(scenario, costs) + costs.gthread_accept_cpu_s + costs.wakeup_s
-    threads = Station.multi_server("threads", hold_s, scenario.workers * scenario.threads)
-    return Network(stations=(threads, ab, Station.delay("ab cold", costs.ab_cold_cpu_s)))
+    cpu_s = costs.worker_cpu_s + costs.gthread_accept_cpu_s
+    sleep_s = _sleep_with_overshoot_s(scenario.sleep_s, costs.time_sleep_overshoot_s)
+    inner = Network(
+        stations=(
+            Station.multi_server("GIL", cpu_s, min(scenario.workers, scenario.cores)),
+            Station.delay("sleep", sleep_s + costs.wakeup_s),
+        )
+    )
+    threads = flow_equivalent_station("threads", inner, scenario.workers * scenario.threads)
+    # A thread back from its sleep runs cold only on an idle machine: a delay outside the
+    # threads, so that it adds latency at light load without lowering their ceiling.
+    cold = Station.delay("cold", costs.ab_cold_cpu_s + _worker_cold_s(scenario, costs))
+    return Network(stations=(threads, ab, cold))
