@@ -119,3 +119,16 @@ def test_gthread_mva_serialises_a_workers_python_under_its_gil(threads):
     ceiling = 1 / (costs.worker_cpu_s + costs.gthread_accept_cpu_s)
     assert mva.requests_per_second <= ceiling * (1 + 1e-9)
     assert mva.requests_per_second == pytest.approx(des.requests_per_second, rel=0.3)
+
+
+def test_executor_mva_counts_the_pool_items_python_on_the_gil():
+    # At sleep 0 the loop and the pool's items take turns under one GIL.
+    costs = Costs()
+    sc = Scenario(server="aiohttp-executor", threads=4, concurrency=20, sleep_s=0.0,
+                  requests=4000)
+    des, mva = predict(sc, method=["des", "mva"], costs=costs)
+    gil_s = (costs.loop_cpu_s + 2 * costs.loop_callback_cpu_s + costs.loop_handoff_cpu_s
+             + costs.pool_item_cpu_s)
+    assert mva.requests_per_second <= 1 / gil_s * (1 + 1e-9)
+    assert mva.requests_per_second == pytest.approx(des.requests_per_second, rel=0.3)
+    assert mva.bottleneck == "GIL"

@@ -95,12 +95,15 @@ def _worker_cold_s(scenario: Scenario, costs: Costs) -> float:
 
 
 def executor_network(scenario: Scenario, costs: Costs) -> Network:
-    """aiohttp with run_in_executor: the loop's CPU (plus the hand-off's two callbacks) and
-    ab's queue; the pool is T servers each held for the sleep and the item's CPU. The GIL is
-    left out: the pool's Python is small beside the loop's."""
+    """aiohttp with run_in_executor: the process's GIL, a queue of the loop's CPU (plus the
+    hand-off's two callbacks) and the pool item's Python, which share it, and ab's queue; the
+    pool is T servers each held for the sleep and the item's CPU (the item's CPU counted twice,
+    as its thread holds its place through it). The GIL's releases while threads wait
+    (`asim.sim.threads`) are left out: they depend on how many wait."""
     ab = Station.queue("ab", costs.ab_cpu_s)
     loop = Station.queue(
-        "loop", costs.loop_cpu_s + 2 * costs.loop_callback_cpu_s + costs.loop_handoff_cpu_s
+        "GIL", costs.loop_cpu_s + 2 * costs.loop_callback_cpu_s + costs.loop_handoff_cpu_s
+        + costs.pool_item_cpu_s
     )
     hold_s = costs.time_sleep_s(scenario.sleep_s) + costs.pool_item_cpu_s + costs.wakeup_s
     pool = Station.multi_server("pool", hold_s, scenario.threads)

@@ -48,6 +48,7 @@ STATION_RESOURCES: dict[str, str] = {
     "loop": EVENT_LOOP,
     "loops": EVENT_LOOP,
     "cpu": CORES,  # one core shared by the loop and ab
+    "GIL": GIL,  # a process's Python: its loop's and its pool's
     "ab": AB,
     "workers": WORKERS,
     "pool": THREAD_POOL,
