@@ -22,7 +22,9 @@ sync views under uvicorn with one worker, each at sleep 0, C = 20): the second s
 these points in the same rounds, all six servers running at once; the second stage is fitted on
 top of the first stage's fit as `asim calibrate` fits it (its runs put back at the first stage's
 speed by the references), and the points are put back the same way before they are compared;
-about three minutes more (section 52).
+two more gthread points (one worker of one thread, two workers of four) test the GIL's releases
+where they weigh differently, and a last column gives each shape point's error with the releases
+free; about four minutes more (sections 52 and 53).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from asim.lab.measure import (  # noqa: E402
     measure_rounds,
     time_sleep_overshoot_s,
 )
+from asim.sim import threads  # noqa: E402
 from asim.sim.model import simulate  # noqa: E402
 from asim.sim.spec import Scenario  # noqa: E402
 
@@ -70,6 +73,12 @@ SHAPE_POINTS = (
             concurrency=20),
     CpuPlan(name="asgi-sync w1 s0 C20", kind=shapes_fit.ASGI_SYNC, sleep_s=0.0,
             requests=SHAPES_N // 4, concurrency=20),
+    # Not in the shapes hold-out: gthread with fewer threads and with two workers, where the
+    # GIL's releases weigh differently (docs/notes/measurements.md section 53.6).
+    CpuPlan(name="gthread w1 t1 s0 C20", kind=shapes_fit.GTHREAD, sleep_s=0.0,
+            requests=SHAPES_N, concurrency=20, threads=1),
+    CpuPlan(name="gthread w2 t4 s0 C20", kind=shapes_fit.GTHREAD, sleep_s=0.0,
+            requests=SHAPES_N, concurrency=20, threads=4, workers=2),
 )
 
 
@@ -82,17 +91,32 @@ def _predicted(point: CpuPlan, costs) -> tuple[float, float, float]:
     return sim.report.requests_per_second, sim.server_cpu_s, sim.ab_cpu_s
 
 
-def _print_points(points, runs, costs) -> None:
+def _without_releases(point: CpuPlan, costs) -> float:
+    """The model's RPS for one point with the GIL's releases free (`asim.sim.threads`)."""
+    kept = threads.GIL_RELEASE_CPU_S
+    threads.GIL_RELEASE_CPU_S = 0.0
+    try:
+        return _predicted(point, costs)[0]
+    finally:
+        threads.GIL_RELEASE_CPU_S = kept
+
+
+def _print_points(points, runs, costs, *, releases: bool = False) -> None:
     print(f"\n{'point':20} {'measured RPS':>12} {'spread':>7} {'model':>8} {'error':>7}"
-          f"   server CPU us/req measured / model   ab CPU us/req measured / model")
+          f"   server CPU us/req measured / model   ab CPU us/req measured / model"
+          + ("   error with the GIL's releases free" if releases else ""))
     for point in points:
         run = runs[point.name]
         rps, server_s, ab_s = _predicted(point, costs)
         error = (rps / run.requests_per_second - 1) * 100
+        free = ""
+        if releases:
+            free_error = (_without_releases(point, costs) / run.requests_per_second - 1) * 100
+            free = f"   {free_error:+6.1f}%"
         print(f"{point.name:20} {run.requests_per_second:12.1f} {run.rps_spread_pct:6.1f}% "
               f"{rps:8.1f} {error:+6.1f}%   "
               f"{run.server_cpu_s * 1e6:8.0f} / {server_s * 1e6:5.0f}"
-              f"{'':22}{run.ab_cpu_s * 1e6:6.0f} / {ab_s * 1e6:5.0f}")
+              f"{'':22}{run.ab_cpu_s * 1e6:6.0f} / {ab_s * 1e6:5.0f}{free}")
 
 
 def main() -> None:
@@ -134,7 +158,7 @@ def main() -> None:
             print(f"  {row.name:16} {row.measured_rps:8.1f} ({row.spread_pct or 0:.1f} %) "
                   f"{row.model_rps:8.1f} {row.error_pct:+6.1f} % "
                   f"{'yes' if abs(row.error_pct) <= row.tolerance_pct else 'NO'}")
-        _print_points(SHAPE_POINTS, runs, costs)
+        _print_points(SHAPE_POINTS, runs, costs, releases=True)
     if args.out:
         args.out.write_text(json.dumps({
             "runs": {name: {"requests_per_second": r.requests_per_second,
