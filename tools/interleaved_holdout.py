@@ -1,6 +1,7 @@
 """CPU-dominated hold-out points measured in the same rounds as the calibration runs.
 
     .venv/bin/python tools/interleaved_holdout.py [--rounds 6] [--shapes] [--out FILE.json]
+    .venv/bin/python tools/interleaved_holdout.py --rejudge FILE.json [FILE.json ...]
 
 `asim validate` measures its points minutes after `asim calibrate`, and this machine's speed moves
 by 10-40 % in that time, so a CPU-dominated point's error there is the model's and the drift's
@@ -25,6 +26,10 @@ speed by the references), and the points are put back the same way before they a
 two more gthread points (one worker of one thread, two workers of four) test the GIL's releases
 where they weigh differently, and a last column gives each shape point's error with the releases
 free; about four minutes more (sections 52 and 53).
+
+``--rejudge OUT.json ...`` predicts the points of files that ``--out`` kept again with the current
+model and each file's costs, without measuring: a model change judged on runs already made
+(tools/trace/out/interleaved_holdout/*.json; section 53.2).
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import statistics
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,6 +55,7 @@ from asim.lab.measure import (  # noqa: E402
     time_sleep_overshoot_s,
 )
 from asim.sim import threads  # noqa: E402
+from asim.sim.costs import Costs  # noqa: E402
 from asim.sim.model import simulate  # noqa: E402
 from asim.sim.spec import Scenario  # noqa: E402
 
@@ -119,12 +127,34 @@ def _print_points(points, runs, costs, *, releases: bool = False) -> None:
               f"{'':22}{run.ab_cpu_s * 1e6:6.0f} / {ab_s * 1e6:5.0f}{free}")
 
 
+def rejudge(path: Path) -> None:
+    """The points an ``--out`` file kept, predicted again by the current model with the file's
+    costs (nothing measured, nothing refitted)."""
+    saved = json.loads(path.read_text())
+    costs = Costs.from_dict(saved["costs"])
+    runs = {}
+    for name, r in saved["runs"].items():
+        every = r.get("every_rps") or [r["requests_per_second"]]
+        spread = (max(every) - min(every)) / statistics.median(every) * 100
+        runs[name] = SimpleNamespace(rps_spread_pct=spread, **r)
+    print(f"{path}: the saved costs and runs, the current model")
+    for points, releases in ((POINTS, False), (SHAPE_POINTS, True)):
+        present = [p for p in points if p.name in runs]
+        if present:
+            _print_points(present, runs, costs, releases=releases)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--shapes", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--rejudge", type=Path, nargs="+", metavar="OUT_JSON")
     args = parser.parse_args()
+    if args.rejudge:
+        for path in args.rejudge:
+            rejudge(path)
+        return
     ts_over, aio_over = time_sleep_overshoot_s(), asyncio_sleep_overshoot_s()
     runs = {}
     for server in (AIOHTTP, DJANGO):

@@ -193,6 +193,8 @@ class EventLoopServer:
         if self.pool is not None:
             self.pool.shift(dt)
             self.pool.holds.shift(dt)
+        if self.gil is not None:
+            self.gil.shift(dt)
 
     shift_safe = True  # nothing in the loop depends on absolute time
 

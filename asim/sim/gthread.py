@@ -105,6 +105,7 @@ class GthreadServer:
         for worker in self.workers:
             worker.main.shift(dt)
             worker.pool.shift(dt)
+            worker.gil.shift(dt)
         self.holds.shift(dt)
 
     def stats(self) -> ServerStats:

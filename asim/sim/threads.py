@@ -218,7 +218,6 @@ class ThreadPool:
         self._take(thread)
 
     def shift(self, dt: float) -> None:
-        self.gil.shift(dt)
         for thread in self.threads:
             thread.shift(dt)
         for name in self._started:
