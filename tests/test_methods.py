@@ -110,15 +110,19 @@ def test_cli_unknown_method_is_one_line():
 @pytest.mark.parametrize("threads", [1, 4, 16])
 def test_gthread_mva_serialises_a_workers_python_under_its_gil(threads):
     # At sleep 0 one worker's threads take turns under its GIL: MVA's ceiling is one request
-    # per worker CPU plus accept, whatever the threads, and within 30 % of the simulation, which
-    # also pays the GIL's releases (docs/notes/measurements.md section 53).
+    # per worker CPU plus accept, whatever the threads. With one thread it is within 30 % of the
+    # simulation; with more, the simulation also pays the pool threads' switches, which MVA
+    # leaves out (docs/notes/measurements.md section 54), so MVA stays above it.
     costs = Costs()
     sc = Scenario(server="django-gthread", workers=1, threads=threads, concurrency=20,
                   sleep_s=0.0, requests=4000)
     des, mva = predict(sc, method=["des", "mva"], costs=costs)
     ceiling = 1 / (costs.worker_cpu_s + costs.gthread_accept_cpu_s)
     assert mva.requests_per_second <= ceiling * (1 + 1e-9)
-    assert mva.requests_per_second == pytest.approx(des.requests_per_second, rel=0.3)
+    if threads == 1:
+        assert mva.requests_per_second == pytest.approx(des.requests_per_second, rel=0.3)
+    else:
+        assert 0.6 * mva.requests_per_second < des.requests_per_second < mva.requests_per_second
 
 
 def test_executor_mva_counts_the_pool_items_python_on_the_gil():

@@ -47,7 +47,8 @@ class GthreadWorker:
                            calls_per_s=main_calls)
         self.pool = ThreadPool(env, self.gil, costs, threads=threads, name=f"gthread-{index}",
                                cold_s=costs.worker_cold_cpu_s, holds=holds,
-                               calls_per_s=calls_per_s(GTHREAD_POOL_CALLS, costs.worker_cpu_s))
+                               calls_per_s=calls_per_s(GTHREAD_POOL_CALLS, costs.worker_cpu_s),
+                               views=True)
         self.asleep = True  # the main thread is in select()
         self.listener_ready = False
         self.readable: deque[Conn] = deque()  # kept-alive connections with a new request

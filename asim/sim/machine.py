@@ -182,10 +182,11 @@ class Thread:
     50 ms run's extra after 5 ms (docs/notes/measurements.md, sections 43 and 44).
     """
 
-    __slots__ = ("name", "cold_s", "tau_s", "onset_s", "calls_per_s", "idle_since", "busy_s")
+    __slots__ = ("name", "cold_s", "tau_s", "onset_s", "calls_per_s", "peers", "idle_since",
+                 "busy_s")
 
     def __init__(self, name: str, *, cold_s: float = 0.0, tau_s: float = 0.01,
-                 onset_s: float = 0.0, calls_per_s: float = 0.0) -> None:
+                 onset_s: float = 0.0, calls_per_s: float = 0.0, peers: object = None) -> None:
         self.name = name
         self.cold_s = cold_s
         self.tau_s = tau_s
@@ -193,6 +194,9 @@ class Thread:
         # Blocking calls into the kernel per second of this thread's CPU: where a Python thread
         # lets go of its process's GIL (`asim.sim.threads.Gil`).
         self.calls_per_s = calls_per_s
+        # The threads this one takes turns with on its process's GIL at each of those calls (its
+        # thread pool; None for a thread of its own kind).
+        self.peers = peers
         self.idle_since = -1.0  # never ran: no penalty for the very first burst
         self.busy_s = 0.0  # CPU this thread has been given (calibration compares it with /proc)
 
@@ -251,6 +255,10 @@ class Cpu:
         """Move the one time the cores hold (bursts in progress are events on the clock,
         waiting ones hold no time)."""
         self._idle_since += dt
+
+    def free_cores(self) -> int:
+        """Cores that run no burst now."""
+        return self.cores - self._busy
 
     # run_with, _start and _done are the simulator's hot path: plain locals, no properties.
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:

@@ -8,12 +8,20 @@ CPython's 5 ms switch interval, so a burst keeps the lock until it ends.
 
 Within a burst the holder lets go of the lock around each blocking call it makes (recv, send,
 accept, epoll, close: ``Thread.calls_per_s``). While another thread waits, each such release
-signals the waiter's condition variable, a futex wake across cores; the holder is back from its
-call before the waiter runs and takes the lock again, and the waiter finds it taken and sleeps
-again. So a burst that others wait on costs ``release_cpu_s`` more per call it makes while they
-wait (`GIL_RELEASE_CPU_S`, docs/notes/measurements.md section 53): the model adds that to the
-lock's next burst, the one handed the lock, which keeps the lock's busy time and every core's
-CPU right (the CPU lands on the next holder's thread rather than the releasing one).
+signals the waiter's condition variable; the holder is mostly back from its call before the
+waiter runs, takes the lock again, and the waiter sleeps again. A release costs little
+(``release_cpu_s``); but where the waiter is another thread of the holder's own pool
+(`Thread.peers`: two Django views of gthread's pool) and a core is free for it, the waiter often
+does get the lock, and the holder blocks and is woken later, with its request's data gone from
+the core's caches. So each call a burst makes while its peers wait costs ``switch_cpu_s`` of its
+pool per waiting peer (`VIEW_SWITCH_CPU_S` for Django's views, none for the executor's few lines
+of Python; docs/notes/measurements.md section 54). The model adds both to the lock's next burst,
+the one handed the lock, which keeps the lock's busy time and every core's CPU right (the CPU
+lands on the next holder's thread rather than the releasing one).
+
+A share of every burst (`GIL_OFF_LOCK`) is the kernel's work inside those calls, done without the
+lock: the model runs it after letting go, so a process whose GIL is its bottleneck keeps a little
+more than one core busy, as the real ones do.
 
 `ThreadPool` is concurrent.futures.ThreadPoolExecutor (Python 3.11): work items wait in one FIFO
 queue; `submit` wakes an idle thread if there is one, otherwise starts a new thread while fewer
@@ -34,13 +42,19 @@ from asim.sim.costs import Costs
 from asim.sim.machine import Cpu, Thread, call_later, scheduler
 from asim.sim.usage import Holds
 
-# What one release of the GIL at a blocking call costs the holder while another thread waits for
-# it, from traces of gthread (one worker, 4 threads, sleep 0, C = 20; docs/notes/measurements.md
-# sections 52 and 53): its threads spent 242 us per request more CPU than the model's and blocked
-# 16.3 times per request more, 14.8 us per block; the waking side's share of a wake-up across
-# cores is 0.42 (11 of 26 us, section 52.1), 6.2 us per block; and the model's releases find a
-# waiter 23.5 times per request, every call the two kinds of thread make: 16.3 x 6.2 / 23.5.
-GIL_RELEASE_CPU_S = 4.3e-6
+# What one release of the GIL at a blocking call costs while another thread waits for it:
+# gthread with one thread (whose main thread and pool thread wait on each other's calls, 18.7
+# times per request in the model at sleep 0, C = 20) spent 6.5 us more CPU per request at C = 20
+# than at C = 1 in the same rounds (docs/notes/measurements.md section 54.1): 0.35 us a release.
+GIL_RELEASE_CPU_S = 0.35e-6
+
+# What each call of a Django view's pool thread costs more per other thread of its pool waiting
+# for the GIL (`ThreadPool`'s ``views``), from gthread with one worker of 1, 2, 4 and 8 threads
+# at sleep 0, C = 20 in the same rounds (section 54.1): each block of a pool thread beyond one
+# thread's cost it 23.6 us of CPU, and there were 0.61 such blocks per call made while a peer
+# waited, per waiting peer (30.6 more blocks per request against the model's 50 such calls over
+# the three thread counts): 23.6 x 0.61.
+VIEW_SWITCH_CPU_S = 14.4e-6
 
 # Blocking calls per request of each kind of thread that runs under a GIL: strace of the real
 # servers at sleep 0, C = 20 (tools/trace/syscalls.py; docs/notes/measurements.md 52.2 and 53),
@@ -53,6 +67,14 @@ EXECUTOR_LOOP_CALLS = 9.9  # getsockname 2, epoll_ctl 2, recvfrom, accept4, ioct
 EXECUTOR_ITEM_CALLS = 1.0  # call_soon_threadsafe's write to the loop's self-pipe
 ASGI_LOOP_CALLS = 19.6  # recvfrom 4, sendto 3, getsockname 3, epoll_wait 3, epoll_ctl 2, ...
 ASGI_TRIP_CALLS = 1.0  # per sync_to_async round trip: its call_soon_threadsafe
+
+# The share of every burst's CPU that a thread spends without the lock, in the kernel inside its
+# blocking calls, while another thread may hold it (`Gil`). A process whose GIL is its
+# bottleneck keeps more than one core busy: gthread with one worker of one or of four threads at
+# sleep 0, C = 20 kept 1.05-1.08 cores busy (RPS x CPU per request) in eight runs of
+# docs/notes/measurements.md section 54, and the model keeps as many at this share (1.00 at 0.06,
+# 1.03 at 0.10, 1.06 at 0.14, with the built-in costs).
+GIL_OFF_LOCK = 0.14
 
 
 def calls_per_s(calls: float, cpu_s: float) -> float:
@@ -67,22 +89,27 @@ class Gil:
     than one thread."""
 
     def __init__(self, env: simpy.Environment, cpu: Cpu, *, handoff_s: float,
-                 release_cpu_s: float | None = None) -> None:
+                 release_cpu_s: float | None = None, off_lock: float | None = None) -> None:
         self.env = env
         self.cpu = cpu
         self.handoff_s = handoff_s
         self.release_cpu_s = GIL_RELEASE_CPU_S if release_cpu_s is None else release_cpu_s
+        self.off_lock = GIL_OFF_LOCK if off_lock is None else off_lock
         self._later = scheduler(env)
         self._end = self._release  # bound once: every burst under the lock is handed it
         self._held = False
         self._waiting: deque[tuple[Thread, float, Callable, tuple]] = deque()
         self._waited_since = 0.0  # when the longest of the present waiters began to wait
-        self._holder: Thread | None = None  # the thread of the burst under the lock
         self._began = 0.0  # when that burst started, and its CPU
         self._cpu_s = 0.0
-        self._owed_s = 0.0  # the releases' CPU, added to the next burst handed the lock
+        self._owed_s = 0.0  # the releases' and switches' CPU, added to the next burst
+        # Waiting threads by their `Thread.peers`, and when the first of each group began.
+        self._peers_waiting: dict[object, int] = {}
+        self._peers_since: dict[object, float] = {}
         self.contended = 0  # bursts that had to wait for the lock
         self.released = 0.0  # blocking calls made while another thread waited
+        # Those of them made while the holder's peers waited, times how many waited.
+        self.switched = 0.0
         self.busy_s = 0.0  # CPU run under the lock (its utilisation over a run)
 
     def run(self, thread: Thread, cpu_s: float, fn: Callable, *args: Any) -> None:
@@ -94,41 +121,68 @@ class Gil:
             self.contended += 1
             if not self._waiting:
                 self._waited_since = self.env._now
+            peers = thread.peers
+            if peers is not None:
+                waiting = self._peers_waiting.get(peers, 0)
+                if not waiting:
+                    self._peers_since[peers] = self.env._now
+                self._peers_waiting[peers] = waiting + 1
             self._waiting.append((thread, cpu_s, fn, args))
             return
         self._held = True
         self._start(thread, cpu_s, fn, args)
 
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
-        self._holder = thread
         self._began = self.env._now
         self._cpu_s = cpu_s  # the burst's own CPU, whose calls count
-        cpu_s += self._owed_s
+        # The kernel's part of the burst's calls runs after the lock is let go.
+        off_s = cpu_s * self.off_lock
+        on_s = cpu_s - off_s + self._owed_s
         self._owed_s = 0.0
-        self.busy_s += cpu_s
-        self.cpu.run_with(thread, cpu_s, self._end, (fn, args))
+        self.busy_s += on_s
+        self.cpu.run_with(thread, on_s, self._end, (thread, off_s, fn, args))
 
-    def _release(self, fn: Callable, args: tuple) -> None:
+    def _release(self, thread: Thread, off_s: float, fn: Callable, args: tuple) -> None:
         if self._waiting:
-            calls_per_s = self._holder.calls_per_s  # type: ignore[union-attr]
-            if calls_per_s > 0:
-                # The calls of the part of the burst that others waited on.
-                now = self.env._now
-                span = now - self._began
-                waited = now - max(self._began, self._waited_since)
-                calls = calls_per_s * self._cpu_s * (waited / span if span > 0 else 1.0)
+            if thread.calls_per_s > 0:
+                # The calls of the part of the burst that others waited on, and of the part
+                # that its peers waited on, while a core beside the holder's was free for them
+                # (its own was freed as the burst ended).
+                calls = self._calls(thread, self._waited_since)
                 self.released += calls
                 self._owed_s += calls * self.release_cpu_s
+                peers = thread.peers
+                waiting = self._peers_waiting.get(peers, 0) if peers is not None else 0
+                if waiting and self.cpu.free_cores() >= 2:
+                    switched = waiting * self._calls(thread, self._peers_since[peers])
+                    self.switched += switched
+                    self._owed_s += switched * peers.switch_cpu_s  # type: ignore[union-attr]
             # The lock passes to the longest waiter, which the kernel has to wake first.
-            self._later(self.handoff_s, self._start, self._waiting.popleft())
+            waiter = self._waiting.popleft()
+            peers = waiter[0].peers
+            if peers is not None:
+                self._peers_waiting[peers] -= 1
+            self._later(self.handoff_s, self._start, waiter)
         else:
             self._held = False
-        fn(*args)
+        if off_s > 0:
+            self.cpu.run_with(thread, off_s, fn, args)
+        else:
+            fn(*args)
+
+    def _calls(self, holder: Thread, since: float) -> float:
+        """The holder's calls in the part of its burst after ``since``."""
+        now = self.env._now
+        span = now - self._began
+        waited = now - max(self._began, since)
+        return holder.calls_per_s * self._cpu_s * (waited / span if span > 0 else 1.0)
 
     def shift(self, dt: float) -> None:
         """Move the times the lock holds ``dt`` seconds later (a skip ahead)."""
         self._began += dt
         self._waited_since += dt
+        for peers in self._peers_since:
+            self._peers_since[peers] += dt
 
 
 class ThreadPool:
@@ -144,6 +198,7 @@ class ThreadPool:
         name: str = "pool",
         cold_s: float = 0.0,
         calls_per_s: float = 0.0,
+        views: bool = False,
         holds: Holds | None = None,
     ) -> None:
         self.env = env
@@ -154,6 +209,9 @@ class ThreadPool:
         self.name = name
         self.cold_s = cold_s
         self.calls_per_s = calls_per_s  # each of its threads' (`Thread.calls_per_s`)
+        # What each of its threads' calls costs more per other thread of the pool waiting for
+        # the GIL (`Gil`): Django's views (``views``) pay `VIEW_SWITCH_CPU_S`, other items none.
+        self.switch_cpu_s = VIEW_SWITCH_CPU_S if views else 0.0
         self.threads: list[Thread] = []
         self._idle: deque[Thread] = deque()
         self._queue: deque[tuple[float, float, float, Callable, tuple]] = deque()
@@ -182,7 +240,7 @@ class ThreadPool:
         elif len(self.threads) < self.max_threads:
             thread = Thread(f"{self.name}-{len(self.threads)}", cold_s=self.cold_s,
                             tau_s=self.costs.cold_tau_s, onset_s=self.costs.cold_onset_s,
-                            calls_per_s=self.calls_per_s)
+                            calls_per_s=self.calls_per_s, peers=self)
             self.threads.append(thread)
             call_later(self.env, self.costs.wakeup_s, self._take, thread)
 
