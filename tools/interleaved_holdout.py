@@ -24,8 +24,9 @@ these points in the same rounds, all six servers running at once; the second sta
 top of the first stage's fit as `asim calibrate` fits it (its runs put back at the first stage's
 speed by the references), and the points are put back the same way before they are compared;
 two more gthread points (one worker of one thread, two workers of four) test the GIL's releases
-where they weigh differently, and a last column gives each shape point's error with the releases
-free; about four minutes more (sections 52 and 53).
+and switches where they weigh differently, and a last column gives each shape point's error with
+a plain GIL (its releases and switches free, every burst under the lock); about four minutes
+more (sections 52-54).
 
 ``--rejudge OUT.json ...`` predicts the points of files that ``--out`` kept again with the current
 model and each file's costs, without measuring: a model change judged on runs already made
@@ -82,7 +83,7 @@ SHAPE_POINTS = (
     CpuPlan(name="asgi-sync w1 s0 C20", kind=shapes_fit.ASGI_SYNC, sleep_s=0.0,
             requests=SHAPES_N // 4, concurrency=20),
     # Not in the shapes hold-out: gthread with fewer threads and with two workers, where the
-    # GIL's releases weigh differently (docs/notes/measurements.md section 53.6).
+    # GIL's releases and switches weigh differently (docs/notes/measurements.md 53.6 and 54).
     CpuPlan(name="gthread w1 t1 s0 C20", kind=shapes_fit.GTHREAD, sleep_s=0.0,
             requests=SHAPES_N, concurrency=20, threads=1),
     CpuPlan(name="gthread w2 t4 s0 C20", kind=shapes_fit.GTHREAD, sleep_s=0.0,
@@ -99,27 +100,33 @@ def _predicted(point: CpuPlan, costs) -> tuple[float, float, float]:
     return sim.report.requests_per_second, sim.server_cpu_s, sim.ab_cpu_s
 
 
-def _without_releases(point: CpuPlan, costs) -> float:
-    """The model's RPS for one point with the GIL's releases free (`asim.sim.threads`)."""
-    kept = threads.GIL_RELEASE_CPU_S
-    threads.GIL_RELEASE_CPU_S = 0.0
+PLAIN_LOCK = {"GIL_RELEASE_CPU_S": 0.0, "VIEW_SWITCH_CPU_S": 0.0, "GIL_OFF_LOCK": 0.0}
+
+
+def _plain_lock(point: CpuPlan, costs) -> float:
+    """The model's RPS for one point with a plain GIL (`asim.sim.threads`): its releases and
+    switches free, all of a burst under the lock."""
+    kept = {name: getattr(threads, name) for name in PLAIN_LOCK}
+    for name, value in PLAIN_LOCK.items():
+        setattr(threads, name, value)
     try:
         return _predicted(point, costs)[0]
     finally:
-        threads.GIL_RELEASE_CPU_S = kept
+        for name, value in kept.items():
+            setattr(threads, name, value)
 
 
-def _print_points(points, runs, costs, *, releases: bool = False) -> None:
+def _print_points(points, runs, costs, *, plain_lock: bool = False) -> None:
     print(f"\n{'point':20} {'measured RPS':>12} {'spread':>7} {'model':>8} {'error':>7}"
           f"   server CPU us/req measured / model   ab CPU us/req measured / model"
-          + ("   error with the GIL's releases free" if releases else ""))
+          + ("   error with a plain GIL" if plain_lock else ""))
     for point in points:
         run = runs[point.name]
         rps, server_s, ab_s = _predicted(point, costs)
         error = (rps / run.requests_per_second - 1) * 100
         free = ""
-        if releases:
-            free_error = (_without_releases(point, costs) / run.requests_per_second - 1) * 100
+        if plain_lock:
+            free_error = (_plain_lock(point, costs) / run.requests_per_second - 1) * 100
             free = f"   {free_error:+6.1f}%"
         print(f"{point.name:20} {run.requests_per_second:12.1f} {run.rps_spread_pct:6.1f}% "
               f"{rps:8.1f} {error:+6.1f}%   "
@@ -138,10 +145,10 @@ def rejudge(path: Path) -> None:
         spread = (max(every) - min(every)) / statistics.median(every) * 100
         runs[name] = SimpleNamespace(rps_spread_pct=spread, **r)
     print(f"{path}: the saved costs and runs, the current model")
-    for points, releases in ((POINTS, False), (SHAPE_POINTS, True)):
+    for points, plain_lock in ((POINTS, False), (SHAPE_POINTS, True)):
         present = [p for p in points if p.name in runs]
         if present:
-            _print_points(present, runs, costs, releases=releases)
+            _print_points(present, runs, costs, plain_lock=plain_lock)
 
 
 def main() -> None:
@@ -188,7 +195,7 @@ def main() -> None:
             print(f"  {row.name:16} {row.measured_rps:8.1f} ({row.spread_pct or 0:.1f} %) "
                   f"{row.model_rps:8.1f} {row.error_pct:+6.1f} % "
                   f"{'yes' if abs(row.error_pct) <= row.tolerance_pct else 'NO'}")
-        _print_points(SHAPE_POINTS, runs, costs, releases=True)
+        _print_points(SHAPE_POINTS, runs, costs, plain_lock=True)
     if args.out:
         args.out.write_text(json.dumps({
             "runs": {name: {"requests_per_second": r.requests_per_second,

@@ -6,15 +6,16 @@
 A thread blocks when it waits for an event with nothing to run (select() or epoll_wait that does
 not return at once, a read with no data); the kernel counts each such sleep as a voluntary
 context switch. One server of a single process (``--server``: aiohttp, aiohttp-executor,
-aiohttp-mixed, django-gthread with one worker; ``--threads`` for the executor's pool or gthread's
-threads; warmed as `asim calibrate` warms it), then for each
-SLEEP:C (default 0:1 0:10 0.001:10 0.002:10) in interleaved rounds one ``ab -n N -c C``: the
-voluntary switches (/proc/<pid>/task/*/status) and CPU (schedstat) of its main thread and of its
-other live threads, and ab's voluntary switches and CPU (getrusage of the finished child), per
-request; the median over the rounds. Beside them the model's wake-ups per request (bursts whose
-thread was off the CPU since its last burst ended; `asim.sim.machine.Cpu`) and CPU by thread,
-with the given calibration (default: the built-in costs). Run it on an otherwise idle machine
-(docs/notes/measurements.md section 52).
+aiohttp-mixed, django-gthread with one worker, django-asgi or django-asgi-sync with one worker;
+``--threads`` for the executor's pool or gthread's threads; warmed as `asim calibrate` warms it),
+then for each SLEEP:C (default 0:1 0:10 0.001:10 0.002:10) in interleaved rounds one
+``ab -n N -c C``: the voluntary switches (/proc/<pid>/task/*/status), CPU (schedstat) and share
+of system time (stat's clock ticks) of its main thread and of its other live threads (Django's
+per-request threads under uvicorn end before they can be read), and ab's voluntary switches and
+CPU (getrusage of the finished child), per request; the median over the rounds. Beside them the
+model's wake-ups per request (bursts whose thread was off the CPU since its last burst ended;
+`asim.sim.machine.Cpu`) and CPU by thread, with the given calibration (default: the built-in
+costs). Run it on an otherwise idle machine (docs/notes/measurements.md sections 52 and 54).
 """
 
 from __future__ import annotations
@@ -36,23 +37,28 @@ from asim.sim.model import simulate
 from asim.sim.spec import Scenario
 
 DEFAULT_POINTS = ("0:1", "0:10", "0.001:10", "0.002:10")
-SERVERS = ("aiohttp", "aiohttp-executor", "aiohttp-mixed", "django-gthread")
+SERVERS = ("aiohttp", "aiohttp-executor", "aiohttp-mixed", "django-gthread", "django-asgi",
+           "django-asgi-sync")
 
 
-def _threads(pid: int) -> dict[str, tuple[int, float]]:
-    """Voluntary switches and on-CPU seconds so far: the main thread's, and the others' summed
-    (the live ones)."""
-    out = {"main": (0, 0.0), "others": (0, 0.0)}
+def _threads(pid: int) -> dict[str, tuple[int, float, int, int]]:
+    """Voluntary switches, on-CPU seconds, and user and system clock ticks so far: the main
+    thread's, and the others' summed (the live ones)."""
+    out = {"main": (0, 0.0, 0, 0), "others": (0, 0.0, 0, 0)}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             status = (task / "status").read_text()
             run_s = int((task / "schedstat").read_text().split()[0]) / 1e9
+            stat = (task / "stat").read_text()
         except OSError:
             continue
         switches = next(int(line.split()[1]) for line in status.splitlines()
                         if line.startswith("voluntary_ctxt_switches"))
+        fields = stat[stat.rindex(")") + 2:].split()  # from the state on: utime is the 12th
+        user, system = int(fields[11]), int(fields[12])
         key = "main" if task.name == str(pid) else "others"
-        out[key] = (out[key][0] + switches, out[key][1] + run_s)
+        old = out[key]
+        out[key] = (old[0] + switches, old[1] + run_s, old[2] + user, old[3] + system)
     return out
 
 
@@ -69,6 +75,8 @@ def measure(srv: Server, concurrency: int, requests: int) -> dict[str, float]:
     for key in ("main", "others"):
         row[f"{key} blocks"] = (after[key][0] - before[key][0]) / requests
         row[f"{key} us"] = (after[key][1] - before[key][1]) / requests * 1e6
+        user, system = after[key][2] - before[key][2], after[key][3] - before[key][3]
+        row[f"{key} sys %"] = system / (user + system) * 100 if user + system else float("nan")
     row["ab blocks"] = (usage1.ru_nvcsw - usage0.ru_nvcsw) / requests
     row["ab us"] = ab_cpu / requests * 1e6
     return row
@@ -148,6 +156,10 @@ def main() -> None:
         print(f"{point[0] * 1e3:g} ms, C {point[1]:<3d} real | "
               + " | ".join(f"{measured[k]:13.2f}" for k in keys))
         print(f"{'':12s} model | " + " | ".join(f"{sim[k]:13.2f}" for k in keys))
+        sys_pct = {k: statistics.median(r[k] for r in runs) for k in ("main sys %",
+                                                                       "others sys %")}
+        print(f"{'':12s} real: system time {sys_pct['main sys %']:.1f} % of the main thread's "
+              f"CPU, {sys_pct['others sys %']:.1f} % of the other threads'")
 
 
 if __name__ == "__main__":

@@ -2,24 +2,51 @@
 
     .venv/bin/python tools/trace/gthread_threads.py [--rounds 6] [-c 20] [-n 2000]
 
-Every server runs at once and `asim.lab.measure.measure_rounds` interleaves their ab runs, so the
-machine's drift falls on all of them alike: the ratios between thread counts are what this
-measures (docs/notes/measurements.md section 53.7). Prints per thread count the median RPS with
-its rounds' spread, the server's CPU per request (all threads, and the main thread's), the ratio
-of each to one thread's, and the model's RPS and CPU per request with the built-in costs and
-their ratios to one thread's. An otherwise idle machine; about three minutes.
+All four servers run at once (warmed as `asim calibrate` warms a server) and each round runs one
+``ab -n N -c C`` against each in turn, so the machine's drift falls on all of them alike: the
+ratios between thread counts are what this measures (docs/notes/measurements.md sections 53.7
+and 54). Prints per thread count the medians over the rounds of the RPS (with the rounds'
+spread), and per request the server's CPU and blocks (voluntary context switches, `blocks.measure`)
+of its main thread and of its pool threads, then the RPS and CPU against one thread's; below, the
+model's with the built-in costs: RPS, CPU and wake-ups per request by thread, and the blocking
+calls its pool threads make while another pool thread waits for the GIL (`Gil.switched`). An
+otherwise idle machine; about three minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import statistics
+
+from blocks import measure, model
+from common import Server, ab
 
 from asim.calibration.shapes_fit import GTHREAD
-from asim.lab.measure import CpuPlan, measure_rounds
-from asim.sim.model import simulate
-from asim.sim.spec import Scenario
+from asim.lab.measure import WARMUP_C, WARMUP_N
+from asim.lab.procs import ServerSpec, running_server
+from asim.sim import threads as gil_model
+from asim.sim.costs import DEFAULT_COSTS
 
 THREADS = (1, 2, 4, 8)
+KEYS = ("rps", "main blocks", "main us", "others blocks", "others us")
+
+
+def _switched_per_request(concurrency: int, requests: int, threads: int) -> float:
+    """The model's pool-thread calls made while another pool thread waited, per request."""
+    made: list[gil_model.Gil] = []
+    init = gil_model.Gil.__init__
+
+    def recording(gil, *args, **kwargs):
+        init(gil, *args, **kwargs)
+        made.append(gil)
+
+    gil_model.Gil.__init__ = recording
+    try:
+        model(DEFAULT_COSTS, GTHREAD, 0.0, concurrency, requests, threads)
+    finally:
+        gil_model.Gil.__init__ = init
+    return sum(gil.switched for gil in made) / requests
 
 
 def main() -> None:
@@ -28,26 +55,38 @@ def main() -> None:
     parser.add_argument("-c", type=int, default=20)
     parser.add_argument("-n", type=int, default=2000)
     args = parser.parse_args()
-    plans = [CpuPlan(name=f"gthread 1 x {t}", kind=GTHREAD, sleep_s=0.0, requests=args.n,
-                     concurrency=args.c, threads=t) for t in THREADS]
-    runs = measure_rounds(plans, args.rounds, every_thread=True)
-    model = {}
-    for t in THREADS:
-        sim = simulate(Scenario(server=GTHREAD, sleep_s=0.0, concurrency=args.c,
-                                requests=args.n, threads=t), keep_records=False)
-        model[t] = (sim.report.requests_per_second, sim.server_cpu_s)
-    first = runs[plans[0].name]
-    print(f"gthread, one worker, sleep 0, ab -n {args.n} -c {args.c}, {args.rounds} rounds")
-    print(f"{'threads':>7} {'RPS':>8} {'spread':>7} {'CPU us/req':>10} {'main us':>8} "
-          f"{'RPS / 1':>8} {'CPU / 1':>8}   model RPS, CPU us/req, RPS / 1, CPU / 1 (built-in)")
-    for plan, t in zip(plans, THREADS, strict=True):
-        run = runs[plan.name]
-        rps, cpu = model[t]
-        print(f"{t:7d} {run.requests_per_second:8.1f} {run.rps_spread_pct:6.1f}% "
-              f"{run.server_cpu_s * 1e6:10.0f} {(run.main_cpu_s or 0) * 1e6:8.0f} "
-              f"{run.requests_per_second / first.requests_per_second:8.2f} "
-              f"{run.server_cpu_s / first.server_cpu_s:8.2f}   {rps:8.1f} {cpu * 1e6:6.0f} "
-              f"{rps / model[1][0]:5.2f} {cpu / model[1][1]:5.2f}")
+    rows: dict[int, list[dict[str, float]]] = {t: [] for t in THREADS}
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for t in THREADS:
+            running = stack.enter_context(
+                running_server(ServerSpec(kind=GTHREAD, sleep_s=0.0, threads=t)))
+            servers[t] = Server(GTHREAD, running.port, running.pid)
+            ab(servers[t], WARMUP_N, WARMUP_C)
+        for _ in range(args.rounds):
+            for t in THREADS:
+                rows[t].append(measure(servers[t], args.c, args.n))
+    real = {t: {k: statistics.median(r[k] for r in rows[t]) for k in KEYS} for t in THREADS}
+    sims = {t: model(DEFAULT_COSTS, GTHREAD, 0.0, args.c, args.n, t) for t in THREADS}
+    print(f"gthread, one worker, sleep 0, ab -n {args.n} -c {args.c}, {args.rounds} rounds; "
+          "per request (us, blocks); model with the built-in costs")
+    print(f"{'threads':>7} {'':5} {'RPS':>8} {'spread':>7} {'main us':>8} {'main blk':>8} "
+          f"{'pool us':>8} {'pool blk':>8} {'CPU us':>7} {'RPS / 1':>8} {'CPU / 1':>8} "
+          f"{'switched':>8}")
+    for label, table in (("real", real), ("model", sims)):
+        one = table[1]
+        for t in THREADS:
+            row = table[t]
+            cpu = row["main us"] + row["others us"]
+            values = [r["rps"] for r in rows[t]]
+            spread = ((max(values) - min(values)) / statistics.median(values) * 100
+                      if label == "real" else 0.0)
+            switched = (f"{_switched_per_request(args.c, args.n, t):8.1f}" if label == "model"
+                        else "")
+            print(f"{t:7d} {label:5} {row['rps']:8.1f} {spread:6.1f}% {row['main us']:8.0f} "
+                  f"{row['main blocks']:8.2f} {row['others us']:8.0f} "
+                  f"{row['others blocks']:8.2f} {cpu:7.0f} {row['rps'] / one['rps']:8.2f} "
+                  f"{cpu / (one['main us'] + one['others us']):8.2f} {switched}")
 
 
 if __name__ == "__main__":
