@@ -19,10 +19,11 @@ from asim.lab.measure import CpuRun
 from asim.sim.costs import DEFAULT_COSTS, DJANGO_ASGI_ROUND_TRIPS, UNCALIBRATED
 
 # The new shapes' costs unlike the built-in ones (each moved by 20-60 %), on first-stage costs
-# that are not the built-in ones either.
+# that are not the built-in ones either; the hand-off, which the fit holds near its prior unless
+# the runs pull it away, at its prior.
 FIRST = replace(DEFAULT_COSTS, worker_request_cpu_s=300e-6, loop_request_cpu_s=45e-6,
                 wakeup_s=25e-6)
-TRUTH = replace(FIRST, pool_item_cpu_s=60e-6, loop_handoff_cpu_s=140e-6,
+TRUTH = replace(FIRST, pool_item_cpu_s=60e-6, loop_handoff_cpu_s=shapes_fit.HANDOFF_PRIOR_S,
                 gthread_accept_cpu_s=130e-6, asgi_framework_cpu_s=1700e-6,
                 asgi_thread_cpu_s=55e-6, asgi_thread_cold_cpu_s=900e-6,
                 asgi_view_thread_cpu_s=110e-6, asgi_view_handoff_cpu_s=60e-6)
@@ -294,3 +295,16 @@ def test_a_run_that_sleeps_moves_by_its_busy_part_alone():
     warm = replace(run, sleep_s=0.0, requests_per_second=500.0, every_rps=())
     assert shapes_fit.at_first_speed(warm, shapes_fit.Speed(rps=1.2)).requests_per_second == (
         pytest.approx(600.0))
+
+
+def test_the_prior_holds_the_hand_off_the_executors_run_pins_weakly():
+    # Runs made with half the prior's hand-off: the fit lands between the two, and the summary
+    # says the cost was held near its prior (docs/notes/measurements.md 54.6).
+    truth = replace(TRUTH, loop_handoff_cpu_s=shapes_fit.HANDOFF_PRIOR_S / 2)
+    runs = synthetic_runs(truth, servers=(shapes_fit.EXECUTOR,))
+    result = shapes_fit.fit_shapes(runs, FIRST)
+    fitted = result.costs.loop_handoff_cpu_s
+    assert truth.loop_handoff_cpu_s < fitted < shapes_fit.HANDOFF_PRIOR_S
+    lines = "\n".join(shapes_fit.summary_lines(Calibration(costs=result.costs,
+                                                           shapes=result.section)))
+    assert "loop_handoff_cpu_s" in lines and "held near its prior of 120 us" in lines

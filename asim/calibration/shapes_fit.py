@@ -28,7 +28,9 @@ stage: every run is simulated and `scipy.optimize.least_squares` minimises its r
 RPS (over the run's tolerance, `asim.calibration.fit.rps_tolerance`) and of the server's CPU per
 request (over `asim.calibration.fit.CPU_TOLERANCE`). A knob is fitted only when a run pins it (the
 hand-off only with the executor's run: Django's round trips charge no hand-off of their own, the
-loop's CPU of a trip is part of Django's); the others keep their built-in values.
+loop's CPU of a trip is part of Django's); the others keep their built-in values. The hand-off,
+which the executor's run pins only weakly, is held near a prior from traces (`HANDOFF_PRIOR_S`)
+by one more residual, as the first stage holds its weak parameters.
 
 The machine's speed between the stages. The second stage's costs are fitted on top of the first
 stage's, so a change of the machine's speed between the two stages (this machine's moves by
@@ -59,7 +61,13 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from asim.calibration.file import ROUND_TRIPS, Calibration, RunCheck, read_run, run_record
-from asim.calibration.fit import CPU_TOLERANCE, check, rps_tolerance
+from asim.calibration.fit import (
+    CPU_TOLERANCE,
+    MAX_PRIOR_WIDTH,
+    PRIOR_WIDTH,
+    check,
+    rps_tolerance,
+)
 from asim.calibration.knobs import AIOHTTP, DJANGO, Knob, model_outcome
 from asim.errors import CalibrationError, InputError
 from asim.lab.measure import CpuPlan, CpuRun, measure_rounds
@@ -104,9 +112,17 @@ REFERENCES = (
 REFERENCE_SUFFIX = " again"  # a reference run's name in the second stage: "aiohttp warm again"
 
 _ASGI = frozenset({ASGI, ASGI_SYNC})
+# The executor's hand-off is pinned by the executor's warm run alone, and weakly: it came out
+# anywhere from 0 to 489 us in eleven calibrations of one day (docs/notes/measurements.md 54.6,
+# its standard error up to ±47388 %). So the fit holds it near a prior from traces, as the first
+# stage holds its weak parameters (`Knob.prior`, `PRIOR_WIDTH`).
+HANDOFF_PRIOR_S = 120e-6
+PRIOR_WIDTHS = tuple(PRIOR_WIDTH * 2**i for i in range(8) if PRIOR_WIDTH * 2**i <= MAX_PRIOR_WIDTH)
 KNOBS: tuple[Knob, ...] = (
     Knob(name="loop_handoff_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
-         servers=frozenset({EXECUTOR}), needs="executor warm"),
+         servers=frozenset({EXECUTOR}), needs="executor warm", prior=HANDOFF_PRIOR_S,
+         source="the executor's loop thread beyond aiohttp's, CPU per request at sleep 0, "
+                "C = 20 (tools/trace/blocks.py back to back: 135 and 100 us; measurements 54.6)"),
     Knob(name="gthread_accept_cpu_s", unit=1e-6, lo=0.0, hi=2000.0,
          servers=frozenset({GTHREAD}), needs="gthread warm"),
     Knob(name="asgi_framework_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI),
@@ -117,6 +133,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(name="asgi_thread_cold_cpu_s", unit=1e-6, lo=0.0, hi=50000.0, servers=_ASGI,
          needs="asgi-sync cold"),
 )
+PRIORS = {k.name: k.prior for k in KNOBS if k.prior is not None}
 
 
 def parse_servers(text: str) -> tuple[str, ...]:
@@ -270,12 +287,15 @@ class _Objective:
         self.knobs = knobs
         self.simulations = 0
         self.cache: dict[tuple, np.ndarray] = {}
+        self.prior_width: float | None = PRIOR_WIDTH  # None: the priors are off
 
     def costs(self, x: np.ndarray) -> Costs:
         return replace(self.base, **{k.name: float(v) * k.unit
                                      for k, v in zip(self.knobs, x, strict=True)})
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The runs' residuals (two per run, in ``runs`` order), then one per knob with a prior:
+        its relative distance from the prior over ``prior_width``."""
         res = []
         for name, run in self.runs.items():
             key = (name, *(float(v) for k, v in zip(self.knobs, x, strict=True)
@@ -289,10 +309,16 @@ class _Objective:
                     (out.server_cpu_s / run.server_cpu_s - 1) / CPU_TOLERANCE,
                 ])
             res.append(self.cache[key])
+        if self.prior_width is not None:
+            res.append(np.array([(float(v) * k.unit / k.prior - 1) / self.prior_width
+                                 for k, v in zip(self.knobs, x, strict=True)
+                                 if k.prior is not None]))
         return np.concatenate(res)
 
 
 def _guess(runs: dict[str, CpuRun], knob: Knob) -> float:
+    if knob.prior is not None:
+        return knob.prior
     cold, warm = runs.get("asgi-sync cold"), runs.get("asgi-sync warm")
     if knob.name == "asgi_thread_cold_cpu_s" and cold and warm:
         return max(cold.server_cpu_s - warm.server_cpu_s, 10e-6)
@@ -326,16 +352,26 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
     if knobs:
         progress(f"fitting {len(knobs)} costs of the new shapes to {len(runs)} runs")
         x0 = np.array([min(max(_guess(runs, k) / k.unit, k.lo), k.hi) for k in knobs])
-        result = least_squares(objective, x0, bounds=([k.lo for k in knobs],
-                                                      [k.hi for k in knobs]),
-                               x_scale=np.maximum(np.abs(x0), 1.0), diff_step=1e-3,
-                               ftol=1e-4, xtol=1e-3, gtol=1e-8, max_nfev=60)
+        # The priors at their width first; while a run is not reproduced, twice as wide, up to
+        # the first stage's widest, then off (the free fit).
+        for width in (*PRIOR_WIDTHS, None):
+            objective.prior_width = width
+            result = least_squares(objective, x0, bounds=([k.lo for k in knobs],
+                                                          [k.hi for k in knobs]),
+                                   x_scale=np.maximum(np.abs(x0), 1.0), diff_step=1e-3,
+                                   ftol=1e-4, xtol=1e-3, gtol=1e-8, max_nfev=60)
+            if not any(k.prior is not None for k in knobs) or all(
+                    r.reproduced for r in check(runs, objective.costs(result.x)).runs):
+                break
+            progress("a run is not reproduced: widening the priors")
         costs = objective.costs(result.x)
         # A knob held at a bound says the runs want a value outside the physical range (the
         # first stage's costs already explain the runs, or more): its error bar means nothing.
         at_bound = [k.name for k, v in zip(knobs, result.x, strict=True)
                     if min(v - k.lo, k.hi - v) <= 1e-6 * (k.hi - k.lo)]
-        cov = np.linalg.pinv(result.jac.T @ result.jac)
+        # From the runs' residuals alone (not the priors'): what the runs pin.
+        jac = result.jac[:2 * len(runs)]
+        cov = np.linalg.pinv(jac.T @ jac)
         uncertainty = {k.name: round(float(np.sqrt(max(cov[i, i], 0.0))
                                            / max(abs(result.x[i]), 1e-9) * 100), 1)
                        for i, k in enumerate(knobs) if k.name not in at_bound}
@@ -348,6 +384,8 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
         "fitted": list(fitted),
         "uncertainty_pct": uncertainty,
         "at_bound": at_bound,
+        # How far the priors' knobs could stray (a relative width; None: the fit ended free).
+        "prior_width": objective.prior_width if knobs else None,
         ROUND_TRIPS: DJANGO_ASGI_ROUND_TRIPS,
         "fit_seconds": round(time.perf_counter() - t0, 2),
         "simulations": objective.simulations,
@@ -443,6 +481,10 @@ def summary_lines(calibration: Calibration) -> list[str]:
             how = "closed form"
         elif name in section.get("at_bound", ()):
             how = "fitted, held at its bound: the runs want it outside its range"
+        elif name in PRIORS and section.get("prior_width") is not None:
+            how = (f"held near its prior of {PRIORS[name] * 1e6:.0f} us "
+                   f"(±{section['prior_width'] * 100:.0f} %)"
+                   + (f", the runs pin it to ±{err:.0f} %" if err is not None else ""))
         else:
             how = f"fitted, ±{err:.0f} %" if err is not None else "fitted"
         parts.append(f"{name} {value * 1e6:.0f} us ({how})")
