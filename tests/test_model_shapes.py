@@ -275,3 +275,16 @@ def test_djangos_loop_cpu_is_split_around_its_trips_and_adds_up():
 def test_a_loop_app_refuses_shares_it_cannot_place(fields, message):
     with pytest.raises(ValueError, match=message):
         LoopApp(**fields)
+
+
+def test_a_call_pays_for_two_waiting_peers_at_most():
+    # A release wakes one waiter: three peers waiting cost a call no more than two do.
+    env = simpy.Environment()
+    gil = Gil(env, Cpu(env, 4), handoff_s=0.0, release_cpu_s=0.0, off_lock=0.0)
+    pool = Peers()
+    gil.run(Thread("a", calls_per_s=1e4, peers=pool), 1e-3, lambda: None)
+    env.run(until=0.5e-3)
+    for name in "bcd":
+        gil.run(Thread(name, calls_per_s=1e4, peers=pool), 1e-3, lambda: None)
+    env.run(until=1.05e-3)
+    assert gil.switched == pytest.approx(2 * 5)

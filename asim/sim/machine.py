@@ -266,12 +266,13 @@ class Cpu:
         ``fn(*args)``."""
         self.run_with(thread, cpu_s, fn, args)
 
-    def run_with(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
-        """`run` with the arguments as one tuple."""
+    def run_with(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> float | None:
+        """`run` with the arguments as one tuple; returns the burst's CPU, its cold penalty
+        included, where it started on a free core, None where it waits for one."""
         busy = self._busy
         if busy >= self.cores:
             self._queue.append((thread, cpu_s, fn, args))
-            return
+            return None
         # _start with a factor of 1, written out: most bursts find a free core.
         if busy == 0 and thread.cold_s > 0:
             now = self.env._now
@@ -282,6 +283,7 @@ class Cpu:
         thread.busy_s += cpu_s
         self.busy_s += cpu_s
         self._later(cpu_s, self._end, (thread, fn, args))
+        return cpu_s
 
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple, factor: float) -> (
         None

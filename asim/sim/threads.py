@@ -14,14 +14,16 @@ waiter runs, takes the lock again, and the waiter sleeps again. A release costs 
 (`Thread.peers`: two Django views of gthread's pool) and a core is free for it, the waiter often
 does get the lock, and the holder blocks and is woken later, with its request's data gone from
 the core's caches. So each call a burst makes while its peers wait costs ``switch_cpu_s`` of its
-pool per waiting peer (`VIEW_SWITCH_CPU_S` for Django's views, none for the executor's few lines
-of Python; docs/notes/measurements.md section 54). The model adds both to the lock's next burst,
-the one handed the lock, which keeps the lock's busy time and every core's CPU right (the CPU
-lands on the next holder's thread rather than the releasing one).
+pool per waiting peer, for at most `SWITCH_PEERS_MAX` of them (`VIEW_SWITCH_CPU_S` for Django's
+views, none for the executor's few lines of Python; docs/notes/measurements.md section 54). The
+model adds both to the lock's next burst, the one handed the lock, which keeps the lock's busy
+time and every core's CPU right (the CPU lands on the next holder's thread rather than the
+releasing one).
 
 A share of every burst (`GIL_OFF_LOCK`) is the kernel's work inside those calls, done without the
-lock: the model runs it after letting go, so a process whose GIL is its bottleneck keeps a little
-more than one core busy, as the real ones do.
+lock: a thread that comes to wait takes the lock over where that part begins, while the holder
+finishes it on its core, so a process whose GIL is its bottleneck keeps a little more than one
+core busy, as the real ones do.
 
 `ThreadPool` is concurrent.futures.ThreadPoolExecutor (Python 3.11): work items wait in one FIFO
 queue; `submit` wakes an idle thread if there is one, otherwise starts a new thread while fewer
@@ -55,6 +57,12 @@ GIL_RELEASE_CPU_S = 0.35e-6
 # waited, per waiting peer (30.6 more blocks per request against the model's 50 such calls over
 # the three thread counts): 23.6 x 0.61.
 VIEW_SWITCH_CPU_S = 14.4e-6
+
+# The most waiting peers a call pays for: a release signals one waiter (CPython's drop_gil), so a
+# call is at most one switch however many wait; the traced thread counts had at most two peers
+# waiting per such call in the model, and blocked 1.15 times per call with four threads, 1.49 with
+# eight (section 54.1), so two peers' worth is the most the traces support.
+SWITCH_PEERS_MAX = 2
 
 # Blocking calls per request of each kind of thread that runs under a GIL: strace of the real
 # servers at sleep 0, C = 20 (tools/trace/syscalls.py; docs/notes/measurements.md 52.2 and 53),
@@ -103,6 +111,11 @@ class Gil:
         self._began = 0.0  # when that burst started, and its CPU
         self._cpu_s = 0.0
         self._owed_s = 0.0  # the releases' and switches' CPU, added to the next burst
+        self._holder: Thread | None = None
+        self._burst = 0  # the bursts under the lock so far (a stale let-go finds another)
+        self._handed = False  # this burst's holder has let go already
+        self._letting_go = False  # a let-go is scheduled for this burst
+        self._lets_go_at = -1.0  # when its kernel part begins (-1: it runs whole under the lock)
         # Waiting threads by their `Thread.peers`, and when the first of each group began.
         self._peers_waiting: dict[object, int] = {}
         self._peers_since: dict[object, float] = {}
@@ -128,47 +141,77 @@ class Gil:
                     self._peers_since[peers] = self.env._now
                 self._peers_waiting[peers] = waiting + 1
             self._waiting.append((thread, cpu_s, fn, args))
+            if self._lets_go_at >= 0 and not self._letting_go:
+                # The holder lets go where its kernel part begins: at once if it has begun.
+                self._letting_go = True
+                self._later(max(self._lets_go_at - self.env._now, 0.0), self._let_go,
+                            (self._burst,))
             return
         self._held = True
         self._start(thread, cpu_s, fn, args)
 
     def _start(self, thread: Thread, cpu_s: float, fn: Callable, args: tuple) -> None:
-        self._began = self.env._now
+        now = self._began = self.env._now
         self._cpu_s = cpu_s  # the burst's own CPU, whose calls count
-        # The kernel's part of the burst's calls runs after the lock is let go.
-        off_s = cpu_s * self.off_lock
-        on_s = cpu_s - off_s + self._owed_s
+        self._holder = thread
+        self._burst += 1
+        self._handed = self._letting_go = False
+        cpu_s += self._owed_s
         self._owed_s = 0.0
+        # The kernel's part of the burst (the last `off_lock` of its own CPU) runs without the
+        # lock: a waiter takes it over from there. One CPU burst all the same (the hot path),
+        # so only where it starts on a free core at once; a burst that waits for a core runs
+        # whole under the lock (no core is free for a waiter either).
+        ran_s = self.cpu.run_with(thread, cpu_s, self._end, (self._burst, fn, args))
+        if ran_s is not None and self.off_lock > 0:
+            on_s = ran_s - self._cpu_s * self.off_lock  # its cold penalty under the lock
+            self._lets_go_at = now + on_s
+            if self._waiting:
+                self._letting_go = True
+                self._later(on_s, self._let_go, (self._burst,))
+        else:
+            on_s = cpu_s if ran_s is None else ran_s
+            self._lets_go_at = -1.0
         self.busy_s += on_s
-        self.cpu.run_with(thread, on_s, self._end, (thread, off_s, fn, args))
 
-    def _release(self, thread: Thread, off_s: float, fn: Callable, args: tuple) -> None:
-        if self._waiting:
-            if thread.calls_per_s > 0:
-                # The calls of the part of the burst that others waited on, and of the part
-                # that its peers waited on, while a core beside the holder's was free for them
-                # (its own was freed as the burst ended).
-                calls = self._calls(thread, self._waited_since)
-                self.released += calls
-                self._owed_s += calls * self.release_cpu_s
-                peers = thread.peers
-                waiting = self._peers_waiting.get(peers, 0) if peers is not None else 0
-                if waiting and self.cpu.free_cores() >= 2:
-                    switched = waiting * self._calls(thread, self._peers_since[peers])
-                    self.switched += switched
-                    self._owed_s += switched * peers.switch_cpu_s  # type: ignore[union-attr]
-            # The lock passes to the longest waiter, which the kernel has to wake first.
-            waiter = self._waiting.popleft()
-            peers = waiter[0].peers
-            if peers is not None:
-                self._peers_waiting[peers] -= 1
-            self._later(self.handoff_s, self._start, waiter)
-        else:
-            self._held = False
-        if off_s > 0:
-            self.cpu.run_with(thread, off_s, fn, args)
-        else:
-            fn(*args)
+    def _let_go(self, burst: int) -> None:
+        """The holder's kernel part begins with a thread waiting: the lock passes on."""
+        if burst == self._burst and not self._handed:
+            self._handed = True
+            self._hand_over(self._holder, beside=1)  # type: ignore[arg-type]
+
+    def _release(self, burst: int, fn: Callable, args: tuple) -> None:
+        if burst == self._burst and not self._handed:  # not let go early
+            self._handed = True
+            if self._waiting:
+                self._hand_over(self._holder, beside=2)  # type: ignore[arg-type]
+            else:
+                self._held = False
+        fn(*args)
+
+    def _hand_over(self, thread: Thread, *, beside: int) -> None:
+        """Pass the lock from ``thread`` to the longest waiter, charging ``thread``'s calls made
+        while others waited; ``beside``: the free cores a waiter of its pool needs for a switch
+        (2 where the holder's burst has just freed its own)."""
+        if thread.calls_per_s > 0:
+            # The calls of the part of the burst that others waited on, and of the part that its
+            # peers waited on, while a core beside the holder's was free for them.
+            calls = self._calls(thread, self._waited_since)
+            self.released += calls
+            self._owed_s += calls * self.release_cpu_s
+            peers = thread.peers
+            waiting = self._peers_waiting.get(peers, 0) if peers is not None else 0
+            if waiting and self.cpu.free_cores() >= beside:
+                switched = (min(waiting, SWITCH_PEERS_MAX)
+                            * self._calls(thread, self._peers_since[peers]))
+                self.switched += switched
+                self._owed_s += switched * peers.switch_cpu_s  # type: ignore[union-attr]
+        # The lock passes to the longest waiter, which the kernel has to wake first.
+        waiter = self._waiting.popleft()
+        peers = waiter[0].peers
+        if peers is not None:
+            self._peers_waiting[peers] -= 1
+        self._later(self.handoff_s, self._start, waiter)
 
     def _calls(self, holder: Thread, since: float) -> float:
         """The holder's calls in the part of its burst after ``since``."""
