@@ -349,22 +349,25 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
     uncertainty: dict[str, float] = {}
     at_bound: list[str] = []
     costs = base
+    rows = None
     if knobs:
         progress(f"fitting {len(knobs)} costs of the new shapes to {len(runs)} runs")
         x0 = np.array([min(max(_guess(runs, k) / k.unit, k.lo), k.hi) for k in knobs])
         # The priors at their width first; while a run is not reproduced, twice as wide, up to
         # the first stage's widest, then off (the free fit).
-        for width in (*PRIOR_WIDTHS, None):
+        widths = (*PRIOR_WIDTHS, None) if any(k.prior is not None for k in knobs) else (None,)
+        for width in widths:
             objective.prior_width = width
             result = least_squares(objective, x0, bounds=([k.lo for k in knobs],
                                                           [k.hi for k in knobs]),
                                    x_scale=np.maximum(np.abs(x0), 1.0), diff_step=1e-3,
                                    ftol=1e-4, xtol=1e-3, gtol=1e-8, max_nfev=60)
-            if not any(k.prior is not None for k in knobs) or all(
-                    r.reproduced for r in check(runs, objective.costs(result.x)).runs):
+            costs = objective.costs(result.x)
+            rows = check(runs, costs).runs
+            if all(r.reproduced for r in rows):
                 break
-            progress("a run is not reproduced: widening the priors")
-        costs = objective.costs(result.x)
+            if width is not None:
+                progress("a run is not reproduced: widening the priors")
         # A knob held at a bound says the runs want a value outside the physical range (the
         # first stage's costs already explain the runs, or more): its error bar means nothing.
         at_bound = [k.name for k, v in zip(knobs, result.x, strict=True)
@@ -375,7 +378,8 @@ def fit_shapes(runs: dict[str, CpuRun], first: Costs,
         uncertainty = {k.name: round(float(np.sqrt(max(cov[i, i], 0.0))
                                            / max(abs(result.x[i]), 1e-9) * 100), 1)
                        for i, k in enumerate(knobs) if k.name not in at_bound}
-    rows = check(runs, costs).runs
+    if rows is None:
+        rows = check(runs, costs).runs
     fitted = tuple(k.name for k in knobs)
     section = {
         "servers": sorted({r.server for r in runs.values()}, key=SERVERS.index),

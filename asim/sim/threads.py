@@ -46,8 +46,9 @@ from asim.sim.usage import Holds
 
 # What one release of the GIL at a blocking call costs while another thread waits for it:
 # gthread with one thread (whose main thread and pool thread wait on each other's calls, 18.7
-# times per request in the model at sleep 0, C = 20) spent 6.5 us more CPU per request at C = 20
-# than at C = 1 in the same rounds (docs/notes/measurements.md section 54.1): 0.35 us a release.
+# times per request in section 53's model at sleep 0, C = 20) spent 6.5 us more CPU per request
+# at C = 20 than at C = 1 in the same rounds (docs/notes/measurements.md section 54.1): 0.35 us a
+# release.
 GIL_RELEASE_CPU_S = 0.35e-6
 
 # What each call of a Django view's pool thread costs more per other thread of its pool waiting
@@ -224,6 +225,8 @@ class Gil:
         """Move the times the lock holds ``dt`` seconds later (a skip ahead)."""
         self._began += dt
         self._waited_since += dt
+        if self._lets_go_at >= 0:
+            self._lets_go_at += dt
         for peers in self._peers_since:
             self._peers_since[peers] += dt
 

@@ -32,8 +32,9 @@ THREADS = (1, 2, 4, 8)
 KEYS = ("rps", "main blocks", "main us", "others blocks", "others us")
 
 
-def _switched_per_request(concurrency: int, requests: int, threads: int) -> float:
-    """The model's pool-thread calls made while another pool thread waited, per request."""
+def _model(concurrency: int, requests: int, threads: int) -> dict[str, float]:
+    """`blocks.model`'s row with the built-in costs, and ``switched``: the model's pool-thread
+    calls made while other pool threads waited (times how many), per request."""
     made: list[gil_model.Gil] = []
     init = gil_model.Gil.__init__
 
@@ -43,10 +44,10 @@ def _switched_per_request(concurrency: int, requests: int, threads: int) -> floa
 
     gil_model.Gil.__init__ = recording
     try:
-        model(DEFAULT_COSTS, GTHREAD, 0.0, concurrency, requests, threads)
+        row = model(DEFAULT_COSTS, GTHREAD, 0.0, concurrency, requests, threads)
     finally:
         gil_model.Gil.__init__ = init
-    return sum(gil.switched for gil in made) / requests
+    return {**row, "switched": sum(gil.switched for gil in made) / requests}
 
 
 def main() -> None:
@@ -67,7 +68,7 @@ def main() -> None:
             for t in THREADS:
                 rows[t].append(measure(servers[t], args.c, args.n))
     real = {t: {k: statistics.median(r[k] for r in rows[t]) for k in KEYS} for t in THREADS}
-    sims = {t: model(DEFAULT_COSTS, GTHREAD, 0.0, args.c, args.n, t) for t in THREADS}
+    sims = {t: _model(args.c, args.n, t) for t in THREADS}
     print(f"gthread, one worker, sleep 0, ab -n {args.n} -c {args.c}, {args.rounds} rounds; "
           "per request (us, blocks); model with the built-in costs")
     print(f"{'threads':>7} {'':5} {'RPS':>8} {'spread':>7} {'main us':>8} {'main blk':>8} "
@@ -81,8 +82,7 @@ def main() -> None:
             values = [r["rps"] for r in rows[t]]
             spread = ((max(values) - min(values)) / statistics.median(values) * 100
                       if label == "real" else 0.0)
-            switched = (f"{_switched_per_request(args.c, args.n, t):8.1f}" if label == "model"
-                        else "")
+            switched = f"{row['switched']:8.1f}" if label == "model" else ""
             print(f"{t:7d} {label:5} {row['rps']:8.1f} {spread:6.1f}% {row['main us']:8.0f} "
                   f"{row['main blocks']:8.2f} {row['others us']:8.0f} "
                   f"{row['others blocks']:8.2f} {cpu:7.0f} {row['rps'] / one['rps']:8.2f} "
